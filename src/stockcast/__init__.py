@@ -1,0 +1,3 @@
+"""stockcast: train and honestly test stock-direction models on daily OHLCV."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Backtests of predictions: portfolio construction with costs, and performance metrics."""

@@ -1,0 +1,1 @@
+"""Data in: sources, corporate-action adjustment and quality checks."""

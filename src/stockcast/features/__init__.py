@@ -1,0 +1,1 @@
+"""Causal features: one module per family, one registry from name to definition."""

@@ -1,0 +1,28 @@
+"""LSTM over a window of daily features -> one logit for "up over the horizon"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class LSTM(nn.Module):
+    """Stacked LSTM; the last step's hidden state goes through dropout and a linear head."""
+
+    def __init__(self, n_features: int, hidden_size: int, num_layers: int, dropout: float):
+        super().__init__()
+        self.lstm = nn.LSTM(n_features, hidden_size, num_layers=num_layers, batch_first=True,
+                            dropout=dropout if num_layers > 1 else 0.0)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden_size, 1)
+
+    @classmethod
+    def from_config(cls, n_features: int, config: dict[str, Any]) -> LSTM:
+        return cls(n_features, config["hidden_size"], config["num_layers"], config["dropout"])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (batch, seq_len, n_features) -> logits (batch,)."""
+        out, _ = self.lstm(x)
+        return self.head(self.dropout(out[:, -1])).squeeze(-1)

@@ -1,0 +1,134 @@
+"""Pandera (polars) models of every table a stage writes: the data contracts of DESIGN.md.
+
+`validate(frame, Model)` is called on every table before it is written, so a contract broken by
+a code change fails the stage that broke it, naming the column and the check.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandera.polars as pa
+import polars as pl
+from pandera.api.polars.types import PolarsData
+from pandera.errors import SchemaError, SchemaErrors
+
+from stockcast.errors import StockcastError
+
+SEGMENTS = ("train", "val", "test", "embargo")
+
+
+class RawOHLCV(pa.DataFrameModel):
+    """Daily bars as a source delivered them: types are fixed, values are not yet trusted."""
+
+    ticker: str
+    date: pl.Date
+    open: float = pa.Field(nullable=True)
+    high: float = pa.Field(nullable=True)
+    low: float = pa.Field(nullable=True)
+    close: float = pa.Field(nullable=True)
+    volume: pl.Int64 = pa.Field(nullable=True)
+    adj_close: float = pa.Field(nullable=True)
+
+    class Config:
+        strict = True
+        ordered = True
+
+
+class OHLCV(RawOHLCV):
+    """Clean daily bars: unique (ticker, date), positive prices, consistent OHLC, traded volume."""
+
+    open: float = pa.Field(gt=0)
+    high: float = pa.Field(gt=0)
+    low: float = pa.Field(gt=0)
+    close: float = pa.Field(gt=0)
+    volume: pl.Int64 = pa.Field(gt=0)
+    adj_close: float = pa.Field(nullable=True, gt=0)
+
+    class Config:
+        strict = True
+        ordered = True
+        unique = ["ticker", "date"]
+
+    @pa.dataframe_check
+    def ohlc_consistent(cls, data: PolarsData) -> pl.LazyFrame:
+        """high is the bar's maximum and low its minimum."""
+        return data.lazyframe.select(
+            (pl.col("high") >= pl.max_horizontal("open", "close"))
+            & (pl.col("low") <= pl.min_horizontal("open", "close"))
+        )
+
+
+class Quarantine(RawOHLCV):
+    """A rejected input row, unchanged, with the rule that rejected it and why."""
+
+    rule: str
+    detail: str
+
+    class Config:
+        strict = True
+        ordered = True
+
+
+class Labels(pa.DataFrameModel):
+    """Targets and the chronological segment of each (ticker, date)."""
+
+    ticker: str
+    date: pl.Date
+    fwd_return: float = pa.Field(nullable=True)
+    next_return: float = pa.Field(nullable=True)
+    label: pl.Int8 = pa.Field(nullable=True, isin=[0, 1])
+    segment: str = pa.Field(isin=list(SEGMENTS))
+
+    class Config:
+        strict = True
+        unique = ["ticker", "date"]
+
+
+class Predictions(pa.DataFrameModel):
+    """Out-of-sample probabilities that the label is 1, beside the truth they are judged on."""
+
+    ticker: str
+    date: pl.Date
+    segment: str = pa.Field(isin=["val", "test"])
+    label: pl.Int8 = pa.Field(isin=[0, 1])
+    fwd_return: float
+    next_return: float = pa.Field(nullable=True)
+    prob: pl.Float32 = pa.Field(ge=0, le=1)
+
+    class Config:
+        strict = True
+        unique = ["ticker", "date"]
+
+
+class Returns(pa.DataFrameModel):
+    """Daily portfolio returns of the strategy and its benchmark, net of costs."""
+
+    date: pl.Date = pa.Field(unique=True)
+    strategy: float
+    benchmark: float
+    turnover: float = pa.Field(ge=0)
+
+    class Config:
+        strict = True
+
+
+def features_schema(names: list[str]) -> pa.DataFrameSchema:
+    """Features table: keys plus float columns that are finite or null (warm-up), never inf."""
+    finite = pa.Check(lambda data: data.lazyframe.select(pl.col(data.key).is_finite() | pl.col(data.key).is_null()),
+                      name="finite_or_null")
+    columns: dict[str, Any] = {
+        "ticker": pa.Column(str),
+        "date": pa.Column(pl.Date),
+        **{name: pa.Column(pl.Float32, checks=[finite], nullable=True) for name in names},
+    }
+    return pa.DataFrameSchema(columns, strict=True, unique=["ticker", "date"])
+
+
+def validate(frame: pl.DataFrame, schema: Any, what: str) -> pl.DataFrame:
+    """Validate `frame` against a model or schema; a violation is a one-line error naming `what`."""
+    try:
+        return schema.validate(frame)
+    except (SchemaError, SchemaErrors) as err:
+        first = str(err).strip().splitlines()[0]
+        raise StockcastError(f"{what}: breaks the {getattr(schema, 'name', None) or schema.__name__} contract: {first}") from None
