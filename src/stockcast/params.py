@@ -34,7 +34,7 @@ class QualityParams(Section):
 
 
 class FeaturesParams(Section):
-    set: Literal["basic"] = "basic"
+    set: str = "basic"
 
 
 class SplitParams(Section):

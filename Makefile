@@ -1,0 +1,31 @@
+# `make run`: set up .venv and reproduce the pipeline on the bundled sample.
+# `make test`: set up .venv and run the test suite.
+SHELL := /bin/bash
+VENV := .venv
+PYTHON ?= python3
+export DVC_NO_ANALYTICS := 1
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: setup run test tensorboard bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+run: setup
+	dvc repro
+	@echo
+	@echo "report:  $(CURDIR)/reports/index.html"
+	@echo "metrics: $(CURDIR)/metrics/ (dvc metrics show)"
+
+test: setup
+	pytest
+
+tensorboard: setup
+	stockcast tensorboard
+
+clean:
+	rm -rf $(VENV)
