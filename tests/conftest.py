@@ -1,0 +1,40 @@
+"""Shared fixtures: small, real-shaped OHLCV frames and the bundled sample."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample" / "ohlcv.parquet"
+
+
+def random_bars(tickers: dict[str, int], seed: int = 0, start: date = date(2000, 1, 3)) -> pl.DataFrame:
+    """Random-walk daily bars (RawOHLCV columns) for tickers -> number of weekdays."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for ticker, n in tickers.items():
+        days = [d for d in (start + timedelta(i) for i in range(n * 2)) if d.weekday() < 5][:n]
+        close = 50 * np.exp(np.cumsum(rng.normal(0, 0.02, n)))
+        open_ = close * np.exp(rng.normal(0, 0.005, n))
+        high = np.maximum(open_, close) * (1 + rng.uniform(0, 0.01, n))
+        low = np.minimum(open_, close) * (1 - rng.uniform(0, 0.01, n))
+        frames.append(pl.DataFrame({
+            "ticker": ticker, "date": days, "open": open_, "high": high, "low": low, "close": close,
+            "volume": rng.integers(1_000, 1_000_000, n), "adj_close": pl.Series([None] * n, dtype=pl.Float64),
+        }))
+    return pl.concat(frames).with_columns(pl.col("date").cast(pl.Date), pl.col("volume").cast(pl.Int64))
+
+
+@pytest.fixture
+def bars() -> pl.DataFrame:
+    return random_bars({"AAA": 300, "BBB": 260})
+
+
+@pytest.fixture(scope="session")
+def sample() -> pl.DataFrame:
+    return pl.read_parquet(SAMPLE)
