@@ -6,7 +6,7 @@ PYTHON ?= python3
 export DVC_NO_ANALYTICS := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup run test tensorboard bench clean
+.PHONY: setup run test tensorboard pr-report clean
 
 setup: $(VENV)/.installed
 
@@ -23,6 +23,15 @@ run: setup
 
 test: setup
 	pytest
+
+# What CML posts on a pull request: metrics and params against BASE (a branch, tag or commit).
+BASE ?= main
+pr-report:
+	@echo "## Metrics: workspace vs $(BASE)"
+	@dvc metrics diff $(BASE) --md
+	@echo
+	@echo "## Params: workspace vs $(BASE)"
+	@dvc params diff $(BASE) --md
 
 tensorboard: setup
 	stockcast tensorboard
