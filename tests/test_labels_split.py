@@ -1,20 +1,22 @@
+from datetime import date
+
 import polars as pl
 import pytest
 
 from stockcast.errors import StockcastError
-from stockcast.labels import direction_labels
-from stockcast.split import assign_segments
+from stockcast.labels import make_labels
+from stockcast.split import assign_segments, check_embargo, walk_forward_folds
 
 
 def test_last_h_rows_of_each_ticker_have_no_label(bars):
-    labels = direction_labels(bars, horizon=3)
+    labels = make_labels(bars, horizon=3)
     tails = labels.group_by("ticker").tail(3)
     assert tails["label"].null_count() == tails.height == 6
     assert labels["label"].null_count() == 6
 
 
 def test_label_is_direction_of_the_h_session_return(bars):
-    labels = direction_labels(bars, horizon=2).filter(pl.col("ticker") == "AAA")
+    labels = make_labels(bars, horizon=2).filter(pl.col("ticker") == "AAA")
     close = bars.filter(pl.col("ticker") == "AAA")["close"].to_numpy()
     assert labels["fwd_return"][10] == pytest.approx(close[12] / close[10] - 1)
     assert labels["label"][10] == int(close[12] > close[10])
@@ -22,7 +24,7 @@ def test_label_is_direction_of_the_h_session_return(bars):
 
 
 def test_segments_are_chronological_for_the_whole_universe(bars):
-    labels, bounds = assign_segments(direction_labels(bars, 1), 0.6, 0.2, embargo_days=5)
+    labels, bounds = assign_segments(make_labels(bars, 1), 0.6, 0.2, embargo_days=5)
     per_date = labels.group_by("date").agg(pl.col("segment").n_unique())
     assert per_date["segment"].max() == 1, "a date must belong to one segment for every ticker"
     last = {s: labels.filter(pl.col("segment") == s)["date"].max() for s in ("train", "val")}
@@ -32,13 +34,13 @@ def test_segments_are_chronological_for_the_whole_universe(bars):
 
 
 def test_embargo_drops_that_many_dates_before_val_and_test(bars):
-    labels, _ = assign_segments(direction_labels(bars, 1), 0.6, 0.2, embargo_days=7)
+    labels, _ = assign_segments(make_labels(bars, 1), 0.6, 0.2, embargo_days=7)
     embargo_dates = labels.filter(pl.col("segment") == "embargo")["date"].n_unique()
     assert embargo_dates == 14
 
 
 def test_fractions_are_shares_of_rows(bars):
-    labels, _ = assign_segments(direction_labels(bars, 1), 0.6, 0.2, embargo_days=0)
+    labels, _ = assign_segments(make_labels(bars, 1), 0.6, 0.2, embargo_days=0)
     share = labels.group_by("segment").len().with_columns(pl.col("len") / labels.height)
     share = dict(share.iter_rows())
     assert share["train"] == pytest.approx(0.6, abs=0.01)
@@ -47,4 +49,49 @@ def test_fractions_are_shares_of_rows(bars):
 
 def test_too_long_an_embargo_is_a_clear_error(bars):
     with pytest.raises(StockcastError, match="embargo_days=500"):
-        assign_segments(direction_labels(bars, 1), 0.6, 0.2, embargo_days=500)
+        assign_segments(make_labels(bars, 1), 0.6, 0.2, embargo_days=500)
+
+
+def test_dead_zone_leaves_small_moves_unlabelled(bars):
+    labels = make_labels(bars, 1, dead_zone=0.01)
+    small = labels.filter(pl.col("fwd_return").abs() < 0.01)
+    assert small.height > 0 and small["label"].null_count() == small.height
+    big = labels.filter(pl.col("fwd_return").abs() >= 0.01)
+    assert big["label"].null_count() == 0
+
+
+def test_excess_label_beats_the_median_of_the_same_date(bars):
+    labels = make_labels(bars, 1, kind="excess")
+    both = labels.filter(pl.col("label").is_not_null())
+    per_date = both.group_by("date").agg(pl.col("label").sum(), pl.len())
+    assert (per_date["label"] == 1).all(), "of two tickers, exactly one beats their median"
+    only_one = labels.join(labels.group_by("date").len().filter(pl.col("len") == 1), on="date", how="semi")
+    assert only_one.height > 0 and only_one["label"].null_count() == only_one.height
+
+
+def test_explicit_dates_start_the_segments(bars):
+    labels, bounds = assign_segments(make_labels(bars, 1), 0.6, 0.2, 3, date(2000, 6, 1), date(2000, 9, 1))
+    assert bounds.val_start == "2000-06-01" and bounds.test_start == "2000-09-01"
+    train_last = labels.filter(pl.col("segment") == "train")["date"].max()
+    assert labels.filter(pl.col("date") > train_last)["date"].unique().sort()[3] == date(2000, 6, 1)
+
+
+def test_an_embargo_shorter_than_horizon_plus_lookback_is_refused():
+    check_embargo(21, horizon=1, lookback=20)
+    with pytest.raises(StockcastError, match="below horizon \\+ feature lookback = 5 \\+ 20 = 25"):
+        check_embargo(24, horizon=5, lookback=20)
+
+
+@pytest.mark.parametrize("scheme", ["expanding", "rolling"])
+def test_walk_forward_folds_never_let_training_reach_the_test_period(bars, scheme):
+    dates = bars["date"].unique().sort()
+    folds = walk_forward_folds(dates, scheme, step_days=40, min_train_days=100, train_days=80, embargo_days=5)
+    index = {str(d): i for i, d in enumerate(dates)}
+    assert len(folds) >= 3
+    for f in folds:
+        assert index[f.train[1]] + 5 < index[f.val[0]] and index[f.val[1]] + 5 < index[f.test[0]]
+    tests = [(index[f.test[0]], index[f.test[1]]) for f in folds]
+    assert all(a[1] + 1 == b[0] for a, b in zip(tests, tests[1:])), "test periods are back to back"
+    assert tests[-1][1] == len(dates) - 1
+    starts = {index[f.train[0]] for f in folds}
+    assert (starts == {0}) == (scheme == "expanding")

@@ -5,17 +5,34 @@ Labels at date t use closes t+1..t+h of the same ticker; the last h rows of a ti
 
 from __future__ import annotations
 
+from typing import Literal
+
 import polars as pl
 
 
-def direction_labels(bars: pl.DataFrame, horizon: int) -> pl.DataFrame:
-    """ticker, date, fwd_return = close[t+h]/close[t] - 1, label = 1 if fwd_return > 0 else 0,
-    and next_return = close[t+1]/close[t] - 1 (what a position held one session earns)."""
+def make_labels(bars: pl.DataFrame, horizon: int, kind: Literal["direction", "excess"] = "direction",
+                dead_zone: float = 0.0) -> pl.DataFrame:
+    """ticker, date, fwd_return, next_return and label (Int8, null where there is no label).
+
+    - fwd_return = close[t+h] / close[t] - 1; next_return = close[t+1] / close[t] - 1 (what a
+      position held for one session earns, whatever the horizon).
+    - direction: label = 1 if fwd_return > 0, else 0.
+    - excess: label = 1 if fwd_return beats the cross-sectional median fwd_return of the same date
+      (Fischer & Krauss 2018); dates with fewer than two labelled tickers get no label.
+    - dead_zone: rows with |fwd_return| < dead_zone (direction) or |fwd_return - median| <
+      dead_zone (excess) get no label, so near-zero moves neither train nor score the model.
+    """
     close = pl.col("close")
-    fwd = (close.shift(-horizon) / close - 1).over("ticker")
-    nxt = (close.shift(-1) / close - 1).over("ticker")
-    return (
-        bars.sort("ticker", "date")
-        .select("ticker", "date", fwd_return=fwd, next_return=nxt)
-        .with_columns(label=(pl.col("fwd_return") > 0).cast(pl.Int8))
+    labels = bars.sort("ticker", "date").select(
+        "ticker", "date",
+        fwd_return=(close.shift(-horizon) / close - 1).over("ticker"),
+        next_return=(close.shift(-1) / close - 1).over("ticker"),
     )
+    if kind == "direction":
+        margin = pl.col("fwd_return")
+        enough = pl.lit(True)
+    else:
+        margin = pl.col("fwd_return") - pl.col("fwd_return").median().over("date")
+        enough = pl.col("fwd_return").count().over("date") >= 2
+    keep = margin.is_not_null() & enough & (margin.abs() >= dead_zone)
+    return labels.with_columns(label=pl.when(keep).then((margin > 0).cast(pl.Int8)).otherwise(None))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,16 +38,35 @@ class FeaturesParams(Section):
     set: str = "basic"
 
 
+class FoldParams(Section):
+    """Walk-forward folds: test periods of `step_days` dates one after another, each trained on
+    what precedes it (expanding) or on the `train_days` dates before it (rolling)."""
+
+    scheme: Literal["expanding", "rolling"] = "expanding"
+    step_days: int = Field(252, ge=1)           # dates per test period (252 = one trading year)
+    min_train_days: int = Field(756, ge=1)      # the first fold trains on at least this many dates
+    train_days: int = Field(756, ge=1)          # rolling scheme: the training window's length
+
+
 class SplitParams(Section):
+    label: Literal["direction", "excess"] = "direction"
     horizon: int = Field(1, ge=1, le=60)
+    dead_zone: float = Field(0.0, ge=0, lt=1)
     train_fraction: float = Field(0.6, gt=0, lt=1)
     val_fraction: float = Field(0.2, gt=0, lt=1)
+    val_start: date | None = Field(None, strict=False)   # ISO dates; both or neither
+    test_start: date | None = Field(None, strict=False)
     embargo_days: int = Field(80, ge=0)
+    folds: FoldParams = FoldParams()
 
     @model_validator(mode="after")
     def _leaves_a_test_segment(self) -> SplitParams:
         if self.train_fraction + self.val_fraction >= 1:
             raise ValueError("train_fraction + val_fraction must be below 1 to leave a test segment")
+        if (self.val_start is None) != (self.test_start is None):
+            raise ValueError("give both val_start and test_start, or neither (fractions are used then)")
+        if self.val_start and self.test_start and self.val_start >= self.test_start:
+            raise ValueError(f"val_start ({self.val_start}) must come before test_start ({self.test_start})")
         return self
 
 

@@ -2,14 +2,15 @@
 
 One date belongs to one segment for every ticker, so no test date is ever seen in training for
 another ticker. The `embargo_days` dates at the start of val and of test are dropped (segment
-"embargo"): a training label ends at most h sessions after its date, and a validation window
-starts at most `lookback` sessions before its date, so an embargo of at least h + lookback keeps
-the segments from sharing any price.
+"embargo"): a training label ends h sessions after its date, and an input at the start of val
+reaches `lookback` sessions back, so an embargo of at least h + lookback keeps the last training
+label and the first validation input from sharing any price. `check_embargo` enforces it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import date
 
 import numpy as np
 import polars as pl
@@ -27,34 +28,91 @@ class Boundaries:
     end: str
 
 
-def required_embargo(horizon: int, lookback: int) -> int:
-    return horizon + lookback
+@dataclass(frozen=True)
+class Fold:
+    """One walk-forward fold: inclusive first and last dates of its train, val and test periods."""
+
+    fold: int
+    train: tuple[str, str]
+    val: tuple[str, str]
+    test: tuple[str, str]
 
 
-def assign_segments(labels: pl.DataFrame, train_fraction: float, val_fraction: float,
-                    embargo_days: int) -> tuple[pl.DataFrame, Boundaries]:
+def check_embargo(embargo_days: int, horizon: int, lookback: int) -> None:
+    """Refuse an embargo shorter than horizon + the longest feature lookback (see module doc)."""
+    needed = horizon + lookback
+    if embargo_days < needed:
+        raise StockcastError(f"split.embargo_days={embargo_days} is below horizon + feature lookback "
+                             f"= {horizon} + {lookback} = {needed}")
+
+
+def _cut_by_share(counts: np.ndarray, share: float) -> int:
+    """Index of the first date after which at least `share` of all rows lie before it."""
+    return int(np.searchsorted(np.cumsum(counts) / counts.sum(), share, side="left")) + 1
+
+
+def assign_segments(labels: pl.DataFrame, train_fraction: float, val_fraction: float, embargo_days: int,
+                    val_start: date | None = None, test_start: date | None = None
+                    ) -> tuple[pl.DataFrame, Boundaries]:
     """Add a `segment` column (train, val, test, embargo).
 
-    The cut dates are where the cumulative share of rows first reaches each fraction, so 60/20/20
-    means 60% of the observations, not of the calendar: a universe that grows over time (IPOs,
-    longer histories) still gets a test segment of the size asked for.
+    With explicit `val_start`/`test_start` the segments begin at those dates (the embargo eats the
+    dates just before them). Otherwise the cut dates are where the cumulative share of rows first
+    reaches each fraction, so 60/20/20 means 60% of the observations, not of the calendar: a
+    universe that grows over time still gets a test segment of the size asked for.
     """
     per_date = labels.group_by("date").len().sort("date")
     dates = per_date["date"]
     n = dates.len()
-    share = np.cumsum(per_date["len"].to_numpy()) / labels.height
-    train_end = int(np.searchsorted(share, train_fraction, side="left")) + 1
-    val_end = int(np.searchsorted(share, train_fraction + val_fraction, side="left")) + 1
-    val_start, test_start = train_end + embargo_days, val_end + embargo_days
-    if train_end < 1 or val_start >= val_end or test_start >= n:
+    if val_start is not None and test_start is not None:
+        val_begin = int(dates.search_sorted(val_start, side="left"))
+        test_begin = int(dates.search_sorted(test_start, side="left"))
+        train_end, val_end = val_begin - embargo_days, test_begin - embargo_days
+    else:
+        counts = per_date["len"].to_numpy()
+        train_end = _cut_by_share(counts, train_fraction)
+        val_end = _cut_by_share(counts, train_fraction + val_fraction)
+        val_begin, test_begin = train_end + embargo_days, val_end + embargo_days
+    if train_end < 1 or val_begin >= val_end or test_begin >= n:
         raise StockcastError(
-            f"split: {n} dates cannot hold train/val/test of {train_fraction}/{val_fraction}/"
-            f"{1 - train_fraction - val_fraction:.2f} with embargo_days={embargo_days}; "
-            "lower split.embargo_days or provide a longer history")
+            f"split: the {n} dates from {dates[0]} to {dates[-1]} cannot hold a train, val and test segment "
+            f"with embargo_days={embargo_days}; lower split.embargo_days, move the split dates or add history")
     index = np.arange(n)
-    segment = np.select(
-        [index < train_end, index < val_start, index < val_end, index < test_start],
-        ["train", "embargo", "val", "embargo"], "test")
+    segment = np.select([index < train_end, index < val_begin, index < val_end, index < test_begin],
+                        ["train", "embargo", "val", "embargo"], "test")
     calendar = pl.DataFrame({"date": dates, "segment": segment})
     out = labels.join(calendar, on="date", how="left").sort("ticker", "date")
-    return out, Boundaries(str(dates[0]), str(dates[val_start]), str(dates[test_start]), str(dates[-1]))
+    return out, Boundaries(str(dates[0]), str(dates[val_begin]), str(dates[test_begin]), str(dates[-1]))
+
+
+def walk_forward_folds(dates: pl.Series, scheme: str, step_days: int, min_train_days: int, train_days: int,
+                       embargo_days: int, val_share: float = 0.25) -> list[Fold]:
+    """Test periods of `step_days` dates, back to back until the data ends, each preceded by an
+    embargo; before it, the fold's training dates (all earlier ones for `expanding`, the last
+    `train_days` for `rolling`) of which the last `val_share` (after another embargo) are its val."""
+    dates = dates.unique().sort()
+    n = dates.len()
+    folds = []
+    start = min_train_days + embargo_days
+    while start < n:
+        fit_end = start - embargo_days
+        fit_start = 0 if scheme == "expanding" else max(0, fit_end - train_days)
+        val_begin = fit_end - max(1, int(round((fit_end - fit_start) * val_share)))
+        train_end = val_begin - embargo_days
+        if train_end - fit_start < 1:
+            raise StockcastError(f"split.folds: fold {len(folds)} has no training dates left after two embargoes "
+                                 f"of {embargo_days}; raise split.folds.min_train_days or train_days")
+        stop = min(start + step_days, n)
+        folds.append(Fold(len(folds),
+                          (str(dates[fit_start]), str(dates[train_end - 1])),
+                          (str(dates[val_begin]), str(dates[fit_end - 1])),
+                          (str(dates[start]), str(dates[stop - 1]))))
+        start = stop
+    if not folds:
+        raise StockcastError(f"split.folds: {n} dates leave no test period after min_train_days="
+                             f"{min_train_days} and embargo_days={embargo_days}")
+    return folds
+
+
+def folds_to_dict(folds: list[Fold]) -> list[dict]:
+    return [asdict(f) for f in folds]
