@@ -1,6 +1,8 @@
-"""Stage ingest: bring daily bars from the configured source into data/raw/ohlcv.parquet."""
+"""Stage ingest: bring daily bars from the configured source into data/raw/ohlcv.parquet (+ .meta.json)."""
 
-from stockcast.data.sources import load_sample
+from pathlib import Path
+
+from stockcast.data.sources import load, write_meta
 from stockcast.errors import exit_on_error
 from stockcast.params import load_section
 from stockcast.schemas import RawOHLCV
@@ -11,9 +13,11 @@ OUT = "data/raw/ohlcv.parquet"
 
 def main() -> None:
     params = load_section("ingest")
-    bars = load_sample(params.sample_path)
+    Path(params.download.cache_dir).mkdir(parents=True, exist_ok=True)  # a DVC output, even when unused
+    bars, meta = load(params)
     write_table(bars, OUT, RawOHLCV)
-    print(f"ingest: {bars.height} rows, {bars['ticker'].n_unique()} tickers from {params.source} -> {OUT}")
+    write_meta(meta, OUT)
+    print(f"ingest: {bars.height} rows, {meta['tickers']} tickers from {params.source} -> {OUT}")
 
 
 if __name__ == "__main__":

@@ -1,22 +1,26 @@
-"""Stage quality: split raw bars into clean and quarantined rows, adjust for corporate actions."""
+"""Stage quality: split raw bars into clean (adjusted) and quarantined rows, record findings and metrics."""
 
-from stockcast.data.adjust import adjust_with_adj_close
 from stockcast.data.quality import check
 from stockcast.errors import exit_on_error
 from stockcast.params import load_section
-from stockcast.schemas import OHLCV, Quarantine
+from stockcast.schemas import OHLCV, Findings, Quarantine
 from stockcast.tables import read_table, write_json, write_table
+
+RAW = "data/raw/ohlcv.parquet"
 
 
 def main() -> None:
     params = load_section("quality")
-    result = check(read_table("data/raw/ohlcv.parquet"), params.min_history_days)
-    clean = adjust_with_adj_close(result.clean) if params.adjust_with_adj_close else result.clean
-    write_table(clean, "data/clean/ohlcv.parquet", OHLCV)
+    result = check(read_table(RAW), params, origin=RAW)
+    write_table(result.clean, "data/clean/ohlcv.parquet", OHLCV)
     write_table(result.quarantine, "data/quarantine/ohlcv.parquet", Quarantine)
+    write_table(result.findings, "data/quarantine/findings.parquet", Findings)
     write_json(result.report, "metrics/quality.json")
     r = result.report
-    print(f"quality: {r['rows_in']} in, {r['rows_clean']} clean, {r['rows_quarantined']} quarantined {r['by_rule']}")
+    quarantined = {k: v for k, v in r["by_rule"].items() if v}
+    warned = {k: v for k, v in r["warnings"].items() if v}
+    print(f"quality: {r['rows_in']} in, {r['rows_clean']} clean, {r['rows_quarantined']} quarantined {quarantined}, "
+          f"warnings {warned}")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,8 @@ def write_table(frame: pl.DataFrame, path: str | Path, schema: Any) -> None:
     path = Path(path)
     validate(frame, schema, str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.write_parquet(path, compression="zstd", statistics=True)
+    # zstd level 1: on prices the file is as small as at the default level 3, for a third less CPU
+    frame.write_parquet(path, compression="zstd", compression_level=1, statistics=True)
 
 
 def write_json(data: dict[str, Any], path: str | Path) -> None:

@@ -1,103 +1,389 @@
-"""Quality checks: every input row ends in the clean table or in quarantine with a reason.
+"""Quality checks: every input row ends in the clean table or in quarantine with its rule and why.
 
-Rules are polars expressions evaluated over the whole long table at once. A row breaking several
-rules is quarantined under the first one in RULES order, so counts per rule add up to the total.
-Duplicates keep their first occurrence. Ticker-level rules (too short a history) are applied to
-what the row-level rules left, so a ticker is judged on its usable rows.
+`check` validates the input against RawOHLCV (types), sorts it by ticker and date, then applies the
+rules in the order of params.QualityRules; each rule is defined where it is computed below.
+
+- Row rules look at one row: missing_value, non_positive_price, ohlc_inconsistent,
+  non_positive_volume, non_session.
+- Sequence rules compare a row with the previous usable row of its ticker (one not quarantined by an
+  earlier rule): duplicate, stale_price, extreme_move. Unadjusted splits are found between the two.
+- Series rules judge a ticker: missing_session, short_history.
+
+Actions: `quarantine_row` moves the row to quarantine; `quarantine_ticker` moves every remaining row
+of the ticker; `warn` keeps the row and records a finding. A row is quarantined under the first
+rule that rejects it, so rows_in == rows_clean + rows_quarantined and counts per rule add up.
+Missing sessions are not rows: each is a finding (ticker, the missing date), and the rule's action
+decides whether the ticker is kept. The clean table is adjusted for corporate actions (adjust.py,
+splits.py); quarantined rows are kept exactly as they came in.
+
+Everything is vectorised over the whole table (numpy on the usable rows, polars for text), so ten
+million rows take seconds; per-row Python only ever touches the rows a rule flags.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import polars as pl
 
-PRICES = ("open", "high", "low", "close")
+from stockcast.data import calendar
+from stockcast.data.adjust import PRICES, adj_close_factor, restate
+from stockcast.data.columns import sort_bars
+from stockcast.data.splits import find_splits, parse_ratio, restatement
+from stockcast.params import QualityParams, QualityRules
+from stockcast.schemas import RawOHLCV, validate
 
-
-@dataclass(frozen=True)
-class Rule:
-    """A named row-level check: `broken` is true where the row is rejected, `detail` says why."""
-
-    name: str
-    broken: pl.Expr
-    detail: pl.Expr
-
-
-def _fmt(col: str) -> pl.Expr:
-    return pl.format(f"{col}={{}}", pl.col(col))
-
-
-RULES: tuple[Rule, ...] = (
-    Rule(
-        "missing_value",
-        pl.any_horizontal(*(pl.col(c).is_null() | pl.col(c).is_nan() for c in PRICES), pl.col("volume").is_null()),
-        pl.lit("null or NaN in open/high/low/close/volume"),
-    ),
-    Rule(
-        "duplicate",
-        ~pl.struct("ticker", "date").is_first_distinct(),
-        pl.format("repeats ticker {} on {}; the first row is kept", pl.col("ticker"), pl.col("date")),
-    ),
-    Rule(
-        "non_positive_price",
-        pl.any_horizontal(*(pl.col(c) <= 0 for c in PRICES)),
-        pl.format("min(open, high, low, close)={}", pl.min_horizontal(*PRICES)),
-    ),
-    Rule(
-        "ohlc_inconsistent",
-        (pl.col("high") < pl.max_horizontal("open", "close")) | (pl.col("low") > pl.min_horizontal("open", "close")),
-        pl.format("open={} high={} low={} close={}", *(pl.col(c) for c in PRICES)),
-    ),
-    Rule("non_positive_volume", pl.col("volume") <= 0, _fmt("volume")),
-)
+SPLIT_RULE = "unadjusted_split"  # splits: quarantine sends a ticker with split-sized jumps here
+RULES: tuple[str, ...] = (*QualityRules.model_fields, SPLIT_RULE)
+SPLIT_NOTE = "split_adjusted"    # a finding: a split detected and restated (splits: adjust)
+FINDINGS_SCHEMA = {"ticker": pl.String, "date": pl.Date, "rule": pl.String, "detail": pl.String}
 
 
 @dataclass(frozen=True)
 class QualityResult:
-    clean: pl.DataFrame
-    quarantine: pl.DataFrame
-    report: dict
+    clean: pl.DataFrame       # OHLCV contract, adjusted for corporate actions
+    quarantine: pl.DataFrame  # Quarantine contract: the original rows, rule, detail
+    findings: pl.DataFrame    # Findings contract: warnings, missing sessions, splits adjusted
+    report: dict[str, Any]    # metrics/quality.json
 
 
-def check(raw: pl.DataFrame, min_history_days: int) -> QualityResult:
-    """Split `raw` (RawOHLCV, sorted) into clean rows and quarantined rows with a rule and detail."""
-    rule = pl.lit(None, dtype=pl.String)
-    detail = pl.lit(None, dtype=pl.String)
-    for r in reversed(RULES):
-        rule = pl.when(r.broken.fill_null(False)).then(pl.lit(r.name)).otherwise(rule)
-        detail = pl.when(r.broken.fill_null(False)).then(r.detail).otherwise(detail)
-    tagged = raw.with_columns(rule=rule, detail=detail.fill_null(""))
+@dataclass(frozen=True)
+class _Usable:
+    """The usable rows in order: `at` selects them (a slice when all rows are usable, so no copy) and
+    `same[k]` says whether usable row k-1 belongs to the same ticker, i.e. is row k's previous row."""
 
-    passed = tagged.filter(pl.col("rule").is_null())
-    history = passed.group_by("ticker").agg(rows=pl.len())
-    short = history.filter(pl.col("rows") < min_history_days)
-    short_rows = passed.join(short, on="ticker", how="semi").with_columns(
-        rule=pl.lit("short_history"),
-        detail=pl.format(f"ticker has {{}} usable rows, fewer than min_history_days={min_history_days}",
-                         pl.len().over("ticker")),
-    )
-    clean = passed.join(short, on="ticker", how="anti").drop("rule", "detail")
-    quarantine = pl.concat([tagged.filter(pl.col("rule").is_not_null()), short_rows]).sort(
-        "ticker", "date", maintain_order=True)
-    return QualityResult(clean, quarantine, _report(raw, clean, quarantine))
+    at: slice | np.ndarray
+    same: np.ndarray
+
+    def positions(self, k: np.ndarray) -> np.ndarray:
+        """Row positions of usable rows number `k`."""
+        return k if isinstance(self.at, slice) else self.at[k]
 
 
-def _report(raw: pl.DataFrame, clean: pl.DataFrame, quarantine: pl.DataFrame) -> dict:
-    by_rule = dict(quarantine.group_by("rule").len().sort("rule").iter_rows())
-    years = clean.group_by("ticker").agg(
-        years=(pl.col("date").max() - pl.col("date").min()).dt.total_days() / 365.25)
-    kept = set(clean["ticker"].unique().to_list())
+class _Ledger:
+    """Where each row of the sorted input stands: still usable (code -1) or quarantined under RULES[code]."""
+
+    def __init__(self, bars: pl.DataFrame, rules: QualityRules) -> None:
+        self.bars = bars
+        self.rules = rules
+        self.code = np.full(bars.height, -1, dtype=np.int8)
+        self.tid = bars["ticker"].rle_id().to_numpy()  # bars are sorted: one run, one id per ticker
+        self.names = bars["ticker"].gather(np.flatnonzero(np.diff(self.tid, prepend=-1)))
+        self.close, self.open = bars["close"].to_numpy(), bars["open"].to_numpy()
+        self.days = bars["date"].to_physical().to_numpy()
+        self.details: list[pl.DataFrame] = []
+        self.findings: list[pl.DataFrame] = []
+        self.warned = dict.fromkeys(RULES, 0)
+        self._view: _Usable | None = None
+
+    @property
+    def usable(self) -> np.ndarray:
+        return self.code < 0
+
+    def view(self) -> _Usable:
+        """The usable rows and their previous-row links, recomputed only after a quarantine."""
+        if self._view is None:
+            usable = self.usable
+            at = slice(None) if usable.all() else np.flatnonzero(usable)
+            tid = self.tid[at]
+            same = np.zeros(len(tid), dtype=bool)
+            same[1:] = tid[1:] == tid[:-1]
+            self._view = _Usable(at, same)
+        return self._view
+
+    def rows(self, name: str, positions: np.ndarray, detail: pl.Expr, **extra: np.ndarray) -> None:
+        """Apply rule `name` to the rows at `positions`; `detail` is evaluated on them (plus `extra` columns)."""
+        settings = getattr(self.rules, name)
+        keep = self.usable[positions]
+        positions = positions[keep]
+        if not settings.enabled or not len(positions):
+            return
+        found = self.bars[positions].with_columns(**{k: v[keep] for k, v in extra.items()}).select(
+            "ticker", "date", rule=pl.lit(name), detail=detail.cast(pl.String).fill_null(name))
+        if settings.action == "warn":
+            self.warned[name] += len(positions)
+            self.findings.append(found)
+        elif settings.action == "quarantine_row":
+            self._quarantine(name, positions, pl.DataFrame({"pos": positions, "detail": found["detail"]}))
+        else:
+            self.tickers(name, found.group_by("ticker", maintain_order=True).agg(detail=pl.format(
+                "ticker quarantined: {} rows break {}, first {}: {}",
+                pl.len(), pl.lit(name), pl.col("date").first(), pl.col("detail").first())), "quarantine_ticker")
+
+    def tickers(self, name: str, flagged: pl.DataFrame, action: str | None = None) -> None:
+        """Apply rule `name` to whole tickers: `flagged` has one row per ticker with a `detail`."""
+        settings = getattr(self.rules, name, None)
+        if settings is not None and not settings.enabled or flagged.is_empty():
+            return
+        action = action or settings.action
+        flagged = flagged.join(self.names.to_frame().with_row_index("tid"), on="ticker", maintain_order="left")
+        ids = flagged["tid"].to_numpy()
+        if action == "warn":
+            first = self.bars["date"].gather(np.searchsorted(self.tid, ids))
+            self.warned[name] += flagged.height
+            self.findings.append(flagged.select("ticker", date=first, rule=pl.lit(name), detail="detail"))
+            return
+        positions = np.flatnonzero(np.isin(self.tid, ids) & self.usable)
+        self._quarantine(name, positions, pl.DataFrame({"pos": positions, "tid": self.tid[positions]})
+                         .join(flagged.select("tid", "detail"), on="tid", how="left").select("pos", "detail"))
+
+    def _quarantine(self, name: str, positions: np.ndarray, details: pl.DataFrame) -> None:
+        self.code[positions] = RULES.index(name)
+        self.details.append(details)
+        self._view = None
+
+    def quarantine(self) -> pl.DataFrame:
+        """The quarantined input rows as they came, with rule and detail, in ticker and date order."""
+        positions = np.flatnonzero(~self.usable)
+        details = pl.concat(self.details).sort("pos") if self.details else pl.DataFrame({"detail": []})
+        return self.bars[positions].with_columns(
+            rule=pl.Series(np.asarray(RULES, dtype=object)[self.code[positions]], dtype=pl.String),
+            detail=details["detail"].cast(pl.String),
+        )
+
+
+def check(raw: pl.DataFrame, params: QualityParams, origin: str = "input") -> QualityResult:
+    """Split `raw` (RawOHLCV) into clean adjusted rows, quarantined rows and findings, with a report."""
+    bars = sort_bars(validate(raw, RawOHLCV, origin))
+    ledger = _Ledger(bars, params.rules)
+    _row_rules(ledger)
+    sessions = _sessions(ledger, params.calendar)
+    if sessions is not None:
+        _non_sessions(ledger, sessions)
+    _duplicates(ledger)
+    _stale_prices(ledger, params.stale_run)
+    adjusted, splits = _corporate_actions(ledger, params)
+    _extreme_moves(ledger, adjusted, params.extreme_move)
+    missing = _missing_sessions(ledger, sessions, params.max_missing_fraction) if sessions is not None else None
+    _short_histories(ledger, params.min_history_days)
+    usable = ledger.usable
+    clean = adjusted if usable.all() else adjusted.filter(pl.Series(usable))  # no copy when nothing went
+    quarantine = ledger.quarantine()
+    findings = pl.concat([pl.DataFrame(schema=FINDINGS_SCHEMA), *ledger.findings]).sort(
+        "ticker", "date", "rule", maintain_order=True)
+    return QualityResult(clean, quarantine, findings, _report(bars, quarantine, ledger, missing, splits, params))
+
+
+def _row_rules(ledger: _Ledger) -> None:
+    """Rules that need nothing but the row itself."""
+    price = [pl.col(c) for c in PRICES]
+    flags = ledger.bars.select(
+        # missing_value: a null or NaN open/high/low/close, or a null volume
+        missing_value=pl.any_horizontal(*(p.is_null() | p.is_nan() for p in price), pl.col("volume").is_null()),
+        # non_positive_price: any of open/high/low/close <= 0 (a price is never zero or negative)
+        non_positive_price=pl.any_horizontal(*(p <= 0 for p in price)),
+        # ohlc_inconsistent: high below max(open, close) or low above min(open, close)
+        ohlc_inconsistent=(pl.col("high") < pl.max_horizontal("open", "close"))
+        | (pl.col("low") > pl.min_horizontal("open", "close")),
+        # non_positive_volume: zero or negative volume (no trade, or a feed's placeholder)
+        non_positive_volume=pl.col("volume") <= 0,
+    ).fill_null(False)
+    shown = {c: pl.col(c).cast(pl.String).fill_null("null") for c in (*PRICES, "volume")}  # format() drops nulls
+    details = {
+        "missing_value": pl.format("open={} high={} low={} close={} volume={}", *shown.values()),
+        "non_positive_price": pl.format("min(open, high, low, close)={}", pl.min_horizontal(*PRICES)),
+        "ohlc_inconsistent": pl.format("open={} high={} low={} close={}", *(shown[c] for c in PRICES)),
+        "non_positive_volume": pl.format("volume={}", shown["volume"]),
+    }
+    for name, detail in details.items():
+        ledger.rows(name, np.flatnonzero(flags[name].to_numpy()), detail)
+
+
+@dataclass(frozen=True)
+class _Sessions:
+    name: str
+    dates: np.ndarray  # datetime64[D] sessions from the first input date to the last
+    index: np.ndarray  # per input row: its date's position in `dates`, -1 if it is not a session
+
+
+def _sessions(ledger: _Ledger, name: str | None) -> _Sessions | None:
+    if name is None or ledger.bars.is_empty():
+        return None
+    first, last = ledger.bars["date"].min(), ledger.bars["date"].max()
+    dates = calendar.sessions(name, first, last)
+    lookup = np.full((last - first).days + 1, -1, dtype=np.int32)  # day offset -> session index
+    lookup[(dates - np.datetime64(first, "D")).astype(np.int64)] = np.arange(len(dates))
+    return _Sessions(name, dates, lookup[ledger.days - ledger.days.min()])
+
+
+def _non_sessions(ledger: _Ledger, sessions: _Sessions) -> None:
+    # non_session: the date is not a session of the exchange calendar (a weekend, a holiday)
+    ledger.rows("non_session", np.flatnonzero(sessions.index < 0), pl.format(
+        "{} ({}) is not a {} session", pl.col("date"), pl.col("date").dt.strftime("%A"), pl.lit(sessions.name)))
+
+
+def _repeats(values: np.ndarray, same: np.ndarray) -> np.ndarray:
+    """Per usable row: it follows a row of its ticker with an equal value."""
+    repeat = np.zeros(len(values), dtype=bool)
+    repeat[1:] = same[1:] & (values[1:] == values[:-1])
+    return repeat
+
+
+def _duplicates(ledger: _Ledger) -> None:
+    # duplicate: the same (ticker, date) as the previous usable row; the first usable row is kept
+    view = ledger.view()
+    repeat = _repeats(ledger.days[view.at], view.same)
+    ledger.rows("duplicate", view.positions(np.flatnonzero(repeat)),
+                pl.lit("(ticker, date) seen before; the first usable row is kept"))
+
+
+def _stale_prices(ledger: _Ledger, run: int) -> None:
+    # stale_price: a close equal to the previous usable close, in a run of at least `run` equal closes;
+    # the run's first row is the real print and stays, its repeats are the stale ones
+    view = ledger.view()
+    repeats = np.flatnonzero(_repeats(ledger.close[view.at], view.same))  # rare: only these are looked at
+    first = np.flatnonzero(np.diff(repeats, prepend=-2) != 1)  # each group of consecutive repeats is a run
+    lengths = np.diff(np.append(first, len(repeats)))           # repeats per run: the run has one row more
+    of_run = np.repeat(np.arange(len(first)), lengths)
+    long = (lengths >= run - 1)[of_run]
+    stale, group = repeats[long], of_run[long]
+    size, since = lengths[group] + 1, repeats[first[group]] - 1  # since: the run's first row, the real print
+    ledger.rows("stale_price", view.positions(stale), pl.format(
+        "close={} for {} sessions in a row from {}", pl.col("close"), pl.col("run"), pl.col("since")),
+        run=size, since=ledger.bars["date"].gather(view.positions(since)).to_numpy())
+
+
+def _corporate_actions(ledger: _Ledger, params: QualityParams) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Every row adjusted (for the unadjusted splits found, and by adj_close/close), and the splits found.
+
+    Split detection (splits.py) runs only on tickers that adj_close leaves alone (no adj_close, or one
+    equal to close): where adj_close differs from close it already carries the splits.
+    """
+    bars, view = ledger.bars, ledger.view()
+    factor = None
+    if params.adjust_with_adj_close and bars["adj_close"].null_count() < bars.height:
+        factor = bars.select(adj_close_factor()).to_series().to_numpy()
+    candidates = view
+    if factor is not None:  # leave out the tickers whose adj_close carries an adjustment
+        tid = ledger.tid[view.at]
+        keep = np.flatnonzero(~np.isin(tid, np.unique(tid[np.abs(factor[view.at] - 1) > 1e-9])))
+        candidates = _Usable(view.positions(keep), view.same[keep])
+    labels = {parse_ratio(text): text for text in params.split_ratios}
+    found, ratios = find_splits(ledger.close[candidates.at], ledger.open[candidates.at], candidates.same,
+                                list(labels), params.split_tolerance)
+    splits = bars[candidates.positions(found)].select("ticker", "date", "open").with_columns(
+        ratio=pl.Series([labels[r] for r in ratios], dtype=pl.String),
+        prev_close=pl.Series(ledger.close[candidates.positions(found - 1)], dtype=pl.Float64))
+    detail = pl.format("{} split: open {} after a close of {}", "ratio", "open", "prev_close")
+    scale = None
+    if params.splits == "quarantine":
+        ledger.tickers(SPLIT_RULE, splits.group_by("ticker", maintain_order=True).agg(detail=pl.format(
+            "ticker quarantined: {} unadjusted splits, first {}: {}", pl.len(), pl.col("date").first(),
+            detail.first())), "quarantine_ticker")
+    elif len(found):
+        ledger.findings.append(splits.select("ticker", "date", rule=pl.lit(SPLIT_NOTE),
+                                             detail=pl.format("{}; earlier rows restated", detail)))
+        scale = np.ones(bars.height)
+        restated, factors = restatement(candidates.same, found, ratios)
+        scale[candidates.positions(restated)] = factors
+    total = factor if scale is None else scale if factor is None else scale * factor
+    adjusted = bars if total is None else restate(bars, total, adj_close=scale)
+    return adjusted, splits.select("ticker", "date", "ratio")
+
+
+def _extreme_moves(ledger: _Ledger, adjusted: pl.DataFrame, threshold: float) -> None:
+    # extreme_move: |close / previous close - 1| or |open / previous close - 1| >= threshold, on prices
+    # adjusted for corporate actions, so what is left is not explained by a split or dividend
+    view = ledger.view()
+    close = adjusted["close"].to_numpy()[view.at] if adjusted is not ledger.bars else ledger.close[view.at]
+    open_ = adjusted["open"].to_numpy()[view.at] if adjusted is not ledger.bars else ledger.open[view.at]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        move, gap = close[1:] / close[:-1], open_[1:] / close[:-1]
+    up, down = 1 + threshold, 1 - threshold
+    broken = 1 + np.flatnonzero(view.same[1:] & ((move >= up) | (move <= down) | (gap >= up) | (gap <= down)))
+    ledger.rows("extreme_move", view.positions(broken), pl.format(
+        "close {}%, open {}% from the previous close {} (adjusted prices)",
+        pl.col("move").round(1), pl.col("gap").round(1), pl.col("before").round(6)),
+        move=100 * (move[broken - 1] - 1), gap=100 * (gap[broken - 1] - 1), before=close[broken - 1])
+
+
+def _missing_sessions(ledger: _Ledger, sessions: _Sessions, max_fraction: float) -> pl.DataFrame:
+    """Sessions inside a ticker's first..last session that have no input row: each one is a finding.
+
+    missing_session: a ticker missing more than `max_fraction` of the sessions in its range.
+    Any input row marks its session present, quarantined or not: a zero-volume day is not also missing.
+    Returns (ticker, expected, missing) for every ticker with at least one session row.
+    """
+    at = slice(None) if (sessions.index >= 0).all() else np.flatnonzero(sessions.index >= 0)
+    tid, index = ledger.tid[at], sessions.index[at]
+    step = np.diff(index)  # sessions from the previous row; more than 1 inside a ticker is a gap
+    holes = 1 + np.flatnonzero((step > 1) & (tid[1:] == tid[:-1]))
+    count = step[holes - 1] - 1
+    offsets = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    missing_at = np.repeat(index[holes] - count, count) + offsets  # the sessions after the previous row
+    missing = pl.DataFrame({"ticker": ledger.names.gather(np.repeat(tid[holes], count)),
+                            "date": sessions.dates[missing_at]})
+    first = np.flatnonzero(np.diff(tid, prepend=-1)) if len(tid) else np.zeros(0, dtype=np.int64)
+    last = np.append(first[1:] - 1, len(tid) - 1) if len(tid) else first
+    per_ticker = pl.DataFrame({
+        "ticker": ledger.names.gather(tid[first]),
+        "expected": index[last] - index[first] + 1,
+        "missing": np.bincount(np.searchsorted(first, holes, side="right") - 1, count, len(first)).astype(np.int64),
+    })
+    settings = ledger.rules.missing_session
+    if not settings.enabled:
+        return per_ticker.clear()
+    ledger.findings.append(missing.select("ticker", "date", rule=pl.lit("missing_session"),
+                                          detail=pl.lit(f"no row for this {sessions.name} session")))
+    flagged = per_ticker.filter(pl.col("missing") > max_fraction * pl.col("expected"))
+    if settings.action == "warn":
+        ledger.warned["missing_session"] += int(flagged["missing"].sum())
+    else:
+        ledger.tickers("missing_session", flagged.select("ticker", detail=pl.format(
+            "ticker quarantined: {} of its {} {} sessions have no row (more than max_missing_fraction={})",
+            "missing", "expected", pl.lit(sessions.name), pl.lit(max_fraction))))
+    return per_ticker
+
+
+def _short_histories(ledger: _Ledger, min_days: int) -> None:
+    # short_history: fewer than min_history_days usable rows left in the ticker after every other rule
+    view = ledger.view()
+    usable = np.bincount(ledger.tid[view.at], minlength=len(ledger.names))
+    short = np.flatnonzero((usable > 0) & (usable < min_days))
+    ledger.tickers("short_history", pl.DataFrame({"ticker": ledger.names.gather(short), "rows": usable[short]})
+                   .select("ticker", detail=pl.format("{} usable rows, fewer than min_history_days={}",
+                                                      "rows", pl.lit(min_days))))
+
+
+def _years(ledger: _Ledger) -> pl.DataFrame:
+    """(ticker, years) from each kept ticker's first to last clean date: the seed audit's coverage."""
+    view = ledger.view()
+    first = np.flatnonzero(~view.same)
+    last = np.append(first[1:] - 1, len(view.same) - 1) if len(first) else first
+    return pl.DataFrame({"ticker": ledger.names.gather(ledger.tid[view.positions(first)]),
+                         "years": (ledger.days[view.positions(last)] - ledger.days[view.positions(first)]) / 365.25})
+
+
+def _report(bars: pl.DataFrame, quarantine: pl.DataFrame, ledger: _Ledger, missing: pl.DataFrame | None,
+            splits: pl.DataFrame, params: QualityParams) -> dict[str, Any]:
+    """metrics/quality.json: small, flat where it can be, every rule listed (0 included) so diffs line up."""
+    counts = dict(quarantine.group_by("rule").len().iter_rows())
+    years = _years(ledger)
+    kept = years["ticker"]
+    dropped = quarantine.filter(~pl.col("ticker").is_in(kept.implode())).group_by("ticker", "rule").len().sort(
+        "ticker", "len", "rule", descending=[False, True, False]).group_by("ticker", maintain_order=True).first()
+    gaps = missing.filter(pl.col("missing") > 0) if missing is not None else pl.DataFrame(
+        schema={"ticker": pl.String, "missing": pl.Int64})
     return {
-        "rows_in": raw.height,
-        "rows_clean": clean.height,
+        "rows_in": bars.height,
+        "rows_clean": int(ledger.usable.sum()),
         "rows_quarantined": quarantine.height,
-        "by_rule": {r.name: by_rule.get(r.name, 0) for r in RULES} | {"short_history": by_rule.get("short_history", 0)},
-        "tickers_in": raw["ticker"].n_unique(),
-        "tickers_kept": len(kept),
-        "tickers_dropped": sorted(set(raw["ticker"].unique().to_list()) - kept),
+        "by_rule": {rule: counts.get(rule, 0) for rule in RULES},
+        "warnings": dict(ledger.warned),
+        "tickers_in": len(ledger.names),
+        "tickers_kept": kept.len(),
+        "tickers_dropped": dropped["ticker"].to_list(),
+        "dropped_by_rule": dict(dropped.select("ticker", "rule").iter_rows()),
+        "missing_sessions": {
+            "calendar": params.calendar,
+            "total": int(gaps["missing"].sum()),
+            "by_ticker": dict(gaps.select("ticker", "missing").sort("ticker").iter_rows()),
+        },
+        "splits": {"handling": params.splits, "found": splits.height, "tickers": splits["ticker"].n_unique()},
         "coverage": {
-            "years_per_ticker": {t: round(y, 2) for t, y in years.sort("ticker").iter_rows()},
+            "years_per_ticker": {t: round(y, 2) for t, y in years.iter_rows()},
             "tickers_20y_plus": int((years["years"] >= 20).sum()),
         },
     }

@@ -1,0 +1,52 @@
+"""Exchange sessions from exchange_calendars, so gaps and stray dates are judged against the real market.
+
+A weekday is not a session (Good Friday, 9/11, national days of mourning), so a plain business-day
+calendar would report false gaps and miss stray holiday rows. exchange_calendars knows them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import warnings
+from datetime import date
+from functools import lru_cache
+
+import numpy as np
+
+from stockcast.errors import StockcastError
+
+
+@lru_cache(maxsize=8)
+def _sessions(name: str, first_year: int, last_year: int) -> np.ndarray:
+    import exchange_calendars as xcals  # slow import (pandas, holidays): only when a calendar is needed
+
+    try:
+        with warnings.catch_warnings():  # exchange_calendars 4.x trips a pandas 3 deprecation warning on build
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            calendar = xcals.get_calendar(name, start=f"{first_year}-01-01", end=f"{last_year}-12-31")
+    except xcals.errors.InvalidCalendarName:
+        names = sorted(xcals.get_calendar_names())
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else "e.g. XNYS, XNAS, XLON, XTKS"
+        raise StockcastError(f"calendar {name!r} is not an exchange_calendars name ({hint})") from None
+    sessions = calendar.sessions.values.astype("datetime64[D]")
+    sessions.flags.writeable = False
+    return sessions
+
+
+def sessions(name: str, first: date, last: date) -> np.ndarray:
+    """Sorted datetime64[D] sessions of exchange `name` (e.g. XNYS) between `first` and `last`, inclusive."""
+    every = _sessions(name, first.year, last.year)
+    lo, hi = np.searchsorted(every, [np.datetime64(first, "D"), np.datetime64(last, "D")], side="left")
+    hi += int(hi < len(every) and every[hi] == np.datetime64(last, "D"))
+    return every[lo:hi]
+
+
+def first_sessions(name: str, start: date, count: int) -> np.ndarray:
+    """The first `count` sessions of `name` on or after `start` (synthetic markets trade on real sessions)."""
+    years = int(count / 240) + 2
+    found = sessions(name, start, date(start.year + years, 12, 31))
+    if len(found) < count:
+        raise StockcastError(f"calendar {name}: only {len(found)} sessions from {start}, {count} needed")
+    return found[:count]

@@ -1,0 +1,241 @@
+"""The quality stage: the sample's known defects are found, splits are not crashes, every rule does its job."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from datetime import date
+
+import polars as pl
+import pytest
+
+from stockcast.data.quality import RULES, check
+from stockcast.data.synthetic import generate
+from stockcast.errors import StockcastError
+from stockcast.params import QualityParams, parse_section
+from stockcast.schemas import OHLCV, Findings, Quarantine
+
+from .conftest import ROOT, SAMPLE
+
+
+def _params(**changes) -> QualityParams:
+    return parse_section("quality", changes)
+
+
+def _rules(**actions: str) -> dict:
+    return {"rules": {name: {"action": action} for name, action in actions.items()}}
+
+
+@pytest.fixture(scope="module")
+def sample_result():
+    return check(pl.read_parquet(SAMPLE), QualityParams())
+
+
+def _quarantined(result, rule: str) -> set[tuple[str, date]]:
+    return set(result.quarantine.filter(pl.col("rule") == rule).select("ticker", "date").iter_rows())
+
+
+def _found(result, rule: str) -> set[tuple[str, date]]:
+    return set(result.findings.filter(pl.col("rule") == rule).select("ticker", "date").iter_rows())
+
+
+def _returns(clean: pl.DataFrame, ticker: str) -> pl.DataFrame:
+    return clean.filter(pl.col("ticker") == ticker).with_columns(ret=pl.col("close").pct_change())
+
+
+def test_sample_known_defects_are_found(sample_result):
+    r = sample_result
+    assert _quarantined(r, "non_positive_volume") == {
+        ("MSFT", date(2010, 4, 26)), ("^IXIC", date(2015, 5, 12)), ("^IXIC", date(2018, 1, 9))}
+    assert _found(r, "missing_session") == {("MSFT", date(1998, 10, 29)), ("MSFT", date(1999, 11, 16))}
+    assert r.report["missing_sessions"]["by_ticker"] == {"MSFT": 2}
+    assert r.report["tickers_dropped"] == ["FB"] and r.report["dropped_by_rule"] == {"FB": "short_history"}
+    assert r.report["by_rule"]["stale_price"] > 0 and set(r.quarantine.filter(
+        pl.col("rule") == "stale_price")["ticker"]) == {"MSFT"}          # the 1986-1990 flat bars
+    assert r.report["by_rule"]["non_session"] == r.report["by_rule"]["duplicate"] == 0  # as the README says
+
+
+def test_rows_are_never_lost_on_the_sample(sample_result):
+    r = sample_result
+    assert r.report["rows_in"] == 39_329 == r.clean.height + r.quarantine.height
+    assert r.report["rows_quarantined"] == sum(r.report["by_rule"].values()) == r.quarantine.height
+    OHLCV.validate(r.clean)
+    Quarantine.validate(r.quarantine)
+    Findings.validate(r.findings)
+
+
+def test_quarantine_keeps_the_original_row(sample_result):
+    row = sample_result.quarantine.filter((pl.col("ticker") == "MSFT") & (pl.col("date") == date(2010, 4, 26)))
+    original = pl.read_parquet(SAMPLE).filter((pl.col("ticker") == "MSFT") & (pl.col("date") == date(2010, 4, 26)))
+    assert row.drop("rule", "detail").equals(original) and row["detail"][0] == "volume=0"
+
+
+def test_aapl_splits_do_not_survive_as_crashes(sample_result):
+    aapl = _returns(sample_result.clean, "AAPL")
+    on = dict(aapl.select("date", "ret").iter_rows())
+    assert on[date(2000, 6, 21)] > -0.15 and on[date(2005, 2, 28)] > -0.15
+    assert on[date(2000, 9, 29)] == pytest.approx(-0.5187, abs=1e-3)   # the real crash stays
+    assert aapl.filter(pl.col("ret") < -0.4)["date"].to_list() == [date(2000, 9, 29)]
+
+
+def test_real_extreme_moves_are_kept_and_reported(sample_result):
+    assert _found(sample_result, "extreme_move") == {
+        ("AAPL", date(2000, 9, 29)), ("AMZN", date(2001, 4, 9)), ("NVDA", date(2000, 3, 7))}
+    assert sample_result.report["warnings"]["extreme_move"] == 3
+    assert sample_result.report["by_rule"]["extreme_move"] == 0
+
+
+def test_report_keeps_the_keys_the_report_stage_reads(sample_result):
+    report = sample_result.report
+    assert {"rows_in", "rows_clean", "rows_quarantined", "by_rule", "tickers_kept", "tickers_dropped",
+            "coverage", "warnings", "missing_sessions", "splits"} <= set(report)
+    assert set(report["by_rule"]) == set(RULES)
+    assert report["coverage"]["tickers_20y_plus"] == 3 and report["coverage"]["years_per_ticker"]["MSFT"] > 31
+    json.dumps(report)  # plain JSON types only
+
+
+@pytest.fixture(scope="module")
+def doctored() -> pl.DataFrame:
+    """The sample with AAPL's adj_close removed: its raw 2:1 splits are then visible only as jumps."""
+    return pl.read_parquet(SAMPLE).with_columns(
+        adj_close=pl.when(pl.col("ticker") == "AAPL").then(None).otherwise(pl.col("adj_close")))
+
+
+def test_unadjusted_splits_are_detected_and_restated(doctored):
+    result = check(doctored, QualityParams())
+    assert _found(result, "split_adjusted") == {("AAPL", date(2000, 6, 21)), ("AAPL", date(2005, 2, 28))}
+    on = dict(_returns(result.clean, "AAPL").select("date", "ret").iter_rows())
+    assert on[date(2000, 6, 21)] > -0.15 and on[date(2005, 2, 28)] > -0.15
+    assert on[date(2000, 9, 29)] < -0.5  # 5% away from 2:1 at the open: a crash, not a split
+    first = result.clean.filter(pl.col("ticker") == "AAPL").row(0, named=True)
+    raw = doctored.filter(pl.col("ticker") == "AAPL").row(0, named=True)
+    assert first["close"] == pytest.approx(raw["close"] / 4) and first["volume"] == raw["volume"] * 4
+    assert result.report["splits"] == {"handling": "adjust", "found": 2, "tickers": 1}
+
+
+def test_unadjusted_splits_can_quarantine_the_ticker(doctored):
+    result = check(doctored, _params(splits="quarantine"))
+    assert result.report["dropped_by_rule"]["AAPL"] == "unadjusted_split"
+    assert result.report["by_rule"]["unadjusted_split"] == 3270 and "AAPL" not in set(result.clean["ticker"])
+
+
+def test_synthetic_splits_are_all_found_and_nothing_else():
+    bars, meta = generate("realistic", 150, 2500, seed=3)
+    result = check(bars, QualityParams())
+    truth = {(s["ticker"], date.fromisoformat(s["date"])) for s in meta["splits"]}
+    assert len(truth) > 20 and _found(result, "split_adjusted") == truth
+    assert result.report["missing_sessions"]["total"] == meta["missing_sessions"]
+    worst = result.clean.with_columns(r=pl.col("close").pct_change().over("ticker"))["r"].abs().max()
+    assert worst < 0.45
+
+
+def test_quarantine_ticker_takes_every_row_of_the_ticker():
+    result = check(pl.read_parquet(SAMPLE), _params(**_rules(non_positive_volume="quarantine_ticker")))
+    assert {"MSFT", "^IXIC"} <= set(result.report["tickers_dropped"])
+    assert result.quarantine.filter(pl.col("ticker") == "^IXIC")["rule"].unique().to_list() == ["non_positive_volume"]
+    detail = result.quarantine.filter(pl.col("ticker") == "^IXIC")["detail"][0]
+    assert detail == "ticker quarantined: 2 rows break non_positive_volume, first 2015-05-12: volume=0"
+
+
+def test_warn_keeps_the_rows_and_disabled_rules_do_nothing():
+    raw = pl.read_parquet(SAMPLE)
+    warned = check(raw, _params(**_rules(stale_price="warn")))
+    assert warned.report["by_rule"]["stale_price"] == 0 and warned.report["warnings"]["stale_price"] > 200
+    assert len(_found(warned, "stale_price")) == warned.report["warnings"]["stale_price"]
+    off = check(raw, _params(rules={"stale_price": {"enabled": False}, "missing_session": {"enabled": False}}))
+    assert off.report["by_rule"]["stale_price"] == 0 and off.report["warnings"]["stale_price"] == 0
+    assert off.report["missing_sessions"]["total"] == 0 and not _found(off, "missing_session")
+
+
+def test_extreme_moves_can_quarantine_their_tickers():
+    result = check(pl.read_parquet(SAMPLE), _params(**_rules(extreme_move="quarantine_ticker")))
+    assert {t for t, rule in result.report["dropped_by_rule"].items() if rule == "extreme_move"} == {
+        "AAPL", "AMZN", "NVDA"}
+
+
+def test_missing_sessions_can_quarantine_a_ticker_above_a_threshold():
+    raw = pl.read_parquet(SAMPLE)
+    strict = check(raw, _params(max_missing_fraction=0.0, **_rules(missing_session="quarantine_ticker")))
+    assert strict.report["dropped_by_rule"]["MSFT"] == "missing_session"
+    lenient = check(raw, _params(max_missing_fraction=0.001, **_rules(missing_session="quarantine_ticker")))
+    assert "MSFT" not in lenient.report["tickers_dropped"]
+
+
+def _bars(days: int = 300) -> pl.DataFrame:
+    return generate("null", 2, days, seed=4)[0]
+
+
+def test_dates_that_are_not_sessions_are_quarantined():
+    bars = _bars()
+    extra = bars.head(2).with_columns(date=pl.Series([date(2000, 1, 8), date(2000, 7, 4)]))  # Saturday, July 4th
+    result = check(pl.concat([bars, extra]), QualityParams())
+    assert _quarantined(result, "non_session") == {("S0000", date(2000, 1, 8)), ("S0000", date(2000, 7, 4))}
+    assert result.quarantine["detail"].to_list()[0] == "2000-01-08 (Saturday) is not a XNYS session"
+    skipped = check(pl.concat([bars, extra]), _params(calendar=None))
+    assert skipped.report["by_rule"]["non_session"] == 0 and skipped.report["missing_sessions"]["calendar"] is None
+
+
+def test_duplicates_keep_the_first_usable_row():
+    bars = _bars()
+    bad_first = bars.slice(10, 1).with_columns(close=pl.lit(float("nan")))
+    repeat = bars.slice(20, 1)
+    result = check(pl.concat([bad_first, bars, repeat]), QualityParams())
+    assert result.report["by_rule"]["missing_value"] == 1 and result.report["by_rule"]["duplicate"] == 1
+    assert result.clean.height == bars.height  # the good copy of row 10 is kept, one copy of row 20 too
+
+
+def test_stale_prices_are_runs_of_equal_closes():
+    bars = _bars().with_row_index("i")
+    flat = (pl.col("i") >= 100) & (pl.col("i") < 106)      # 6 equal closes in a row
+    short = (pl.col("i") >= 150) & (pl.col("i") < 154)     # 4: allowed with stale_run 5
+    bars = bars.with_columns(*(pl.when(flat).then(pl.lit(10.0)).when(short).then(pl.lit(20.0)).otherwise(pl.col(c))
+                               .alias(c) for c in ("open", "high", "low", "close"))).drop("i")
+    result = check(bars, QualityParams())
+    stale = result.quarantine.filter(pl.col("rule") == "stale_price")
+    assert stale.height == 5 and stale["detail"][0].startswith("close=10.0 for 6 sessions in a row from ")
+
+
+def test_short_histories_are_dropped_whole():
+    result = check(_bars(200), _params(min_history_days=201))
+    assert result.clean.is_empty() and result.report["by_rule"]["short_history"] == 400
+    assert result.report["tickers_kept"] == 0 and result.report["coverage"]["tickers_20y_plus"] == 0
+
+
+def test_empty_input_gives_an_empty_report():
+    result = check(_bars().clear(), QualityParams())
+    assert result.report["rows_in"] == result.report["rows_clean"] == result.report["rows_quarantined"] == 0
+
+
+def test_an_unknown_calendar_suggests_a_known_one():
+    with pytest.raises(StockcastError, match="calendar 'XNSY' is not an exchange_calendars name.*did you mean 'XNYS'"):
+        check(_bars(), _params(calendar="XNSY"))
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (_rules(duplicate="warn"), "duplicate must stay enabled"),
+    ({"rules": {"ohlc_inconsistent": {"enabled": False}}}, "ohlc_inconsistent must stay enabled"),
+    (_rules(extreme_move="quarantine_row"), "extreme_move.action: quarantine_row does not apply"),
+    ({"rules": {"stale_price": {"actoin": "warn"}}},
+     r"quality\.rules\.stale_price\.actoin: unknown key \(did you mean 'action'"),
+    ({"rules": {"zero_volume": {}}}, r"quality\.rules\.zero_volume: unknown key"),
+    ({"split_ratios": ["2:1", "1:1"]}, "under 10%"),
+    ({"split_ratios": [121]}, r"quality\.split_ratios\.0: Input should be a valid string"),
+    ({"splits": "ignore"}, r"quality\.splits: .*'adjust' or 'quarantine'"),
+])
+def test_bad_quality_params_are_one_line_errors(change, message):
+    with pytest.raises(StockcastError, match=message):
+        parse_section("quality", change)
+
+
+def test_quality_stage_writes_its_outputs(tmp_path):
+    (tmp_path / "data" / "raw").mkdir(parents=True)
+    shutil.copy(SAMPLE, tmp_path / "data" / "raw" / "ohlcv.parquet")
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    done = subprocess.run([sys.executable, str(ROOT / "stages" / "quality.py")], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads((tmp_path / "metrics" / "quality.json").read_text())
+    assert metrics["rows_in"] == metrics["rows_clean"] + metrics["rows_quarantined"] == 39_329
+    Findings.validate(pl.read_parquet(tmp_path / "data" / "quarantine" / "findings.parquet"))
