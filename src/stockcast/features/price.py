@@ -1,31 +1,46 @@
-"""Price family: log returns over several horizons and distance to trailing means (unitless)."""
+"""Price family: log returns over several horizons and the shape of the session's bar (unitless)."""
 
 from __future__ import annotations
 
-import polars as pl
+from functools import partial
 
+import numpy as np
+
+from stockcast.features.bars import Bars
 from stockcast.features.registry import register
 
 
-def log_return(n: int) -> pl.Expr:
-    """log(close_t / close_{t-n})."""
-    return (pl.col("close") / pl.col("close").shift(n)).log()
+def log_return(b: Bars, n: int) -> np.ndarray:
+    return b.log_return(n)
 
 
-def close_to_sma(n: int) -> pl.Expr:
-    """close_t / SMA_n(close)_t - 1."""
-    return pl.col("close") / pl.col("close").rolling_mean(n, min_samples=n) - 1
+for _n in (1, 5, 10, 20, 60):
+    register(f"logret_{_n}", "price", _n, f"log(close_t / close_(t-{_n}))",
+             ("basic", "seed95") if _n < 60 else ("seed95",))(partial(log_return, n=_n))
 
 
-for _n in (1, 5, 10, 20):
-    register(f"logret_{_n}", "price", _n, f"log(close / close {_n} sessions earlier)", ("basic",))(
-        lambda n=_n: log_return(n))
-
-for _n in (10, 20, 50):
-    register(f"close_sma_{_n}", "price", _n - 1, f"close / SMA{_n}(close) - 1", ("basic",))(
-        lambda n=_n: close_to_sma(n))
+@register("oc_return", "price", 0, "log(close / open): the session's own move", ("basic", "seed95"))
+def oc_return(b: Bars) -> np.ndarray:
+    return b.log_co
 
 
-@register("oc_return", "price", 0, "log(close / open): the session's own move", ("basic",))
-def oc_return() -> pl.Expr:
-    return (pl.col("close") / pl.col("open")).log()
+@register("gap_return", "price", 1, "log(open / previous close): the overnight gap", ("seed95",))
+def gap_return(b: Bars) -> np.ndarray:
+    return b.log_gap
+
+
+@register("upper_shadow", "price", 0, "(high - max(open, close)) / close: the wick above the body", ("seed95",))
+def upper_shadow(b: Bars) -> np.ndarray:
+    return (b.high - np.maximum(b.open, b.close)) / b.close
+
+
+@register("lower_shadow", "price", 0, "(min(open, close) - low) / close: the wick below the body", ("seed95",))
+def lower_shadow(b: Bars) -> np.ndarray:
+    return (np.minimum(b.open, b.close) - b.low) / b.close
+
+
+@register("close_location", "price", 0,
+          "((close - low) - (high - close)) / (high - low) in [-1, 1], 0 when high == low (Chaikin's CLV)",
+          ("seed95",))
+def close_location(b: Bars) -> np.ndarray:
+    return b.clv

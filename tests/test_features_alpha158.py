@@ -1,0 +1,95 @@
+"""Alpha158 against qlib's formulas, re-evaluated with pandas as qlib does (full windows only)."""
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+
+from stockcast.features import compute, feature_set
+
+from .conftest import random_bars
+
+EPS = 1e-12
+
+
+def _line(y: np.ndarray) -> tuple[float, float, float]:
+    """Least-squares line of y on 1..n: (slope, R^2, residual of the last point), as qlib's Slope/Rsquare/Resi."""
+    x = np.arange(1, len(y) + 1, dtype=float)
+    slope, intercept = np.polyfit(x, y, 1)
+    fitted = intercept + slope * x
+    r2 = 1 - ((y - fitted) ** 2).sum() / ((y - y.mean()) ** 2).sum()
+    return slope, r2, y[-1] - fitted[-1]
+
+
+def _percentile(w: np.ndarray) -> float:
+    """scipy percentileofscore(w, w[-1], kind="rank") / 100."""
+    return ((w < w[-1]).sum() + (w <= w[-1]).sum() + 1) / (2 * len(w))
+
+
+def qlib(df: pd.DataFrame, op: str, d: int) -> pd.Series:
+    c, h, low, v = df["close"], df["high"], df["low"], df["volume"].astype(float)
+    roll = lambda s: s.rolling(d, min_periods=d)  # noqa: E731
+    dc, dv = c - c.shift(1), v - v.shift(1)
+    move_volume = (c / c.shift(1) - 1).abs() * v
+    return {
+        "ROC": lambda: c.shift(d) / c,
+        "MA": lambda: roll(c).mean() / c,
+        "STD": lambda: roll(c).std() / c,
+        "BETA": lambda: roll(c).apply(lambda y: _line(y)[0], raw=True) / c,
+        "RSQR": lambda: roll(c).apply(lambda y: _line(y)[1], raw=True),
+        "RESI": lambda: roll(c).apply(lambda y: _line(y)[2], raw=True) / c,
+        "MAX": lambda: roll(h).max() / c,
+        "MIN": lambda: roll(low).min() / c,
+        "QTLU": lambda: roll(c).quantile(0.8) / c,
+        "QTLD": lambda: roll(c).quantile(0.2) / c,
+        "RANK": lambda: roll(c).apply(_percentile, raw=True),
+        "RSV": lambda: (c - roll(low).min()) / (roll(h).max() - roll(low).min() + EPS),
+        "IMAX": lambda: roll(h).apply(lambda w: w.argmax() + 1, raw=True) / d,
+        "IMIN": lambda: roll(low).apply(lambda w: w.argmin() + 1, raw=True) / d,
+        "IMXD": lambda: (roll(h).apply(np.argmax, raw=True) - roll(low).apply(np.argmin, raw=True)) / d,
+        "CORR": lambda: roll(c).corr(np.log(v + 1)),
+        "CORD": lambda: roll(c / c.shift(1)).corr(np.log(v / v.shift(1) + 1)),
+        "CNTP": lambda: roll((c > c.shift(1)).astype(float).where(c.shift(1).notna())).mean(),
+        "CNTN": lambda: roll((c < c.shift(1)).astype(float).where(c.shift(1).notna())).mean(),
+        "SUMP": lambda: roll(dc.clip(lower=0)).sum() / (roll(dc.abs()).sum() + EPS),
+        "SUMD": lambda: (roll(dc.clip(lower=0)).sum() - roll((-dc).clip(lower=0)).sum()) / (roll(dc.abs()).sum() + EPS),
+        "VMA": lambda: roll(v).mean() / (v + EPS),
+        "VSTD": lambda: roll(v).std() / (v + EPS),
+        "WVMA": lambda: roll(move_volume).std() / (roll(move_volume).mean() + EPS),
+        "VSUMN": lambda: roll((-dv).clip(lower=0)).sum() / (roll(dv.abs()).sum() + EPS),
+    }[op]()
+
+
+@pytest.fixture(scope="module")
+def bars() -> pl.DataFrame:
+    return random_bars({"AAA": 160, "BBB": 130}, seed=11)  # continuous prices: no ties in windows
+
+
+@pytest.fixture(scope="module")
+def ours(bars: pl.DataFrame) -> pl.DataFrame:
+    return compute(bars, feature_set("alpha158"))
+
+
+@pytest.mark.parametrize("op", ["ROC", "MA", "STD", "BETA", "RSQR", "RESI", "MAX", "MIN", "QTLU", "QTLD", "RANK",
+                                "RSV", "IMAX", "IMIN", "IMXD", "CORR", "CORD", "CNTP", "CNTN", "SUMP", "SUMD",
+                                "VMA", "VSTD", "WVMA", "VSUMN"])
+@pytest.mark.parametrize("d", [5, 20, 60])
+def test_alpha158_rolling_operators_match_qlib(op: str, d: int, bars: pl.DataFrame, ours: pl.DataFrame):
+    for ticker, rows in bars.sort("ticker", "date").partition_by("ticker", as_dict=True).items():
+        expected = qlib(rows.to_pandas(), op, d).to_numpy(dtype=float)
+        got = ours.filter(pl.col("ticker") == ticker[0])[f"{op}{d}"].to_numpy()
+        assert np.array_equal(np.isnan(got), np.isnan(expected)), (ticker, op, d, "warm-up differs")
+        ok = ~np.isnan(expected)
+        np.testing.assert_allclose(got[ok], expected[ok], rtol=2e-5, atol=1e-6, err_msg=f"{ticker} {op}{d}")
+
+
+def test_alpha158_kbar_and_price_match_qlib(bars: pl.DataFrame, ours: pl.DataFrame):
+    o, h, low, c = (pl.col(x) for x in ("open", "high", "low", "close"))
+    expected = bars.sort("ticker", "date").select(
+        KMID=(c - o) / o, KLEN=(h - low) / o, KMID2=(c - o) / (h - low + EPS),
+        KUP=(h - pl.max_horizontal(o, c)) / o, KUP2=(h - pl.max_horizontal(o, c)) / (h - low + EPS),
+        KLOW=(pl.min_horizontal(o, c) - low) / o, KLOW2=(pl.min_horizontal(o, c) - low) / (h - low + EPS),
+        KSFT=(2 * c - h - low) / o, KSFT2=(2 * c - h - low) / (h - low + EPS),
+        OPEN0=o / c, HIGH0=h / c, LOW0=low / c, VWAP0=(h + low + c) / 3 / c,
+    ).cast(pl.Float32)
+    assert ours.select(expected.columns).equals(expected)
