@@ -1,70 +1,158 @@
+"""Models and the training loop: every registered model learns, saves and loads exactly, unpickled."""
+
+import pickle
+import typing
+
 import numpy as np
 import pytest
 import torch
 
 from stockcast.artifacts import load_model, save_model
-from stockcast.dataset import WindowDataset, loader
 from stockcast.errors import StockcastError
-from stockcast.models import build
-from stockcast.params import TrainParams
-from stockcast.train import fit, predict_proba
+from stockcast.models import MODELS, Windows, build
+from stockcast.params import ModelName, TrainParams, parse_section
+from stockcast.train import amp_enabled, get_lr
+
+TINY = {"seq_len": 5, "hidden_size": 16, "num_layers": 1, "dropout": 0.0, "lr": 0.01, "epochs": 6, "patience": 3,
+        "batch_size": 64, "warmup_epochs": 0, "lr_schedule": "constant"}
 
 
-def _learnable(n=2000, seed=0):
-    """The label is the sign of the last row's first feature: an LSTM must learn it."""
+def _learnable(n=2000, seed=0) -> Windows:
+    """The label is the sign of the last row's first feature: every model must learn it."""
     rng = np.random.default_rng(seed)
     x = rng.normal(0, 1, (n, 3)).astype(np.float32)
     y = (x[:, 0] > 0).astype(np.float32)
-    return x, y
+    cut = int(n * 0.75)
+    return Windows(x, y, 5, {"train": np.arange(4, cut), "val": np.arange(cut + 4, n), "test": np.arange(cut + 4, n)})
 
 
-def test_lstm_learns_a_learnable_signal_and_keeps_its_best_epoch(tmp_path):
+def _noise(n=600, seed=1) -> Windows:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 1, (n, 2)).astype(np.float32)
+    y = rng.integers(0, 2, n).astype(np.float32)
+    return Windows(x, y, 3, {"train": np.arange(2, 400), "val": np.arange(402, n)})
+
+
+def _params(**changes) -> TrainParams:
+    return TrainParams(**(TINY | changes))
+
+
+def _config(name: str, params: TrainParams) -> dict:
+    return {"model": name, "n_features": 3, "params": params.model_dump()}
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_every_registered_model_learns_a_learnable_signal(name, tmp_path):
     torch.manual_seed(0)
-    x, y = _learnable()
-    params = TrainParams(seq_len=5, hidden_size=16, num_layers=1, dropout=0.0, lr=0.01, epochs=8, patience=3,
-                         batch_size=64)
-    train = WindowDataset(x, y, np.arange(4, 1500), 5)
-    val = WindowDataset(x, y, np.arange(1504, 2000), 5)
-    model = build("lstm", 3, params.model_dump())
-    result = fit(model, loader(train, 64, True, 0, False), loader(val, 512, False, 0, False), params, tmp_path)
+    model = build(name, 3, _params(model=name))
+    result = model.fit(_learnable(), tmp_path)
     assert result.best["val_accuracy"] > 0.9
+    assert any(tmp_path.rglob("events.out.tfevents.*")), "tensorboard event file written"
+
+
+def test_registry_and_params_name_the_same_models():
+    assert list(typing.get_args(ModelName)) == list(MODELS)
+
+
+def test_the_best_validation_epoch_is_the_one_kept(tmp_path):
+    torch.manual_seed(0)
+    model = build("lstm", 3, _params(epochs=8))
+    data = _learnable()
+    result = model.fit(data, tmp_path)
     assert result.best["val_loss"] == min(h["val_loss"] for h in result.history)
-    assert any(tmp_path.glob("events.out.tfevents.*")), "tensorboard event file written"
+    kept = model.predict_proba(data, "val")
+    y = data.y[data.ends["val"]]
+    loss = -np.mean(y * np.log(np.clip(kept, 1e-7, 1)) + (1 - y) * np.log(np.clip(1 - kept, 1e-7, 1)))
+    assert loss == pytest.approx(result.best["val_loss"], rel=1e-4)
 
 
 def test_early_stopping_stops_after_patience_epochs_without_progress(tmp_path):
-    rng = np.random.default_rng(1)
-    x = rng.normal(0, 1, (600, 2)).astype(np.float32)
-    y = rng.integers(0, 2, 600).astype(np.float32)
     params = TrainParams(seq_len=3, hidden_size=8, num_layers=1, lr=0.05, epochs=50, patience=2)
-    model = build("lstm", 2, params.model_dump())
-    result = fit(model, loader(WindowDataset(x, y, np.arange(2, 400), 3), 64, True, 0, False),
-                 loader(WindowDataset(x, y, np.arange(402, 600), 3), 256, False, 0, False), params, tmp_path)
+    result = build("lstm", 2, params).fit(_noise(), tmp_path)
     assert result.stopped_early and len(result.history) == result.best_epoch + params.patience + 1
 
 
-def test_saved_model_predicts_exactly_as_before(tmp_path):
-    params = TrainParams(hidden_size=8, num_layers=2)
-    model = build("lstm", 3, params.model_dump()).eval()
-    save_model(tmp_path, model, {"model": "lstm", "n_features": 3, "params": params.model_dump()})
-    loaded, config = load_model(tmp_path)
-    x, y = _learnable(100)
-    dl = loader(WindowDataset(x, y, np.arange(19, 100), 20), 32, False, 0, False)
-    np.testing.assert_array_equal(predict_proba(model, dl, torch.device("cpu")),
-                                  predict_proba(loaded, dl, torch.device("cpu")))
-    assert config["n_features"] == 3
+def test_reaching_the_target_accuracy_stops_training(tmp_path):
+    torch.manual_seed(0)
+    params = _params(epochs=30, patience=30, lr=0.002, target_accuracy=0.95)
+    result = build("gru", 3, params).fit(_learnable(), tmp_path)
+    assert result.stopped_early and len(result.history) < 30
+    assert result.history[-1]["val_accuracy"] >= 0.95
+    assert all(h["val_accuracy"] < 0.95 for h in result.history[:-1])
 
 
-def test_truncated_weights_are_a_clear_error(tmp_path):
-    params = TrainParams(hidden_size=8, num_layers=1)
-    save_model(tmp_path, build("lstm", 3, params.model_dump()),
-               {"model": "lstm", "n_features": 3, "params": params.model_dump()})
-    weights = tmp_path / "model.safetensors"
-    weights.write_bytes(weights.read_bytes()[:100])
-    with pytest.raises(StockcastError, match="damaged weights file"):
+def test_early_stopping_can_monitor_validation_accuracy(tmp_path):
+    result = build("lstm", 2, TrainParams(seq_len=3, hidden_size=8, num_layers=1, epochs=6, monitor="val_accuracy")
+                   ).fit(_noise(), tmp_path)
+    assert result.best["val_accuracy"] == max(h["val_accuracy"] for h in result.history)
+
+
+def test_learning_rate_warms_up_linearly_then_decays_by_cosine_to_min_lr():
+    params = TrainParams(lr=1e-3, min_lr=1e-5, lr_schedule="cosine")
+    assert get_lr(0, 10, 110, params) == pytest.approx(1e-4)
+    assert get_lr(9, 10, 110, params) == pytest.approx(1e-3)
+    assert get_lr(60, 10, 110, params) == pytest.approx((1e-3 + 1e-5) / 2)
+    assert get_lr(110, 10, 110, params) == pytest.approx(1e-5)
+    assert get_lr(50, 0, 110, TrainParams(lr=1e-3, lr_schedule="constant")) == 1e-3
+
+
+def test_bf16_autocast_is_for_cuda_only():
+    assert not amp_enabled(TrainParams(amp=True), torch.device("cpu"))
+    assert amp_enabled(TrainParams(amp=True), torch.device("cuda", 0))
+    assert not amp_enabled(TrainParams(amp=False), torch.device("cuda", 0))
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_a_saved_model_loads_without_unpickling_and_predicts_exactly_as_before(name, tmp_path, monkeypatch):
+    data = _learnable(800)
+    model = build(name, 3, _params(model=name, epochs=2))
+    model.fit(data, tmp_path / "logs")
+    save_model(tmp_path / "model", model, _config(name, model.params))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("something was unpickled")
+
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(pickle, "Unpickler", refuse)
+    loaded, config = load_model(tmp_path / "model")
+    np.testing.assert_array_equal(model.predict_proba(data, "test"), loaded.predict_proba(data, "test"))
+    assert config["params"] == model.params.model_dump() and set(config["files"])
+
+
+@pytest.mark.parametrize("name,file", [("lstm", "model.safetensors"), ("logreg", "logreg.safetensors"),
+                                       ("lightgbm", "lightgbm.txt")])
+def test_truncated_or_tampered_files_are_a_clear_error(name, file, tmp_path):
+    model = build(name, 3, _params(model=name, epochs=1))
+    model.fit(_learnable(400), tmp_path / "logs")
+    save_model(tmp_path / "m", model, _config(name, model.params))
+    path = tmp_path / "m" / file
+    original = path.read_bytes()
+    path.write_bytes(original[:100])
+    with pytest.raises(StockcastError, match=f"{file}: damaged weights file"):
+        load_model(tmp_path / "m")
+    path.write_bytes(original[:-9] + bytes([original[-9] ^ 1]) + original[-8:])
+    with pytest.raises(StockcastError, match=f"{file}: damaged weights file"):
+        load_model(tmp_path / "m")
+
+
+def test_a_missing_weights_file_is_named(tmp_path):
+    model = build("gru", 3, _params(model="gru"))
+    save_model(tmp_path, model, _config("gru", model.params))
+    (tmp_path / "model.safetensors").unlink()
+    with pytest.raises(StockcastError, match=r"model\.safetensors: file not found"):
         load_model(tmp_path)
 
 
 def test_unknown_model_names_the_known_ones():
-    with pytest.raises(StockcastError, match="known: lstm"):
-        build("resnet", 3, {})
+    with pytest.raises(StockcastError, match="known: lstm, gru, transformer, logreg, lightgbm, ensemble"):
+        build("resnet", 3, TrainParams())
+
+
+def test_model_specific_params_are_validated_by_name():
+    with pytest.raises(StockcastError, match=r"train\.transformer: .*multiple of heads"):
+        parse_section("train", {"transformer": {"d_model": 30, "heads": 4}})
+    with pytest.raises(StockcastError, match=r"train\.lightgbm\.num_leafs: unknown key \(did you mean 'num_leaves'"):
+        parse_section("train", {"lightgbm": {"num_leafs": 8}})
+    with pytest.raises(StockcastError, match=r"train\.ensemble\.members"):
+        parse_section("train", {"ensemble": {"members": ["lstm", "ensemble"]}})

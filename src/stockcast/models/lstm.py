@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
+
+from stockcast.params import TrainParams
 
 
 class LSTM(nn.Module):
@@ -19,8 +19,8 @@ class LSTM(nn.Module):
         self.head = nn.Linear(hidden_size, 1)
 
     @classmethod
-    def from_config(cls, n_features: int, config: dict[str, Any]) -> LSTM:
-        return cls(n_features, config["hidden_size"], config["num_layers"], config["dropout"])
+    def from_config(cls, n_features: int, params: TrainParams) -> LSTM:
+        return cls(n_features, params.hidden_size, params.num_layers, params.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (batch, seq_len, n_features) -> logits (batch,)."""

@@ -1,0 +1,69 @@
+"""The one interface every model offers the stages, kept apart from the tiny nn.Modules (qlib's split).
+
+A model is built from (n_features, TrainParams), fitted on `Windows`, asked for P(up) on a segment,
+and saved to / restored from a folder of files it names. artifacts.py adds config.json and
+checksums around those files; the model itself never reads anything else.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from stockcast.dataset import WindowDataset
+from stockcast.params import TrainParams
+from stockcast.train import EpochCallback, FitResult
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Normalised rows (n, F), labels (n,) and, per segment, the rows that end a usable window.
+
+    Sequence models see the window x[end-seq_len+1 : end+1]; tabular models see the row x[end]
+    alone. Both are scored on the same `ends`, so evaluation compares like with like.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    seq_len: int
+    ends: dict[str, np.ndarray]
+
+    def dataset(self, segment: str) -> WindowDataset:
+        return WindowDataset(self.x, self.y, self.ends[segment], self.seq_len)
+
+    def rows(self, segment: str) -> tuple[np.ndarray, np.ndarray]:
+        """The feature row and label at each window's end date."""
+        ends = self.ends[segment]
+        return self.x[ends], self.y[ends]
+
+
+class Model(ABC):
+    """What train and evaluate see of any model, neural or not."""
+
+    def __init__(self, n_features: int, params: TrainParams):
+        self.n_features = n_features
+        self.params = params
+
+    @abstractmethod
+    def fit(self, data: Windows, log_dir: Path, on_epoch: EpochCallback | None = None,
+            checkpoint_dir: Path | None = None) -> FitResult:
+        """Fit on data.ends["train"], select on data.ends["val"]; log scalars under `log_dir`."""
+
+    @abstractmethod
+    def predict_proba(self, data: Windows, segment: str) -> np.ndarray:
+        """P(label = 1) for each window ending at data.ends[segment], in that order."""
+
+    @abstractmethod
+    def save(self, directory: Path) -> list[str]:
+        """Write the fitted state under `directory`; return the file names written (relative)."""
+
+    def feature_importance(self) -> dict[str, np.ndarray] | None:
+        """Importance per input feature by kind (e.g. gain, split), for models that have one."""
+        return None
+
+    @abstractmethod
+    def restore(self, directory: Path) -> None:
+        """Load the state written by `save`; file errors propagate for artifacts.py to explain."""

@@ -1,0 +1,54 @@
+"""The ensemble: the mean of its members' probabilities (train.ensemble.members).
+
+All members are trained in this one stage run, each with the shared train params, and saved as
+complete models in sub-folders (models/ensemble/<member>/), so each can also be inspected alone.
+Members' training curves go to tensorboard under logs/train/<member>/; dvclive gets the ensemble's
+val scores and each member's best (`<member>_val_accuracy`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from stockcast.models.base import Model, Windows
+from stockcast.params import TrainParams
+from stockcast.train import EpochCallback, FitResult, binary_scores, log_history
+
+
+class Ensemble(Model):
+    """Averages the P(up) of models built from the registry."""
+
+    def __init__(self, n_features: int, params: TrainParams):
+        from stockcast.models import build  # the registry imports this module, so import it late
+
+        super().__init__(n_features, params)
+        self.members = {name: build(name, n_features, params.model_copy(update={"model": name}))
+                        for name in params.ensemble.members}
+
+    def fit(self, data: Windows, log_dir: Path, on_epoch: EpochCallback | None = None,
+            checkpoint_dir: Path | None = None) -> FitResult:
+        bests = {}
+        for name, member in self.members.items():
+            result = member.fit(data, Path(log_dir) / name, None,
+                                None if checkpoint_dir is None else Path(checkpoint_dir) / name)
+            bests |= {f"{name}_{k}": v for k, v in result.best.items() if k.startswith("val_")}
+            print(f"train: ensemble member {name}: best {result.best}")
+        metrics = binary_scores(self.predict_proba(data, "val"), data.rows("val")[1])
+        log_history(Path(log_dir) / "ensemble", [metrics], on_epoch)
+        return FitResult(0, {**metrics, **bests}, [metrics])
+
+    def predict_proba(self, data: Windows, segment: str) -> np.ndarray:
+        return np.mean([m.predict_proba(data, segment) for m in self.members.values()], axis=0).astype(np.float32)
+
+    def save(self, directory: Path) -> list[str]:
+        files = []
+        for name, member in self.members.items():
+            (directory / name).mkdir(parents=True, exist_ok=True)
+            files += [f"{name}/{f}" for f in member.save(directory / name)]
+        return files
+
+    def restore(self, directory: Path) -> None:
+        for name, member in self.members.items():
+            member.restore(directory / name)

@@ -1,0 +1,28 @@
+"""GRU over a window of daily features: the LSTM's lighter sibling (3 gates instead of 4)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from stockcast.params import TrainParams
+
+
+class GRU(nn.Module):
+    """Stacked GRU; the last step's hidden state goes through dropout and a linear head."""
+
+    def __init__(self, n_features: int, hidden_size: int, num_layers: int, dropout: float):
+        super().__init__()
+        self.gru = nn.GRU(n_features, hidden_size, num_layers=num_layers, batch_first=True,
+                          dropout=dropout if num_layers > 1 else 0.0)
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden_size, 1)
+
+    @classmethod
+    def from_config(cls, n_features: int, params: TrainParams) -> GRU:
+        return cls(n_features, params.hidden_size, params.num_layers, params.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (batch, seq_len, n_features) -> logits (batch,)."""
+        out, _ = self.gru(x)
+        return self.head(self.dropout(out[:, -1])).squeeze(-1)

@@ -1,0 +1,43 @@
+"""Sequence models: a torch net over windows (batch, seq_len, features), trained by stockcast.train."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from stockcast.dataset import loader
+from stockcast.models.base import Model, Windows
+from stockcast.params import TrainParams
+from stockcast.train import VAL_BATCH, EpochCallback, FitResult, amp_enabled, fit, pick_device, predict_proba
+
+WEIGHTS = "model.safetensors"
+
+
+class SequenceModel(Model):
+    """Wraps any nn.Module class with `from_config(n_features, params)` and forward(x) -> logits."""
+
+    def __init__(self, net_class: type[nn.Module], n_features: int, params: TrainParams):
+        super().__init__(n_features, params)
+        self.net = net_class.from_config(n_features, params)
+
+    def fit(self, data: Windows, log_dir: Path, on_epoch: EpochCallback | None = None,
+            checkpoint_dir: Path | None = None) -> FitResult:
+        return fit(self.net, data.dataset("train"), data.dataset("val"), self.params, log_dir, on_epoch,
+                   checkpoint_dir)
+
+    def predict_proba(self, data: Windows, segment: str) -> np.ndarray:
+        """Inference runs wherever it can (`auto`): a model trained on a GPU predicts on a laptop."""
+        device = pick_device("auto")
+        self.net.to(device)
+        batches = loader(data.dataset(segment), VAL_BATCH, False, 0, device.type == "cuda")
+        return predict_proba(self.net, batches, device, amp_enabled(self.params, device))
+
+    def save(self, directory: Path) -> list[str]:
+        save_file({k: v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}, directory / WEIGHTS)
+        return [WEIGHTS]
+
+    def restore(self, directory: Path) -> None:
+        self.net.load_state_dict(load_file(directory / WEIGHTS))
