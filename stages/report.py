@@ -1,12 +1,22 @@
-"""Stage report: one offline HTML page with the metrics and plots of this run."""
+"""Stage report: one offline HTML page with the metrics and plots of this run.
 
+Usage: python stages/report.py models/<model> [EXPERIMENTS_JSON]
+EXPERIMENTS_JSON, optional, is the output of `dvc exp show --json`; its commits and experiments are
+then compared on the page. The DVC stage runs without it (a stage must not depend on git history):
+  dvc exp show --json > exps.json && python stages/report.py models/lstm exps.json
+"""
+
+import json
+import sys
 from pathlib import Path
 
 import polars as pl
 
 from stockcast.errors import exit_on_error
 from stockcast.params import load_section
-from stockcast.report import equity_plot, render, roc_plot
+from stockcast.report import (accuracy_by_year_plot, calibration_plot, confusion_plot, drawdown_plot, equity_plot,
+                              experiment_rows, ic_plot, importance_plot, model_rows, read_importance, render,
+                              roc_plot)
 from stockcast.tables import read_json
 
 OUT = Path("reports/index.html")
@@ -14,10 +24,31 @@ OUT = Path("reports/index.html")
 
 def main() -> None:
     params = load_section("report")
-    images = {"Equity (test segment)": equity_plot(pl.read_csv("plots/equity.csv", try_parse_dates=True)),
-              "ROC (test segment)": roc_plot(pl.read_csv("plots/roc.csv"))}
+    model_dir = Path(sys.argv[1])
+    csv = {name: pl.read_csv(f"plots/{name}.csv", try_parse_dates=True)
+           for name in ("equity", "drawdown", "regimes", "roc", "calibration", "confusion", "accuracy_by_year", "ic")}
+    images = {"Equity against the benchmark (test segment)": equity_plot(csv["equity"]),
+              "Drawdown (test segment)": drawdown_plot(csv["drawdown"]),
+              "ROC (test)": roc_plot(csv["roc"]),
+              "Calibration (test)": calibration_plot(csv["calibration"]),
+              "Confusion (test)": confusion_plot(csv["confusion"]),
+              "Accuracy per year (test)": accuracy_by_year_plot(csv["accuracy_by_year"]),
+              "Cumulative information coefficient (test)": ic_plot(csv["ic"])}
+    for path in sorted(model_dir.rglob("importance.json")):
+        name = f"Feature importance: {path.parent.relative_to(model_dir.parent)}"
+        images[name] = importance_plot(read_importance(path))
+    walkforward = read_json("metrics/walkforward.json")
+    images[f"Walk-forward equity: {walkforward['model']} retrained on each of {walkforward['folds']} folds"] = \
+        equity_plot(pl.read_csv("plots/walkforward_equity.csv", try_parse_dates=True))
+    comparisons = {"Models trained in this workspace (best validation scores)": model_rows(model_dir.parent),
+                   "Walk-forward (stitched out-of-sample, net of costs)": {
+                       "strategy": walkforward["test"], "benchmark": walkforward["benchmark"]},
+                   "Walk-forward folds": {f"fold {r['fold']}": r for r in
+                                          pl.read_csv("plots/walkforward_folds.csv").to_dicts()}}
+    if len(sys.argv) > 2:
+        comparisons["Experiments (dvc exp show)"] = experiment_rows(json.loads(Path(sys.argv[2]).read_text()))
     page = render(params.title, read_json("metrics/evaluate.json"), read_json("metrics/backtest.json"),
-                  read_json("metrics/quality.json"), images)
+                  read_json("metrics/quality.json"), images, csv["regimes"], comparisons)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(page)
     print(f"report: {OUT.resolve()}")

@@ -1,20 +1,94 @@
+"""The report is one self-contained page: every image embedded, no network reference, readable."""
+
+import json
 import re
-from datetime import date
+import shutil
+import subprocess
+from datetime import date, timedelta
+from pathlib import Path
 
+import numpy as np
 import polars as pl
+import pytest
 
-from stockcast.report import equity_plot, render, roc_plot
+from stockcast.report import (accuracy_by_year_plot, calibration_plot, confusion_plot, drawdown_plot, equity_plot,
+                              experiment_rows, ic_plot, importance_plot, model_rows, read_importance, render, roc_plot)
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
-def test_report_is_self_contained():
-    equity = pl.DataFrame({"date": [date(2020, 1, 1), date(2020, 1, 2)], "strategy": [100.0, 101.0],
-                           "benchmark": [100.0, 99.0]})
-    roc = pl.DataFrame({"fpr": [0.0, 1.0], "tpr": [0.0, 1.0]})
-    page = render("t <x>", {"test": {"accuracy": 0.51}, "baselines": {"always_up": 0.52}},
-                  {"test": {"sharpe": 0.1}, "benchmark": {"sharpe": 0.2}},
-                  {"rows_in": 3, "rows_clean": 2, "rows_quarantined": 1, "by_rule": {"duplicate": 1}},
-                  {"Equity": equity_plot(equity), "ROC": roc_plot(roc)})
-    sources = re.findall(r"src='([^']*)'", page)
-    assert len(sources) == 2 and all(s.startswith("data:image/png;base64,") for s in sources)
-    assert "http://" not in page and "https://" not in page
-    assert "t &lt;x&gt;" in page
+@pytest.fixture(scope="module")
+def page() -> str:
+    days = [date(2020, 1, 1) + timedelta(i) for i in range(30)]
+    wealth = 100 * np.cumprod(1 + np.random.default_rng(0).normal(0, 0.01, (30, 2)), axis=0)
+    equity = pl.DataFrame({"date": days, "strategy": wealth[:, 0], "benchmark": wealth[:, 1]})
+    drawdown = pl.DataFrame({"date": days, "strategy": wealth[:, 0] / np.maximum.accumulate(wealth[:, 0]) - 1,
+                             "benchmark": wealth[:, 1] / np.maximum.accumulate(wealth[:, 1]) - 1})
+    images = {
+        "Equity": equity_plot(equity), "Drawdown": drawdown_plot(drawdown),
+        "ROC": roc_plot(pl.DataFrame({"fpr": [0.0, 0.4, 1.0], "tpr": [0.0, 0.5, 1.0]})),
+        "Calibration": calibration_plot(pl.DataFrame({"mean_prob": [0.45, 0.5, 0.55], "observed": [0.47, 0.5, 0.52]})),
+        "Confusion": confusion_plot(pl.DataFrame({"actual": [0, 0, 1, 1], "predicted": [0, 1, 0, 1],
+                                                  "n": [10, 20, 5, 40]})),
+        "Accuracy per year": accuracy_by_year_plot(pl.DataFrame({
+            "year": [2020, 2021], "accuracy": [0.52, 0.5], "accuracy_low": [0.5, 0.47],
+            "accuracy_high": [0.54, 0.53], "up_rate": [0.53, 0.51]})),
+        "IC": ic_plot(pl.DataFrame({"date": days, "cumulative_ic": np.arange(30.0),
+                                    "cumulative_rank_ic": np.arange(30.0) / 2})),
+        "Importance": importance_plot({"logret_1": 3.0, "rsi_14": 1.0}),
+    }
+    regimes = pl.DataFrame({"regime": ["covid_crash"], "start": [date(2020, 2, 20)], "days": [23],
+                            "strategy_sharpe": [-0.9], "benchmark_sharpe": [-1.3]})
+    evaluate = {"test": {"accuracy": 0.51, "n": 1000, "null_rate": 0.53, "ic_mean": 0.01},
+                "baselines": {"always_up": 0.53, "majority_class": 0.47, "yesterday": 0.49}}
+    backtest = {"test": {"sharpe": 0.1, "max_drawdown": -0.2}, "benchmark": {"sharpe": 0.2, "max_drawdown": -0.3},
+                "strategies": {"long_flat": {"sharpe": 0.1}}}
+    quality = {"rows_in": 3, "rows_clean": 2, "rows_quarantined": 1, "by_rule": {"duplicate": 1}}
+    return render("t <x>", evaluate, backtest, quality, images, regimes,
+                  {"Models": {"lstm": {"val val_loss": 0.69}}})
+
+
+def test_every_image_is_embedded_and_nothing_is_fetched(page):
+    sources = re.findall(r"""<img[^>]*\bsrc=['"]([^'"]*)['"]""", page)
+    assert len(sources) == 8 and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert not re.search(r"""(?:src|href)\s*=\s*['"]?(?:https?:)?//""", page)
+    assert "http://" not in page and "https://" not in page and "@import" not in page
+    assert "t &lt;x&gt;" in page and "covid_crash" in page and "baseline: yesterday" in page
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium not installed (Debian: apt-get install chromium)")
+def test_the_page_renders_offline_in_headless_chromium(page, tmp_path):
+    from PIL import Image
+
+    html, shot = tmp_path / "index.html", tmp_path / "page.png"
+    html.write_text(page)
+    done = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                           "--window-size=1200,3000", f"--screenshot={shot}", html.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and shot.exists(), done.stderr[-2000:]
+    pixels = np.asarray(Image.open(shot).convert("RGB"))
+    plotted = (np.abs(pixels.astype(int) - [31, 119, 180]).sum(axis=2) < 40).sum()  # matplotlib's first blue
+    assert plotted > 1000  # the embedded figures were decoded and drawn, not broken-image icons
+
+
+def test_experiments_are_read_from_dvc_exp_show(tmp_path):
+    def run(rev, name, k, sharpe):
+        return {"rev": rev, "name": name, "data": {
+            "params": {"params.yaml": {"data": {"backtest": {"top_k": k, "cost_bps": 5}}}},
+            "metrics": {"metrics/backtest.json": {"data": {"test": {"sharpe": sharpe, "days": 9}}},
+                        "metrics/evaluate.json": {"data": {"test": {"accuracy": 0.5}}}}}}
+    shown = [run("workspace", None, 2, 1.0) | {"experiments": None},
+             run("a" * 40, "main", 2, 1.0) | {"experiments": [{"revs": [run("b" * 40, "k1", 1, 0.5)]}]}]
+    rows = experiment_rows(json.loads(json.dumps(shown)))
+    assert list(rows) == ["workspace", "main", "k1"]
+    assert rows["k1"] == {"backtest.top_k": 1, "backtest test.sharpe": 0.5, "evaluate test.accuracy": 0.5}
+
+
+def test_models_and_feature_importance_are_read_from_their_folders(tmp_path):
+    (tmp_path / "lstm").mkdir()
+    (tmp_path / "lstm" / "config.json").write_text(json.dumps({"best_epoch": 3, "best": {"val_loss": 0.69}}))
+    assert model_rows(tmp_path) == {"lstm": {"best_epoch": 3, "val val_loss": 0.69}}
+    flat, nested = tmp_path / "flat.json", tmp_path / "nested.json"
+    flat.write_text(json.dumps({"a": 2, "b": 1.5}))
+    nested.write_text(json.dumps({"split": {"a": 1}, "gain": {"a": 0.3}}))
+    assert read_importance(flat) == {"a": 2.0, "b": 1.5} and read_importance(nested) == {"a": 0.3}

@@ -1,41 +1,84 @@
-"""Classification metrics of out-of-sample predictions, next to naive baselines on the same rows.
+"""Score out-of-sample predictions honestly: metrics beside baselines, with intervals and tests.
 
-Daily direction is close to a coin flip, so a model's accuracy only means something beside the
-baselines: the training segment's majority class, and always predicting "up".
+For each segment (val, test): classification metrics (evaluation.classification), the 95% Wilson
+interval of accuracy, a one-sided exact binomial test against the null rate and the
+Pesaran-Timmermann test (evaluation.significance), IC / rank IC and top/flop accuracy
+(evaluation.cross_section). On the test segment also the baselines on the same rows and the plot
+data (ROC, calibration, confusion, accuracy by ticker and by year, daily IC).
+
+The null rate is the share of the segment's own majority class, max(up_rate, 1 - up_rate): what the
+best constant guess scores on these very rows. It is stricter than the training majority class,
+which can be the minority of the test segment (a bull market after a bear one).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import polars as pl
-from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score, roc_curve
+
+from stockcast.evaluation.breakdown import accuracy_by
+from stockcast.evaluation.classification import baseline_accuracy, classification_metrics, yesterday_direction
+from stockcast.evaluation.cross_section import ic_summary, information_coefficients, top_flop_accuracy
+from stockcast.evaluation.curves import calibration_points, confusion_counts, roc_points
+from stockcast.evaluation.significance import binomial_pvalue, pesaran_timmermann, wilson_interval
 
 
-def classification_metrics(y: np.ndarray, prob: np.ndarray, threshold: float) -> dict[str, float]:
-    """accuracy, precision, recall, F1 of `prob > threshold`, and ROC-AUC of `prob` (NaN if one class)."""
-    pred = (prob > threshold).astype(int)
-    auc = roc_auc_score(y, prob) if len(np.unique(y)) == 2 else float("nan")
+@dataclass(frozen=True)
+class Evaluation:
+    """`metrics`: small and flat per segment (metrics/evaluate.json); `plots`: name -> plot data."""
+
+    metrics: dict[str, dict[str, float] | int]
+    plots: dict[str, pl.DataFrame]
+
+
+def score_segment(rows: pl.DataFrame, threshold: float, top_k: int) -> dict[str, float]:
+    """Every metric of one segment's rows (ticker, date, label, prob, fwd_return); see module doc."""
+    y = rows["label"].to_numpy().astype(np.int64)
+    prob = rows["prob"].to_numpy().astype(np.float64)
+    pred = (prob > threshold).astype(np.int64)
+    metrics = classification_metrics(y, prob, threshold)
+    hits, n = int((pred == y).sum()), len(y)
+    low, high = wilson_interval(hits, n)
+    up_rate = float(y.mean()) if n else float("nan")
+    null_rate = max(up_rate, 1 - up_rate)
+    statistic, p_value = pesaran_timmermann(y, pred)
+    return metrics | {
+        "accuracy_low": float(low), "accuracy_high": float(high), "up_rate": up_rate, "null_rate": null_rate,
+        "p_binomial": binomial_pvalue(hits, n, null_rate), "pt_statistic": statistic, "p_pesaran_timmermann": p_value,
+    } | ic_summary(information_coefficients(rows)) | top_flop_accuracy(rows, top_k)
+
+
+def plot_data(rows: pl.DataFrame, threshold: float) -> dict[str, pl.DataFrame]:
+    """ROC, calibration, confusion, accuracy by ticker and by year, and the daily IC with its running sum."""
+    y = rows["label"].to_numpy().astype(np.int64)
+    prob = rows["prob"].to_numpy().astype(np.float64)
+    ic = information_coefficients(rows).with_columns(cumulative_ic=pl.col("ic").cum_sum(),
+                                                     cumulative_rank_ic=pl.col("rank_ic").cum_sum())
     return {
-        "accuracy": float(accuracy_score(y, pred)),
-        "precision": float(precision_score(y, pred, zero_division=0)),
-        "recall": float(recall_score(y, pred, zero_division=0)),
-        "f1": float(f1_score(y, pred, zero_division=0)),
-        "auc": float(auc),
-        "n": int(len(y)),
+        "roc": roc_points(y, prob),
+        "calibration": calibration_points(y, prob),
+        "confusion": confusion_counts(y, (prob > threshold).astype(np.int64)),
+        "accuracy_by_ticker": accuracy_by(rows, pl.col("ticker"), threshold),
+        "accuracy_by_year": accuracy_by(rows, pl.col("date").dt.year().alias("year"), threshold),
+        "ic": ic,
     }
 
 
-def baseline_accuracy(y: np.ndarray, train_majority: int) -> dict[str, float]:
-    """Accuracy of predicting the training majority class, and of always predicting up."""
-    return {"majority_class": float(np.mean(y == train_majority)), "always_up": float(np.mean(y == 1))}
+def evaluate(predictions: pl.DataFrame, labels: pl.DataFrame, train_majority: int, threshold: float,
+             top_k: int) -> Evaluation:
+    """Score `predictions` (Predictions contract) of val and test; baselines and plot data on test.
 
-
-def majority_class(train_labels: pl.Series) -> int:
-    """The more frequent label of the training segment (ties go to up)."""
-    return int(train_labels.drop_nulls().mean() >= 0.5)
-
-
-def roc_points(y: np.ndarray, prob: np.ndarray) -> pl.DataFrame:
-    """ROC curve as plot data (fpr, tpr)."""
-    fpr, tpr, _ = roc_curve(y, prob)
-    return pl.DataFrame({"fpr": fpr, "tpr": tpr})
+    `labels` (Labels contract) supplies yesterday's direction; `train_majority` is the training
+    segment's majority class (classification.majority_class).
+    """
+    metrics: dict[str, dict[str, float] | int] = {
+        segment: score_segment(predictions.filter(pl.col("segment") == segment), threshold, top_k)
+        for segment in ("val", "test")}
+    test = (predictions.filter(pl.col("segment") == "test")
+            .join(yesterday_direction(labels), on=["ticker", "date"], how="left"))
+    metrics["baselines"] = baseline_accuracy(test["label"].to_numpy(), train_majority,
+                                             test["yesterday_up"].to_numpy())
+    metrics["train_majority_class"] = train_majority
+    return Evaluation(metrics, plot_data(test, threshold))

@@ -1,17 +1,35 @@
-"""One self-contained HTML page: plots are PNGs embedded as data URIs, so it renders offline."""
+"""One self-contained HTML page of a run: plots are PNGs embedded as data URIs, so it renders offline.
+
+Sections: classification against the baselines (95% Wilson intervals, tests), ranking (IC, top/flop),
+the backtest (every strategy against the benchmark), market regimes, figures (equity, drawdown, ROC,
+calibration, confusion, accuracy per year, cumulative IC, feature importance when the model wrote
+one), models and experiments side by side, and data quality. The page makes no network request.
+"""
 
 from __future__ import annotations
 
 import base64
 import html
 import io
+import json
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
+
+from stockcast.errors import StockcastError  # noqa: E402
+from stockcast.evaluation.significance import wilson_interval  # noqa: E402
+from stockcast.tables import read_json  # noqa: E402
+
+EXPERIMENT_METRICS = {"metrics/evaluate.json": ("test.accuracy", "test.auc", "test.ic_mean"),
+                      "metrics/backtest.json": ("test.sharpe", "test.annual_return", "test.max_drawdown",
+                                                "benchmark.sharpe")}
 
 
 def figure_to_data_uri(fig: plt.Figure) -> str:
@@ -21,17 +39,26 @@ def figure_to_data_uri(fig: plt.Figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def equity_plot(equity: pl.DataFrame) -> str:
-    """Strategy against benchmark, log scale, as a data URI."""
+def _lines(frame: pl.DataFrame, columns: Iterable[str], ylabel: str, log: bool = False) -> str:
     fig, ax = plt.subplots(figsize=(9, 4))
-    dates = equity["date"].to_list()
-    ax.plot(dates, equity["strategy"].to_numpy(), label="strategy (net of costs)")
-    ax.plot(dates, equity["benchmark"].to_numpy(), label="benchmark (equal weight)", alpha=0.8)
-    ax.set_yscale("log")
-    ax.set_ylabel("portfolio value")
-    ax.legend()
+    dates = frame["date"].to_list()
+    for column in columns:
+        ax.plot(dates, frame[column].to_numpy(), label=column, linewidth=1.6 if column == "strategy" else 1.0)
+    if log:
+        ax.set_yscale("log")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return figure_to_data_uri(fig)
+
+
+def equity_plot(equity: pl.DataFrame) -> str:
+    """Every equity column (chosen strategy, its gross curve, benchmark, other strategies), log scale."""
+    return _lines(equity, [c for c in equity.columns if c != "date"], "portfolio value (net of costs)", log=True)
+
+
+def drawdown_plot(drawdown: pl.DataFrame) -> str:
+    return _lines(drawdown, [c for c in drawdown.columns if c != "date"], "drawdown from running peak")
 
 
 def roc_plot(roc: pl.DataFrame) -> str:
@@ -44,8 +71,113 @@ def roc_plot(roc: pl.DataFrame) -> str:
     return figure_to_data_uri(fig)
 
 
-def _table(rows: dict[str, dict[str, Any]]) -> str:
-    columns = sorted({k for row in rows.values() for k in row})
+def calibration_plot(calibration: pl.DataFrame) -> str:
+    """Observed share of ups against mean predicted probability per equal-count bin."""
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    x, y = calibration["mean_prob"].to_numpy(), calibration["observed"].to_numpy()
+    low, high = min(x.min(), y.min(), 0.4), max(x.max(), y.max(), 0.6)
+    ax.plot([low, high], [low, high], linestyle="--", color="grey", label="calibrated")
+    ax.plot(x, y, marker="o", label="model")
+    ax.set_xlabel("mean predicted P(up)")
+    ax.set_ylabel("observed share of ups")
+    ax.legend()
+    return figure_to_data_uri(fig)
+
+
+def confusion_plot(confusion: pl.DataFrame) -> str:
+    """The 2 x 2 counts (rows actual, columns predicted) as a heat map with the counts written in."""
+    counts = np.zeros((2, 2), dtype=int)
+    counts[confusion["actual"].to_numpy(), confusion["predicted"].to_numpy()] = confusion["n"].to_numpy()
+    fig, ax = plt.subplots(figsize=(4, 3.6))
+    ax.imshow(counts, cmap="Blues")
+    for (i, j), n in np.ndenumerate(counts):
+        ax.text(j, i, f"{n:,}", ha="center", va="center", color="white" if n > counts.max() / 2 else "black")
+    ax.set_xticks([0, 1], ["down", "up"])
+    ax.set_yticks([0, 1], ["down", "up"])
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("actual")
+    return figure_to_data_uri(fig)
+
+
+def accuracy_by_year_plot(by_year: pl.DataFrame) -> str:
+    """Accuracy per year with its 95% Wilson interval, beside always-up (the year's share of ups)."""
+    fig, ax = plt.subplots(figsize=(9, 3.5))
+    years, accuracy = by_year["year"].to_numpy(), by_year["accuracy"].to_numpy()
+    error = [accuracy - by_year["accuracy_low"].to_numpy(), by_year["accuracy_high"].to_numpy() - accuracy]
+    ax.errorbar(years, accuracy, yerr=error, fmt="o", capsize=3, label="model (95% interval)")
+    ax.plot(years, by_year["up_rate"].to_numpy(), "x", color="grey", label="always up")
+    ax.axhline(0.5, color="grey", linewidth=0.8, linestyle="--")
+    ax.set_ylabel("accuracy")
+    ax.legend(fontsize=8)
+    return figure_to_data_uri(fig)
+
+
+def ic_plot(ic: pl.DataFrame) -> str:
+    return _lines(ic, ["cumulative_ic", "cumulative_rank_ic"], "running sum of daily IC")
+
+
+def importance_plot(importance: dict[str, float], top: int = 20) -> str:
+    """The `top` most important features, largest first."""
+    items = sorted(importance.items(), key=lambda kv: kv[1], reverse=True)[:top][::-1]
+    fig, ax = plt.subplots(figsize=(7, 0.3 * len(items) + 1))
+    ax.barh([k for k, _ in items], [v for _, v in items])
+    ax.set_xlabel("importance")
+    return figure_to_data_uri(fig)
+
+
+def read_importance(path: Path) -> dict[str, float]:
+    """Feature importance from JSON: {feature: value}, or {kind: {feature: value}} (gain preferred)."""
+    data: Any = read_json(path)
+    if data and all(isinstance(v, dict) for v in data.values()):
+        data = data.get("gain") or next(iter(data.values()))
+    if not all(isinstance(v, int | float) for v in data.values()):
+        raise StockcastError(f"{path}: expected {{feature: importance}} or {{kind: {{feature: importance}}}}")
+    return {str(k): float(v) for k, v in data.items()}
+
+
+def model_rows(models: Path) -> dict[str, dict[str, Any]]:
+    """One row per trained model folder (models/<name>/config.json): its best validation scores."""
+    rows = {}
+    for config_path in sorted(models.glob("*/config.json")):
+        config = read_json(config_path)
+        rows[config_path.parent.name] = {"best_epoch": config.get("best_epoch")} | {
+            f"val {k}": v for k, v in (config.get("best") or {}).items()}
+    return rows
+
+
+def experiment_rows(exp_show: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """One row per commit and experiment of `dvc exp show --json`: the params that differ between
+    them and the headline metrics (EXPERIMENT_METRICS)."""
+    rows: dict[str, dict[str, Any]] = {}
+    for commit in exp_show:
+        runs = [commit] + [rev for exp in commit.get("experiments") or [] for rev in exp.get("revs") or []]
+        for run in runs:
+            data = run.get("data") or {}
+            params = _flatten((data.get("params") or {}).get("params.yaml", {}).get("data") or {})
+            files = data.get("metrics") or {}
+            metrics = {f"{name.split('/')[-1].removesuffix('.json')} {key}": value
+                       for name, keys in EXPERIMENT_METRICS.items()
+                       for key, value in _flatten((files.get(name) or {}).get("data") or {}).items() if key in keys}
+            rev = str(run.get("rev", ""))
+            label = run.get("name") or (rev if rev == "workspace" else rev[:7])
+            rows[label] = {"params": params, "metrics": metrics}
+    varying = sorted({k for row in rows.values() for k in row["params"]
+                      if len({json.dumps(r["params"].get(k), default=str) for r in rows.values()}) > 1})
+    return {label: {k: row["params"].get(k) for k in varying} | row["metrics"] for label, row in rows.items()}
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out |= _flatten(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _table(rows: dict[str, dict[str, Any]], columns: list[str] | None = None) -> str:
+    columns = columns or list(dict.fromkeys(k for row in rows.values() for k in row))
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = "".join(
         f"<tr><th>{html.escape(name)}</th>" + "".join(f"<td>{_fmt(row.get(c))}</td>" for c in columns) + "</tr>"
@@ -55,29 +187,73 @@ def _table(rows: dict[str, dict[str, Any]]) -> str:
 
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
-        return f"{value:.4f}"
+        if np.isnan(value):
+            return "n/a"
+        return f"{value:.4g}" if abs(value) >= 1e4 or 0 < abs(value) < 1e-3 else f"{value:.4f}"
+    if isinstance(value, list | dict):
+        return html.escape(json.dumps(value, default=str))
     return html.escape("" if value is None else str(value))
 
 
-STYLE = """body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222}
-table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
-img{max-width:100%}.note{color:#555}"""
+def classification_rows(evaluate: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Model on val and test, and each baseline on test with its Wilson interval on the same n."""
+    keys = ["accuracy", "accuracy_low", "accuracy_high", "precision", "recall", "f1", "auc", "log_loss", "n",
+            "p_binomial", "p_pesaran_timmermann"]
+    rows = {f"model ({s})": {k: evaluate[s].get(k) for k in keys} for s in ("test", "val") if s in evaluate}
+    n = evaluate.get("test", {}).get("n", 0)
+    for name, accuracy in evaluate.get("baselines", {}).items():
+        low, high = wilson_interval(round(accuracy * n), n)
+        rows[f"baseline: {name}"] = {"accuracy": accuracy, "accuracy_low": float(low), "accuracy_high": float(high),
+                                     "n": n}
+    return rows
 
 
-def render(title: str, evaluate: dict, backtest: dict, quality: dict, images: dict[str, str]) -> str:
-    """The report page from the metrics files and the plot data URIs."""
-    model_rows = {"model (test)": evaluate["test"]} | {
-        f"baseline: {name}": {"accuracy": acc} for name, acc in evaluate["baselines"].items()}
-    backtest_rows = {"strategy (test)": backtest["test"], "benchmark": backtest["benchmark"]}
-    quality_rows = {"rows": {k: quality[k] for k in ("rows_in", "rows_clean", "rows_quarantined")} | quality["by_rule"]}
-    figures = "".join(f"<h2>{html.escape(name)}</h2><img alt='{html.escape(name)}' src='{uri}'>"
-                      for name, uri in images.items())
+STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
+table{border-collapse:collapse;margin:1em 0;font-size:0.85em}td,th{border:1px solid #ccc;padding:3px 6px;
+text-align:right}img{max-width:100%}.note{color:#555}.figures{display:flex;flex-wrap:wrap;gap:1em}"""
+
+
+def render(title: str, evaluate: dict, backtest: dict, quality: dict, images: dict[str, str],
+           regimes: pl.DataFrame | None = None, comparisons: dict[str, dict[str, dict[str, Any]]] | None = None
+           ) -> str:
+    """The page from the metrics files, plot data URIs, the regime table and comparison tables (heading ->
+    rows), e.g. model_rows and experiment_rows."""
+    test = evaluate.get("test", {})
+    ranking = {"model (test)": {k: test.get(k) for k in (
+        "ic_mean", "ic_ir", "ic_tstat", "rank_ic_mean", "rank_ic_ir", "rank_ic_tstat", "ic_days",
+        "top_accuracy", "flop_accuracy", "top_flop_accuracy", "top_flop_n")}}
+    sides = {"strategy (test)": backtest.get("test", {}), "benchmark": backtest.get("benchmark", {})}
+    metric_names = list(dict.fromkeys(k for side in sides.values() for k in side))
+    backtest_rows = {k: {name: side.get(k) for name, side in sides.items()} for k in metric_names}
+    quality_rows = {"rows": {k: quality.get(k) for k in ("rows_in", "rows_clean", "rows_quarantined")}
+                    | (quality.get("by_rule") or {})}
+    sections = [
+        "<h2>Classification</h2>",
+        f"<p class='note'>Null rate (the test segment's majority class): {_fmt(test.get('null_rate'))}. "
+        "p_binomial tests accuracy above it; p_pesaran_timmermann tests that called and realised directions "
+        "are not independent.</p>",
+        _table(classification_rows(evaluate)),
+        "<h2>Ranking</h2>", _table(ranking),
+        "<h2>Backtest</h2>", _table(backtest_rows),
+        "<h3>Strategies (net of costs)</h3>", _table(backtest.get("strategies", {})),
+    ]
+    if regimes is not None and regimes.height:
+        sections += ["<h2>Market regimes</h2>",
+                     _table({r.pop("regime"): r for r in regimes.with_columns(pl.col(pl.Date).cast(pl.String))
+                             .to_dicts()})]
+    sections += ["<div class='figures'>"] + [
+        f"<figure><figcaption>{html.escape(name)}</figcaption><img alt='{html.escape(name)}' src='{uri}'></figure>"
+        for name, uri in images.items()] + ["</div>"]
+    for heading, rows in (comparisons or {}).items():
+        if rows:
+            sections += [f"<h2>{html.escape(heading)}</h2>", _table(rows)]
+    sections += ["<h2>Data quality</h2>", _table(quality_rows)]
+    body = "\n".join(sections)
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>
-<p class="note">Out-of-sample test segment only. Daily direction is close to a coin flip: read the
-model beside its baselines.</p>
-<h2>Classification</h2>{_table(model_rows)}
-<h2>Backtest</h2>{_table(backtest_rows)}
-<h2>Data quality</h2>{_table(quality_rows)}
-{figures}</body></html>
+<p class="note">Out-of-sample only: val and test segments the model never trained on. Daily direction is
+close to a coin flip: read the model beside its baselines and intervals. Backtest returns are net of
+costs and slippage unless marked gross.</p>
+{body}
+</body></html>
 """

@@ -1,44 +1,92 @@
-"""Long/flat portfolio from predicted probabilities, with costs, against equal-weight buy-and-hold.
+"""Daily portfolio returns of target weights, net of costs and slippage, beside the benchmark.
 
-Timing: a prediction made with data up to the close of t sets the position held from the close
-of t to the close of t+1, so it earns `next_return` of t. Capital is split equally across the
-tickers that trade on t: a ticker predicted up holds 1/N_t of the book, a ticker predicted down
-holds cash. Costs of (cost_bps + slippage_bps) / 1e4 are charged on every unit of weight traded.
-The benchmark holds every ticker at 1/N_t (rebalanced daily, no costs).
+Timing: a prediction made with data up to the close of t sets the weights held from the close of t
+to the close of t+1, so weight w[t, i] earns next_return[t, i] (no look-ahead: next_return is the
+label side of the table, never an input of the weights).
+
+Gross return of session t:  g[t] = sum_i w[t, i] * r[t, i]
+Drifted weights before trading at t:  d[t, i] = w[t-1, i] * (1 + r[t-1, i]) / (1 + g[t-1]),  d[0] = 0
+Turnover:  u[t] = sum_i |w[t, i] - d[t, i]|  (fraction of the book traded, both sides counted)
+Net return:  n[t] = g[t] - c * u[t],  c = (cost_bps + slippage_bps) / 1e4 per side
+
+Drift matters: an equal-weight book that is "held" still trades back to equal weights each day, and
+that trade is charged. Costs are charged on the value traded at the close of t (zipline's and qlib's
+per-side commission plus a fixed slippage in bps). Shorts pay the same costs and no borrow fee.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
 import polars as pl
 
-
-def long_flat(predictions: pl.DataFrame, threshold: float, cost_bps: float, slippage_bps: float) -> pl.DataFrame:
-    """Daily returns (date, strategy, benchmark, turnover) of the long/flat rule on `predictions`
-    (ticker, date, prob, next_return)."""
-    cost = (cost_bps + slippage_bps) / 1e4
-    frame = (
-        predictions.sort("ticker", "date")
-        .with_columns(n=pl.len().over("date"))
-        .with_columns(weight=(pl.col("prob") > threshold).cast(pl.Float64) / pl.col("n"))
-        .with_columns(traded=(pl.col("weight") - pl.col("weight").shift(1).over("ticker").fill_null(0.0)).abs())
-    )
-    daily = (
-        frame.group_by("date")
-        .agg(
-            gross=(pl.col("weight") * pl.col("next_return")).sum(),
-            turnover=pl.col("traded").sum(),
-            benchmark=pl.col("next_return").mean(),
-        )
-        .sort("date")
-    )
-    return daily.select("date", strategy=pl.col("gross") - cost * pl.col("turnover"),
-                        benchmark="benchmark", turnover="turnover")
+from stockcast.backtest.benchmark import buy_and_hold
+from stockcast.backtest.grid import Grid, to_grid
+from stockcast.backtest.strategies import target_weights
 
 
-def equity_curve(returns: pl.DataFrame, initial_capital: float) -> pl.DataFrame:
-    """Portfolio value over time for the strategy and the benchmark, starting at `initial_capital`."""
-    return returns.select(
-        "date",
-        strategy=initial_capital * (1 + pl.col("strategy")).cum_prod(),
-        benchmark=initial_capital * (1 + pl.col("benchmark")).cum_prod(),
-    )
+@dataclass(frozen=True)
+class Strategy:
+    """A named strategy and its settings (strategies.py defines each)."""
+
+    name: str
+    threshold: float = 0.5
+    top_k: int = 10
+    max_swaps: int = 1
+
+
+def cost_per_side(cost_bps: float, slippage_bps: float) -> float:
+    """Fraction of traded value lost per side; both inputs are basis points in [0, 1000] (10%)."""
+    for name, value in (("cost_bps", cost_bps), ("slippage_bps", slippage_bps)):
+        if not 0 <= value <= 1000:
+            raise ValueError(f"{name}={value}: expected basis points between 0 and 1000 (10%)")
+    return (cost_bps + slippage_bps) / 1e4
+
+
+def simulate(weights: np.ndarray, returns: np.ndarray, cost: float) -> tuple[np.ndarray, np.ndarray]:
+    """(gross returns, turnover) per session of `weights` on `returns` (module doc); net = g - cost * u."""
+    gross = np.einsum("ij,ij->i", weights, returns)
+    drift = 1.0 + returns[:-1]
+    drift *= weights[:-1]
+    drift /= (1.0 + gross[:-1])[:, None]
+    drift -= weights[1:]
+    np.abs(drift, out=drift)
+    turnover = np.empty(len(gross))
+    turnover[0] = np.abs(weights[0]).sum()
+    turnover[1:] = drift.sum(axis=1)
+    return gross, turnover
+
+
+def run(predictions: pl.DataFrame, strategies: Sequence[Strategy], cost: float) -> dict[str, pl.DataFrame]:
+    """Backtest each strategy on `predictions` (ticker, date, prob, next_return) against the benchmark.
+
+    Returns, per strategy name, the daily frame: date, strategy (net), benchmark (net), turnover,
+    strategy_gross, benchmark_gross, benchmark_turnover.
+    """
+    grid = to_grid(predictions)
+    bench_gross, bench_turnover = buy_and_hold(grid)
+    benchmark = pl.DataFrame({"date": grid.dates, "benchmark": bench_gross - cost * bench_turnover,
+                              "benchmark_gross": bench_gross, "benchmark_turnover": bench_turnover})
+    return {s.name: _frame(grid, s, cost, benchmark) for s in strategies}
+
+
+def _frame(grid: Grid, strategy: Strategy, cost: float, benchmark: pl.DataFrame) -> pl.DataFrame:
+    weights = target_weights(grid, strategy.name, strategy.threshold, strategy.top_k, strategy.max_swaps)
+    gross, turnover = simulate(weights, grid.returns, cost)
+    return benchmark.with_columns(strategy=gross - cost * turnover, turnover=turnover, strategy_gross=gross).select(
+        "date", "strategy", "benchmark", "turnover", "strategy_gross", "benchmark_gross", "benchmark_turnover")
+
+
+def equity_curve(returns: pl.DataFrame, initial_capital: float, columns: Sequence[str] = ("strategy", "benchmark")
+                 ) -> pl.DataFrame:
+    """Portfolio value over time of each return column, starting from `initial_capital`."""
+    return returns.select("date", *[(initial_capital * (1 + pl.col(c)).cum_prod()).alias(c) for c in columns])
+
+
+def drawdown_curve(returns: pl.DataFrame, columns: Sequence[str] = ("strategy", "benchmark")) -> pl.DataFrame:
+    """Drawdown from the running peak (the initial capital included) of each return column, <= 0."""
+    wealth = [(1 + pl.col(c)).cum_prod() for c in columns]
+    return returns.select("date", *[(w / pl.max_horizontal(w.cum_max(), 1.0) - 1).alias(c)
+                                    for w, c in zip(wealth, columns, strict=True)])

@@ -1,0 +1,48 @@
+"""The backtest's numbers: the chosen strategy against the benchmark, the others beside it, curves.
+
+Metrics are net of costs unless named `_gross`. `excess_return` compares net with net (qlib's
+"excess return with cost"); `excess_return_gross` gross with gross ("without cost").
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from stockcast.backtest.engine import drawdown_curve, equity_curve
+from stockcast.backtest.metrics import excess, summarize
+from stockcast.backtest.regimes import worst_periods
+
+
+def backtest_metrics(results: dict[str, pl.DataFrame], chosen: str, periods_per_year: int = 252,
+                     risk_free: float = 0.0, trials: int = 1) -> dict[str, dict[str, float] | int]:
+    """metrics/backtest.json: `test` (the chosen strategy), `benchmark`, `strategies` (a few numbers of
+    each strategy run) and `days`."""
+    daily = results[chosen]
+    test = summarize(daily["strategy"].to_numpy(), periods_per_year, risk_free, trials)
+    gross = summarize(daily["strategy_gross"].to_numpy(), periods_per_year, risk_free, trials)
+    bench = daily["benchmark"].to_numpy()
+    gross_excess = excess(daily["strategy_gross"].to_numpy(), daily["benchmark_gross"].to_numpy(), periods_per_year)
+    test |= {"annual_return_gross": gross["annual_return"], "sharpe_gross": gross["sharpe"],
+             "mean_turnover": float(daily["turnover"].mean()),
+             "excess_return_gross": gross_excess["excess_return"]}
+    test |= excess(daily["strategy"].to_numpy(), bench, periods_per_year) | worst_periods(daily, "strategy")
+    benchmark = (summarize(bench, periods_per_year, risk_free, trials=1) | worst_periods(daily, "benchmark")
+                 | {"mean_turnover": float(daily["benchmark_turnover"].mean())})
+    strategies = {}
+    for name, frame in results.items():
+        numbers = summarize(frame["strategy"].to_numpy(), periods_per_year, risk_free, trials)
+        strategies[name] = {k: numbers[k] for k in ("annual_return", "sharpe", "max_drawdown", "deflated_sharpe")}
+        strategies[name]["mean_turnover"] = float(frame["turnover"].mean())
+    return {"test": test, "benchmark": benchmark, "strategies": strategies, "days": daily.height}
+
+
+def curves(results: dict[str, pl.DataFrame], chosen: str, initial_capital: float) -> dict[str, pl.DataFrame]:
+    """Plot data: equity (value of the chosen strategy net and gross, the benchmark, and every
+    strategy by name) and drawdown (chosen strategy and benchmark)."""
+    daily = results[chosen]
+    wide = daily.select("date", "strategy", "strategy_gross", "benchmark").with_columns(
+        **{name: frame["strategy"] for name, frame in results.items()})
+    columns = [c for c in wide.columns if c != "date"]
+    return {"equity": equity_curve(wide, initial_capital, columns),
+            "drawdown": drawdown_curve(daily)}
+

@@ -1,0 +1,1 @@
+"""Scoring out-of-sample predictions: classification, significance, cross-section, plot data, breakdowns."""

@@ -1,0 +1,255 @@
+"""Backtest: timing, costs, the three strategies, the benchmark, regimes and walk-forward."""
+
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stockcast.backtest.benchmark import buy_and_hold
+from stockcast.backtest.engine import Strategy, cost_per_side, equity_curve, run, simulate
+from stockcast.backtest.grid import to_grid
+from stockcast.backtest.regimes import Regime, regime_table, worst_periods
+from stockcast.backtest.strategies import STRATEGIES, long_flat, long_short, target_weights, topk_dropout
+from stockcast.backtest.summary import backtest_metrics, curves
+from stockcast.backtest.walk_forward import stitch, walk_forward
+from stockcast.errors import StockcastError
+
+COST = cost_per_side(5, 5)
+
+
+def _frame(probs: dict[str, list[float]], returns: dict[str, list[float]], start: date = date(2020, 1, 6)):
+    days = [start + timedelta(i) for i in range(len(next(iter(probs.values()))))]
+    return pl.DataFrame([{"ticker": t, "date": d, "prob": p, "next_return": r}
+                         for t in probs for d, p, r in zip(days, probs[t], returns[t]) if p is not None])
+
+
+def _random(days: int = 60, names: int = 12, seed: int = 0, holes: float = 0.0) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    start = date(2020, 1, 1)
+    frame = pl.DataFrame({
+        "ticker": np.repeat([f"T{i:02d}" for i in range(names)], days),
+        "date": [start + timedelta(i) for i in range(days)] * names,
+        "prob": rng.random(days * names).astype(np.float32),
+        "next_return": rng.normal(0.0005, 0.02, days * names)})
+    return frame.filter(pl.Series(rng.random(frame.height) >= holes))
+
+
+def test_a_position_earns_the_return_of_the_following_session_net_of_costs():
+    pred = _frame({"AAA": [0.9, 0.9, 0.1]}, {"AAA": [0.02, -0.01, 0.05]})
+    out = run(pred, [Strategy("long_flat", threshold=0.5)], COST)["long_flat"]
+    np.testing.assert_allclose(out["strategy"], [0.02 - COST, -0.01, -COST])
+    np.testing.assert_allclose(out["turnover"], [1, 0, 1])
+    np.testing.assert_allclose(out["benchmark"], [0.02 - COST, -0.01, 0.05])  # buys once, then holds
+
+
+def test_capital_is_split_across_the_tickers_of_the_day():
+    pred = _frame({"A": [0.9], "B": [0.1]}, {"A": [0.1], "B": [-0.1]})
+    out = run(pred, [Strategy("long_flat")], 0.0)["long_flat"]
+    assert out["strategy"][0] == pytest.approx(0.05) and out["benchmark"][0] == pytest.approx(0.0)
+    assert equity_curve(out, 100.0)["strategy"][0] == pytest.approx(105.0)
+
+
+def test_keeping_equal_weights_trades_the_drift_and_pays_for_it():
+    pred = _frame({"A": [0.9, 0.9], "B": [0.9, 0.9]}, {"A": [0.10, 0.0], "B": [-0.10, 0.0]})
+    out = run(pred, [Strategy("long_flat")], COST)["long_flat"]
+    # after day 1 the book is A 0.55 / B 0.45 (of 1.0): back to 0.5 / 0.5 trades 0.1 of the book
+    np.testing.assert_allclose(out["turnover"], [1.0, 0.1])
+    np.testing.assert_allclose(out["strategy"], [0.0 - COST, -0.1 * COST])
+    np.testing.assert_allclose(out["benchmark_turnover"], [1.0, 0.0])  # buy-and-hold lets it drift
+
+
+def test_buy_and_hold_is_the_average_growth_of_its_names():
+    frame = _random(days=40, names=5)
+    out = run(frame, [Strategy("long_flat")], 0.0)["long_flat"]
+    growth = frame.sort("date").group_by("ticker").agg((1 + pl.col("next_return")).cum_prod().alias("g"))
+    average = np.mean(np.vstack(growth["g"].to_list()), axis=0)
+    np.testing.assert_allclose((1 + out["benchmark"]).cum_prod(), average, rtol=1e-12)
+
+
+def test_the_benchmark_follows_listings_and_delistings():
+    # C lists on day 2, A delists after day 2 (no row on day 3)
+    pred = _frame({"A": [0.5, 0.5, None], "B": [0.5, 0.5, 0.5], "C": [None, 0.5, 0.5]},
+                  {"A": [0.5, 0.1, None], "B": [0.0, 0.0, 0.1], "C": [None, 0.2, 0.0]})
+    gross, turnover = buy_and_hold(to_grid(pred))
+    # day 1: 1/2 each. Day 2: A has grown to 0.6 of the book, B 0.4; C is bought at 1/3 and the others
+    # scaled by 2/3: A 0.4, B 0.8/3. Day 3: A is sold, B and C share the book as 0.8/3 : 0.4
+    np.testing.assert_allclose(gross, [0.25, 0.4 * 0.1 + 0.2 / 3, 0.4 * 0.1])
+    a, b, c = np.array([0.4 * 1.1, 0.8 / 3, 0.4]) / (1 + gross[1])  # day 3 before trading
+    np.testing.assert_allclose(turnover, [1.0, 0.2 + (0.4 - 0.8 / 3) + 1 / 3, a + abs(0.4 - b) + abs(0.6 - c)])
+
+
+def _reference_buy_and_hold(grid) -> np.ndarray:
+    """Benchmark weights written plainly, one ticker at a time."""
+    days, names = grid.shape
+    weights = np.zeros((days, names))
+    for t in range(days):
+        book = weights[t - 1] * (1 + grid.returns[t - 1]) if t else np.zeros(names)
+        book = [book[i] if grid.tradable[t, i] else 0.0 for i in range(names)]
+        total = sum(book)
+        book = [b / total for b in book] if total else book
+        new = [i for i in range(names) if grid.tradable[t, i] and book[i] == 0]
+        n = int(grid.tradable[t].sum())
+        weights[t] = [1 / n if i in new else b * (1 - len(new) / n) for i, b in enumerate(book)]
+    return weights
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), holes=st.sampled_from([0.0, 0.2, 0.6]))
+def test_the_benchmark_accounts_like_the_engine(seed, holes):
+    grid = to_grid(_random(days=20, names=6, seed=seed, holes=holes))
+    np.testing.assert_allclose(buy_and_hold(grid), simulate(_reference_buy_and_hold(grid), grid.returns, 0.0),
+                               atol=1e-12)
+
+
+def test_long_short_is_dollar_neutral_with_unit_gross_exposure():
+    grid = to_grid(_random(names=11))
+    weights = long_short(grid, top_k=3)
+    np.testing.assert_allclose(weights.sum(axis=1), 0, atol=1e-15)
+    np.testing.assert_allclose(np.abs(weights).sum(axis=1), 1)
+    assert ((weights > 0).sum(axis=1) == 3).all()
+    thin = long_short(grid, top_k=8)  # 11 names: k_t = 5 a side
+    assert ((thin > 0).sum(axis=1) == 5).all() and ((thin < 0).sum(axis=1) == 5).all()
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), k=st.integers(1, 6), holes=st.sampled_from([0.0, 0.3, 0.7]))
+def test_long_short_picks_the_highest_and_lowest_probabilities(seed, k, holes):
+    grid = to_grid(_random(days=8, names=10, seed=seed, holes=holes))
+    weights = long_short(grid, top_k=k)
+    for t in range(grid.shape[0]):
+        names = np.flatnonzero(grid.tradable[t])
+        k_t = min(k, len(names) // 2)
+        order = names[np.argsort(grid.prob[t, names], kind="stable")]
+        assert set(np.flatnonzero(weights[t] > 0)) == set(order[len(order) - k_t:]) if k_t else True
+        assert set(np.flatnonzero(weights[t] < 0)) == set(order[:k_t])
+
+
+def _reference_topk_dropout(grid, k: int, n_drop: int) -> list[set[int]]:
+    """qlib's TopkDropoutStrategy.generate_trade_decision holdings, written plainly with lists."""
+    held: list[int] = []
+    out = []
+    for t in range(grid.shape[0]):
+        score = {i: float(grid.prob[t, i]) for i in np.flatnonzero(grid.tradable[t])}
+        held = [i for i in held if i in score]
+        last = sorted(held, key=lambda i: -score[i])
+        candidates = sorted((i for i in score if i not in held), key=lambda i: -score[i])
+        today = candidates[: n_drop + k - len(last)]
+        comb = sorted(last + today, key=lambda i: -score[i])
+        sell = [i for i in last if i in comb[len(comb) - n_drop:]] if n_drop else []
+        buy = today[: len(sell) + k - len(last)]
+        held = [i for i in held if i not in sell] + buy
+        out.append(set(held))
+    return out
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), k=st.integers(1, 5), swaps=st.integers(0, 3), holes=st.sampled_from([0.0, 0.2]))
+def test_topk_dropout_holds_what_qlibs_rule_holds(seed, k, swaps, holes):
+    grid = to_grid(_random(days=15, names=9, seed=seed, holes=holes))
+    weights = topk_dropout(grid, k, swaps)
+    held = [set(np.flatnonzero(w > 0)) for w in weights]
+    assert held == _reference_topk_dropout(grid, k, swaps)
+    assert (weights.sum(axis=1) <= 1 + 1e-12).all() and (weights >= 0).all()
+
+
+def test_topk_dropout_bounds_the_daily_swaps():
+    grid = to_grid(_random(days=50, names=30))
+    held = [set(np.flatnonzero(w > 0)) for w in topk_dropout(grid, top_k=10, max_swaps=2)]
+    assert all(len(h) == 10 for h in held)
+    assert max(len(a - b) for a, b in zip(held, held[1:])) <= 2
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_no_strategy_holds_an_untradable_cell(name):
+    grid = to_grid(_random(holes=0.4).with_columns(
+        next_return=pl.when(pl.col("prob") < 0.1).then(None).otherwise(pl.col("next_return"))))
+    weights = target_weights(grid, name, threshold=0.5, top_k=3, max_swaps=1)
+    assert not weights[~grid.tradable].any()
+
+
+def test_the_grid_does_not_depend_on_row_order():
+    frame = _random(holes=0.3)
+    a, b = to_grid(frame), to_grid(frame.sample(fraction=1.0, shuffle=True, seed=3))
+    assert a.tickers.to_list() == sorted(b.tickers.to_list()) == b.tickers.to_list()
+    assert a.dates.to_list() == b.dates.to_list()
+    np.testing.assert_array_equal(a.prob, b.prob)
+    np.testing.assert_array_equal(a.returns, b.returns)
+
+
+def test_turnover_is_measured_against_the_drifted_book():
+    weights = np.array([[0.5, -0.5], [0.5, -0.5]])
+    returns = np.array([[0.1, 0.1], [0.0, 0.0]])
+    gross, turnover = simulate(weights, returns, 0.0)
+    np.testing.assert_allclose(gross, [0.0, 0.0])
+    np.testing.assert_allclose(turnover, [1.0, 0.1])  # long grew to 0.55, short to -0.55
+
+
+def test_costs_outside_a_sane_range_are_refused():
+    with pytest.raises(ValueError, match="cost_bps"):
+        cost_per_side(-1, 0)
+    with pytest.raises(ValueError, match="slippage_bps"):
+        cost_per_side(0, 2000)
+    with pytest.raises(StockcastError, match="next_return"):
+        to_grid(pl.DataFrame({"ticker": ["A"], "date": [date(2020, 1, 1)], "prob": [0.5]}))
+
+
+def test_worst_week_and_month_compound_calendar_periods():
+    days = [date(2020, 1, 6) + timedelta(i) for i in range(31)]  # Monday 6 January to 5 February
+    r = np.zeros(31)
+    r[[1, 2]] = -0.1  # Tuesday and Wednesday of the first week
+    out = worst_periods(pl.DataFrame({"date": days, "strategy": r}), "strategy")
+    assert out == pytest.approx({"worst_day": -0.1, "worst_week": 0.9 * 0.9 - 1, "worst_month": 0.9 * 0.9 - 1})
+
+
+def test_regimes_are_reported_where_the_data_reaches_them():
+    days = [date(2019, 12, 1) + timedelta(i) for i in range(90)]
+    returns = pl.DataFrame({"date": days, "strategy": np.full(90, 0.001), "benchmark": np.full(90, -0.001)})
+    regimes = [Regime("before", date(2010, 1, 1), date(2011, 1, 1)),
+               Regime("partly", date(2019, 1, 1), date(2019, 12, 10)),
+               Regime("inside", date(2020, 1, 1), date(2020, 1, 31))]
+    table = regime_table(returns, regimes)
+    assert table["regime"].to_list() == ["partly", "inside"]
+    assert table["days"].to_list() == [10, 31] and table["first"][0] == date(2019, 12, 1)
+    assert table["strategy_total_return"][1] == pytest.approx(1.001**31 - 1)
+    assert table["benchmark_max_drawdown"][1] == pytest.approx(0.999**31 - 1)
+    assert regime_table(returns, regimes[:1]).height == 0
+
+
+def test_walk_forward_trades_the_stitched_out_of_sample_folds():
+    frame = _random(days=90)
+    cuts = [date(2020, 1, 1), date(2020, 1, 31), date(2020, 3, 1), date(2020, 4, 1)]
+    folds = [frame.filter(pl.col("date").is_between(a, b, closed="left")) for a, b in zip(cuts, cuts[1:])]
+    strategy = Strategy("long_short", top_k=3)
+    result = walk_forward(folds, strategy, COST, trials=3)
+    whole = run(frame, [strategy], COST)["long_short"]
+    np.testing.assert_allclose(result.returns["strategy"], whole["strategy"])
+    assert result.returns["fold"].unique().sort().to_list() == [0, 1, 2]
+    assert result.folds["days"].to_list() == [30, 30, 30] and result.folds["first"][1] == date(2020, 1, 31)
+    assert result.summary["strategy"]["sharpe"] == pytest.approx(
+        whole["strategy"].mean() / whole["strategy"].std() * np.sqrt(252))
+    with pytest.raises(StockcastError, match="fold 1 starts"):
+        stitch([folds[1], folds[0]])
+
+
+def test_backtest_metrics_keep_their_contract():
+    results = run(_random(days=120), [Strategy(s, top_k=3) for s in STRATEGIES], COST)
+    report = backtest_metrics(results, "long_short", trials=3)
+    for side in ("test", "benchmark"):
+        assert {"annual_return", "sharpe", "max_drawdown", "win_rate", "sortino", "calmar", "var_95", "cvar_95",
+                "max_drawdown_days", "deflated_sharpe", "worst_day", "worst_week", "worst_month"} <= set(report[side])
+    assert set(report["strategies"]) == set(STRATEGIES) and report["days"] == 120
+    daily = results["long_short"]
+    gap = (daily["strategy"] - daily["benchmark"]).mean() * 252
+    assert report["test"]["excess_return"] == pytest.approx(gap)
+    assert report["test"]["annual_return_gross"] > report["test"]["annual_return"]
+    plots = curves(results, "long_short", 100_000)
+    assert plots["equity"].columns == ["date", "strategy", "strategy_gross", "benchmark", *STRATEGIES]
+    assert (plots["drawdown"]["strategy"] <= 0).all()
+
+
+def test_long_flat_is_all_cash_when_the_model_is_bearish():
+    grid = to_grid(_random().with_columns(prob=pl.lit(0.2, pl.Float32)))
+    assert not long_flat(grid, 0.5).any()

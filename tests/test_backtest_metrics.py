@@ -1,0 +1,99 @@
+"""Performance metrics by their definitions, and against empyrical-reloaded on the same series."""
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+from stockcast.backtest.metrics import (annual_return, calmar, conditional_value_at_risk, deflated_sharpe, excess,
+                                        max_drawdown, max_drawdown_days, probabilistic_sharpe, sharpe, sortino,
+                                        summarize, value_at_risk, win_rate)
+
+SERIES = {
+    "daily_noise": np.random.default_rng(0).normal(0.0004, 0.012, 2520),
+    "fat_tails": np.random.default_rng(1).standard_t(3, 1000) * 0.01,
+    "first_day_loss": np.array([-0.05, 0.01, 0.02, -0.01, 0.03, 0.0, -0.02]),
+    "with_cash_days": np.where(np.random.default_rng(2).random(500) < 0.3, 0.0,
+                               np.random.default_rng(3).normal(0, 0.02, 500)),
+    "short": np.array([0.01, -0.02, 0.005]),
+}
+MATCHED = {  # ours -> empyrical
+    "annual_return": lambda e, r: e.annual_return(r),
+    "annual_volatility": lambda e, r: e.annual_volatility(r),
+    "sharpe": lambda e, r: e.sharpe_ratio(r, risk_free=0.0001),
+    "sortino": lambda e, r: e.sortino_ratio(r, required_return=0.0001),
+    "calmar": lambda e, r: e.calmar_ratio(r),
+    "max_drawdown": lambda e, r: e.max_drawdown(r),
+    "var_95": lambda e, r: e.value_at_risk(r, cutoff=0.05),
+    "cvar_95": lambda e, r: e.conditional_value_at_risk(r, cutoff=0.05),
+}
+
+
+@pytest.mark.parametrize("name", SERIES)
+def test_metrics_match_empyrical_on_the_same_series(name):
+    empyrical = pytest.importorskip("empyrical")
+    r = SERIES[name]
+    ours = summarize(r, periods_per_year=252, risk_free=0.0001)
+    for key, theirs in MATCHED.items():
+        assert ours[key] == pytest.approx(float(theirs(empyrical, r)), rel=1e-9, abs=1e-15), key
+
+
+def test_where_we_depart_from_empyrical_is_where_a_ratio_is_undefined():
+    flat = np.full(10, 0.001)  # no dispersion: empyrical gives inf, we give NaN
+    assert np.isnan(sharpe(flat)) and np.isnan(sortino(flat)) and np.isnan(calmar(flat))
+    assert annual_return(np.array([-1.0, 0.5])) == -1.0  # lost everything
+    assert annual_return(np.array([-1.2, 0.1, 0.1, 0.1, 0.1])) == -1.0  # lost more than all: empyrical gives NaN
+
+
+def test_performance_metrics_by_their_definitions():
+    r = np.array([0.1, -0.5, 0.2, 0.0])
+    assert max_drawdown(r) == pytest.approx(0.55 / 1.1 - 1)  # peak 1.1, trough 0.55
+    assert max_drawdown(np.array([-0.1, 0.05])) == pytest.approx(-0.1)  # the initial capital is a peak
+    assert annual_return(np.full(252, 0.001)) == pytest.approx(1.001**252 - 1)
+    assert sharpe(r, 252) == pytest.approx(r.mean() / r.std(ddof=1) * np.sqrt(252))
+    assert sortino(r, 252) == pytest.approx(r.mean() * 252 / (np.sqrt(np.mean(np.minimum(r, 0) ** 2)) * np.sqrt(252)))
+    assert win_rate(r) == pytest.approx(2 / 3)
+    assert max_drawdown(np.array([0.01, 0.02])) == 0.0
+    assert value_at_risk(np.arange(1, 102) / 1000 - 0.05) == pytest.approx(-0.044)
+    assert conditional_value_at_risk(np.arange(1, 102) / 1000 - 0.05) == pytest.approx(np.mean([-0.049, -0.048, -0.047,
+                                                                                               -0.046, -0.045, -0.044]))
+
+
+def test_max_drawdown_days_counts_the_longest_time_under_water():
+    assert max_drawdown_days(np.array([0.1, -0.1, 0.05, 0.1, -0.01, 0.0])) == 2  # recovered on day 4
+    assert max_drawdown_days(np.array([-0.1, 0.0, 0.0, 0.01])) == 4  # never back to the initial capital
+    assert max_drawdown_days(np.array([0.01, 0.02])) == 0
+
+
+def test_probabilistic_sharpe_by_its_formula():
+    r = SERIES["fat_tails"]
+    sr = r.mean() / r.std(ddof=1)
+    g3 = np.mean((r - r.mean()) ** 3) / r.std() ** 3
+    g4 = np.mean((r - r.mean()) ** 4) / r.std() ** 4
+    expected = norm.cdf((sr - 0.01) * np.sqrt(len(r) - 1) / np.sqrt(1 - g3 * sr + (g4 - 1) / 4 * sr**2))
+    assert probabilistic_sharpe(r, 0.01) == pytest.approx(expected)
+
+
+def test_deflated_sharpe_falls_as_more_experiments_are_tried():
+    r = SERIES["daily_noise"]
+    one, ten, thousand = (deflated_sharpe(r, n) for n in (1, 10, 1000))
+    assert one == pytest.approx(probabilistic_sharpe(r))
+    assert one > ten > thousand
+    # Bailey & Lopez de Prado (2014), eq. for the expected maximum Sharpe of N = 10 unskilled trials
+    gamma = 0.5772156649
+    sr0 = np.sqrt(1 / (len(r) - 1)) * ((1 - gamma) * norm.ppf(1 - 1 / 10) + gamma * norm.ppf(1 - 1 / (10 * np.e)))
+    assert deflated_sharpe(r, 10, sharpe_variance=1 / (len(r) - 1)) == pytest.approx(probabilistic_sharpe(r, sr0))
+    with pytest.raises(ValueError, match="trials"):
+        deflated_sharpe(r, 0)
+
+
+def test_excess_is_qlibs_annualised_arithmetic_mean_and_information_ratio():
+    s, b = np.array([0.01, 0.02, -0.01]), np.array([0.0, 0.01, 0.0])
+    out = excess(s, b)
+    assert out["excess_return"] == pytest.approx(np.mean(s - b) * 252)
+    assert out["information_ratio"] == pytest.approx(np.mean(s - b) / np.std(s - b, ddof=1) * np.sqrt(252))
+
+
+def test_summary_lists_every_metric_of_the_issue():
+    assert set(summarize(SERIES["daily_noise"])) == {
+        "annual_return", "annual_volatility", "sharpe", "sortino", "calmar", "max_drawdown", "max_drawdown_days",
+        "var_95", "cvar_95", "win_rate", "probabilistic_sharpe", "deflated_sharpe"}
