@@ -1,3 +1,5 @@
+import sys
+
 from typer.testing import CliRunner
 
 from stockcast.cli import app
@@ -23,3 +25,17 @@ def test_check_params_reports_a_bad_key_in_one_line(tmp_path):
     result = runner.invoke(app, ["check-params", str(bad)])
     assert result.exit_code == 2
     assert "did you mean 'hidden_size'" in result.output and "Traceback" not in result.output
+
+
+def test_tensorboard_serves_the_logs_on_loopback_only(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr("stockcast.cli.subprocess.run", lambda cmd, check: calls.append(cmd))
+    result = runner.invoke(app, ["tensorboard", "--logdir", str(tmp_path), "--port", "6123"])
+    assert result.exit_code == 0
+    assert calls == [[sys.executable, "-m", "tensorboard.main", "--logdir", str(tmp_path), "--host", "127.0.0.1",
+                      "--port", "6123"]]
+
+
+def test_tensorboard_without_logs_says_to_run_the_pipeline(tmp_path):
+    result = runner.invoke(app, ["tensorboard", "--logdir", str(tmp_path / "none")])
+    assert result.exit_code == 2 and "run `dvc repro` first" in result.output

@@ -2,7 +2,6 @@ import numpy as np
 import polars as pl
 
 from stockcast.dataset import Panel, WindowDataset, loader
-from stockcast.normalize import ZScore
 
 
 def _panel(seq_nan_rows=(), n=(30, 25)) -> Panel:
@@ -45,12 +44,3 @@ def test_a_batch_is_the_rows_of_its_windows():
     xb, yb = next(iter(loader(ds, 3, False, 0, False)))
     assert xb.shape == (3, L, 2) and yb.shape == (3,)
     np.testing.assert_array_equal(xb[1].numpy(), panel.x[ends[1] - L + 1: ends[1] + 1])
-
-
-def test_normaliser_statistics_come_from_training_rows_only():
-    rng = np.random.default_rng(0)
-    train, test = rng.normal(0, 1, (500, 3)), rng.normal(100, 9, (500, 3))
-    norm = ZScore.fit(train.astype(np.float32), ["a", "b", "c"])
-    np.testing.assert_allclose(norm.mean, train.mean(axis=0), rtol=1e-5, atol=1e-6)
-    assert np.all(norm.transform(test.astype(np.float32)).mean(axis=0) > 10)
-    assert ZScore.from_dict(norm.to_dict()) == norm

@@ -16,7 +16,7 @@ from .conftest import ROOT
 from .project import reproduced_project, run, set_params
 
 SECRET = secrets.token_hex(16)  # made at run time, so no file of the project can contain it
-OUTPUTS = ("data/raw", "data/clean", "data/quarantine", "data/features", "data/splits", "data/predictions",
+OUTPUTS = ("data/cache", "data/raw", "data/clean", "data/quarantine", "data/features", "data/splits", "data/predictions",
            "data/backtest", "models", "reports")
 
 
@@ -38,12 +38,17 @@ def _fresh_clone(repo: Path, dest: Path) -> Path:
 
 
 def test_pull_from_a_local_remote_gives_identical_outputs(repo, tmp_path):
+    # what the download source would have fetched: the cache is an output, so the team pulls it
+    shutil.copy(repo / "data/sample/ohlcv.parquet", repo / "data/cache/AAPL.parquet")
+    run(["dvc", "commit", "--force", "ingest"], repo)
+    run(["git", "commit", "-qam", "a downloaded ticker in the cache"], repo)
     run(["dvc", "remote", "add", "-d", "local", str(tmp_path / "remote")], repo)
     run(["dvc", "push"], repo)
     run(["git", "commit", "-qam", "add a local remote"], repo)
     clone = _fresh_clone(repo, tmp_path / "clone")
     run(["dvc", "pull"], clone)
     _same_tree(repo, clone)
+    assert (clone / "data/cache/AAPL.parquet").exists()
     assert "up to date" in run(["dvc", "status"], clone)
 
 

@@ -52,3 +52,18 @@ def test_a_stage_with_bad_params_prints_one_line_and_exits_2(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "error: params.yaml: train.hidden_size: Input should be a valid integer (got 'many')"]
+
+
+def test_a_bare_yaml_null_selects_the_null_market(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("ingest:\n  source: synthetic\n  synthetic:\n    mode: null\n")
+    assert load_section("ingest", path).synthetic.mode == "null"
+
+
+def test_params_are_read_as_yaml_1_2_like_dvc_writes_them(tmp_path):
+    """`dvc exp run -S` rewrites params.yaml as YAML 1.2: `2:1` unquoted must stay a ratio, not 121."""
+    from stockcast.params import read_yaml
+
+    path = tmp_path / "params.yaml"
+    path.write_text("x:\n  ratios: [2:1, 3:2]\n  lr: 1e-4\n  word: yes\n  flag: true\n")
+    assert read_yaml(path)["x"] == {"ratios": ["2:1", "3:2"], "lr": 1e-4, "word": "yes", "flag": True}

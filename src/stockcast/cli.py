@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from stockcast.errors import StockcastError
@@ -19,7 +20,7 @@ console = Console()
 
 
 def _fail(err: StockcastError) -> None:
-    console.print(f"[red]error:[/red] {err}", highlight=False)
+    console.print(f"[red]error:[/red] {escape(str(err))}", highlight=False, soft_wrap=True)  # one line, even piped
     raise typer.Exit(2)
 
 
@@ -41,10 +42,87 @@ def check_params(path: Path = typer.Argument(Path("params.yaml"), help="params f
 def tensorboard(logdir: Path = typer.Option(Path("logs"), help="folder of tensorboard event files"),
                 port: int = typer.Option(6006, help="port on 127.0.0.1")) -> None:
     """Serve the training logs with tensorboard on 127.0.0.1 only."""
-    exe = shutil.which("tensorboard")
-    if exe is None:
-        _fail(StockcastError("tensorboard is not installed in this environment (pip install tensorboard)"))
     if not logdir.exists():
         _fail(StockcastError(f"{logdir}: no logs yet; run `dvc repro` first"))
     console.print(f"tensorboard on http://127.0.0.1:{port}/ (Ctrl-C stops it)")
-    subprocess.run([exe, "--logdir", str(logdir), "--host", "127.0.0.1", "--port", str(port)], check=False)
+    subprocess.run([sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--host", "127.0.0.1",
+                    "--port", str(port)], check=False)
+
+
+@app.command("features-doc")
+def features_doc(path: Path = typer.Argument(Path("docs/features.md"), help="markdown file to (re)write")) -> None:
+    """Write the list of registered features (name, family, sets, lookback, definition) as markdown."""
+    from stockcast.features.docs import write  # TA-Lib and the registry load only for this command
+
+    console.print(f"wrote {write(path)}")
+
+
+@app.command()
+def audit(path: str = typer.Argument(..., help="a parquet/CSV file, a folder of them, or a glob"),
+          calendar: str = typer.Option("XNYS", help="exchange_calendars name for session checks; 'none' skips them"),
+          params: Path = typer.Option(None, help="take the rules from this params file's quality section"),
+          json_out: Path = typer.Option(None, "--json", help="write the report (rows_in, by_rule, ...) here"),
+          quarantine: Path = typer.Option(None, help="write the quarantined rows (with rule, detail) to this parquet")
+          ) -> None:
+    """Run the quality stage's checks on any file or folder, outside the pipeline, and print what they find."""
+    from stockcast.data.directory import load_directory  # polars and the calendar load only for this command
+    from stockcast.data.quality import check
+    from stockcast.params import QualityParams, load_section
+    from stockcast.schemas import Quarantine
+    from stockcast.tables import write_json, write_table
+
+    try:
+        quality = load_section("quality", params) if params else QualityParams()
+        quality = quality.model_copy(update={"calendar": None if calendar.lower() == "none" else calendar})
+        result = check(load_directory(path), quality, origin=path)
+    except StockcastError as err:
+        _fail(err)
+    report = result.report
+    table = Table("rule", "action", "rows quarantined", "warnings", title=f"audit of {path}")
+    for rule, rows in report["by_rule"].items():
+        settings = getattr(quality.rules, rule, None)
+        action = "off" if settings and not settings.enabled else settings.action if settings else quality.splits
+        table.add_row(rule, action, str(rows), str(report["warnings"][rule]))
+    console.print(table)
+    console.print(f"rows: {report['rows_in']} in, {report['rows_clean']} clean, {report['rows_quarantined']} "
+                  f"quarantined; tickers: {report['tickers_in']} in, {report['tickers_kept']} kept, dropped "
+                  f"{report['dropped_by_rule'] or 'none'}; missing sessions: {report['missing_sessions']['total']}; "
+                  f"splits found: {report['splits']['found']}", highlight=False, soft_wrap=True)
+    by_ticker = result.quarantine.group_by("ticker", "rule", maintain_order=True).len()
+    for ticker, rule, rows in by_ticker.head(20).iter_rows():
+        console.print(f"  quarantined: {ticker} {rule} {rows} rows", markup=False, highlight=False)
+    for row in result.findings.head(20).iter_rows(named=True):
+        console.print(f"  {row['ticker']} {row['date']} {row['rule']}: {row['detail']}", markup=False,
+                      highlight=False, soft_wrap=True)
+    if result.findings.height > 20:
+        console.print(f"  ... {result.findings.height - 20} more findings", highlight=False)
+    if json_out:
+        write_json(report, json_out)
+        console.print(f"report: {json_out}")
+    if quarantine:
+        write_table(result.quarantine, quarantine, Quarantine)
+        console.print(f"quarantined rows: {quarantine}")
+
+
+@app.command()
+def synth(mode: str = typer.Option(..., help="realistic | null | planted"),
+          tickers: int = typer.Option(50, help="number of tickers"),
+          days: int = typer.Option(2520, help="XNYS sessions from 2000-01-03"),
+          seed: int = typer.Option(0, help="random seed: the same seed gives the same market"),
+          out: Path = typer.Option(..., help="parquet file to write; its truth goes to FILE.meta.json"),
+          bayes_accuracy: float = typer.Option(0.55, help="planted: the best achievable direction accuracy")) -> None:
+    """Write a seeded synthetic market (RawOHLCV) and its meta (bayes_accuracy, splits) beside it."""
+    from stockcast.data.sources import write_meta
+    from stockcast.data.synthetic import generate
+    from stockcast.schemas import RawOHLCV
+    from stockcast.tables import write_table
+
+    try:
+        if out.suffix != ".parquet":
+            raise StockcastError(f"{out}: synth writes parquet; name the file *.parquet")
+        bars, meta = generate(mode, tickers, days, seed, bayes_accuracy=bayes_accuracy)  # type: ignore[arg-type]
+        write_table(bars, out, RawOHLCV)
+    except StockcastError as err:
+        _fail(err)
+    console.print(f"{out}: {bars.height} rows, {tickers} tickers, {meta['start']}..{meta['end']} ({mode}); "
+                  f"meta: {write_meta(meta, out)}", highlight=False)

@@ -8,12 +8,14 @@ are index arithmetic over the one array; a batch gathers its windows in one nump
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from stockcast.errors import StockcastError
 
@@ -29,13 +31,31 @@ class Panel:
 
     @classmethod
     def from_tables(cls, features: pl.DataFrame, labels: pl.DataFrame, names: list[str]) -> Panel:
-        missing = [n for n in names if n not in features.columns]
-        if missing:
-            raise StockcastError(f"features table lacks {missing[0]!r}; rerun the features stage")
-        table = features.join(labels, on=["ticker", "date"], how="inner").sort("ticker", "date")
-        x = np.ascontiguousarray(table.select(names).to_numpy().astype(np.float32, copy=False))
-        y = table["label"].cast(pl.Float32).fill_null(float("nan")).to_numpy()
-        keys = table.select("ticker", "date", "segment", "label", "fwd_return", "next_return")
+        """Panel from in-memory tables (tests, notebooks)."""
+        _require(features.columns, names, "features table")
+        return cls._assemble(features.select("ticker", "date"), labels, names, lambda n: features[n])
+
+    @classmethod
+    def load(cls, features_path: str | Path, labels: pl.DataFrame, names: list[str]) -> Panel:
+        """Panel from the features parquet, read one column at a time: peak memory is the float32
+        array plus one column, not the whole table twice (10.17M rows x 95 features ~ 3.9 GB)."""
+        scan = pl.scan_parquet(features_path)
+        _require(scan.collect_schema().names(), names, str(features_path))
+        return cls._assemble(scan.select("ticker", "date").collect(), labels, names,
+                             lambda n: scan.select(n).collect().to_series())
+
+    @classmethod
+    def _assemble(cls, feature_keys: pl.DataFrame, labels: pl.DataFrame, names: list[str],
+                  column: Callable[[str], pl.Series]) -> Panel:
+        rows = (feature_keys.with_row_index("_row")
+                .join(labels, on=["ticker", "date"], how="inner")
+                .sort("ticker", "date"))
+        take = rows["_row"].to_numpy()
+        x = np.empty((len(take), len(names)), dtype=np.float32)
+        for j, name in enumerate(names):
+            x[:, j] = column(name).cast(pl.Float32).fill_null(float("nan")).to_numpy()[take]
+        y = rows["label"].cast(pl.Float32).fill_null(float("nan")).to_numpy()
+        keys = rows.select("ticker", "date", "segment", "label", "fwd_return", "next_return")
         return cls(keys, x, y, list(names))
 
     def segment_rows(self, segment: str) -> np.ndarray:
@@ -55,6 +75,12 @@ class Panel:
         clean_window = bad[ends + 1] - bad[np.maximum(ends + 1 - seq_len, 0)] == 0
         keep = (seg == segment) & long_enough & clean_window & np.isfinite(self.y)
         return np.flatnonzero(keep)
+
+
+def _require(columns: list[str], names: list[str], where: str) -> None:
+    missing = [n for n in names if n not in columns]
+    if missing:
+        raise StockcastError(f"{where}: lacks feature {missing[0]!r}; rerun the features stage")
 
 
 class WindowDataset(Dataset):
@@ -82,8 +108,10 @@ def _whole_batch(batch):
     return batch
 
 
-def loader(dataset: WindowDataset, batch_size: int, shuffle: bool, seed: int, pin_memory: bool) -> DataLoader:
-    """A DataLoader over windows; `seed` makes the shuffle order reproducible."""
+def loader(dataset: WindowDataset, batch_size: int, shuffle: bool, seed: int, pin_memory: bool,
+           sampler: Sampler | None = None) -> DataLoader:
+    """A DataLoader over windows; `seed` makes the shuffle order reproducible. A `sampler` (DDP's
+    DistributedSampler) replaces `shuffle`."""
     generator = torch.Generator().manual_seed(seed)
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, collate_fn=_whole_batch,
-                      generator=generator, pin_memory=pin_memory)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
+                      collate_fn=_whole_batch, generator=generator, pin_memory=pin_memory)

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from stockcast.data.splits import parse_ratio
+from stockcast.data.tickers import validate_ticker
 from stockcast.errors import StockcastError
 
 
@@ -24,18 +26,143 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+class DownloadParams(Section):
+    """The `download` source: daily bars from Yahoo Finance (yfinance), cached per ticker, incremental."""
+
+    tickers: list[str] = ["AAPL", "MSFT", "NVDA", "AMZN", "^GSPC"]
+    universe_file: str | None = None               # one ticker per line (or CSV with a ticker column); replaces tickers
+    start: date = Field(date(2000, 1, 1), strict=False)  # ISO date of the first bar wanted
+    cache_dir: str = "data/cache"                  # <cache_dir>/<ticker>.parquet
+    retries: int = Field(5, ge=0, le=20)           # after a rate limit (429) or a timeout
+    backoff_seconds: float = Field(2.0, gt=0)      # first wait; doubles with each retry
+    min_interval_seconds: float = Field(0.5, ge=0)  # between two requests: the rate limit
+    timeout_seconds: float = Field(30.0, gt=0)     # per request
+
+    @field_validator("tickers")
+    @classmethod
+    def _safe_tickers(cls, tickers: list[str]) -> list[str]:
+        try:
+            return [validate_ticker(t) for t in tickers]
+        except StockcastError as err:
+            raise ValueError(str(err)) from None
+
+    @model_validator(mode="after")
+    def _some_tickers(self) -> DownloadParams:
+        if not self.tickers and self.universe_file is None:
+            raise ValueError("give tickers or a universe_file")
+        return self
+
+
+class SyntheticParams(Section):
+    """The `synthetic` source: a seeded market (stockcast.data.synthetic explains the modes)."""
+
+    mode: Literal["realistic", "null", "planted"] = "realistic"
+    tickers: int = Field(50, ge=1, le=20_000)
+    days: int = Field(2520, ge=2, le=20_000)       # XNYS sessions from 2000-01-03
+    seed: int = 0
+    bayes_accuracy: float = Field(0.55, ge=0.5, lt=1)  # planted: the best achievable direction accuracy
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _bare_null_means_the_null_market(cls, value: object) -> object:
+        """YAML (and `dvc exp run -S ingest.synthetic.mode=null`) reads a bare `null` as None."""
+        return "null" if value is None else value
+
+
 class IngestParams(Section):
-    source: Literal["sample"] = "sample"
-    sample_path: str = "data/sample/ohlcv.parquet"
+    source: Literal["sample", "directory", "download", "synthetic"] = "sample"
+    path: str = "data/sample/ohlcv.parquet"        # sample: the file; directory: a file, folder or glob
+    download: DownloadParams = DownloadParams()
+    synthetic: SyntheticParams = SyntheticParams()
+
+
+RuleAction = Literal["quarantine_row", "quarantine_ticker", "warn"]
+
+
+class RuleParams(Section):
+    """One quality rule: whether it runs, and what becomes of the rows it finds."""
+
+    enabled: bool = True
+    action: RuleAction = "quarantine_row"
+
+
+class WarnRuleParams(RuleParams):
+    """A rule that warns unless told otherwise (a partial mapping keeps this default)."""
+
+    action: RuleAction = "warn"
+
+
+class TickerRuleParams(RuleParams):
+    action: RuleAction = "quarantine_ticker"
+
+
+CONTRACT_RULES = ("missing_value", "non_positive_price", "ohlc_inconsistent", "non_positive_volume", "duplicate")
+"""Rules the clean table's OHLCV contract enforces anyway: they cannot be switched off or only warn."""
+TICKER_RULES = ("extreme_move", "missing_session", "short_history")
+"""Rules about a series, not a row: a move belongs to two rows, a gap or a short history to none."""
+
+
+class QualityRules(Section):
+    """Every rule of stockcast.data.quality, in the order they are applied (each is defined there)."""
+
+    missing_value: RuleParams = RuleParams()
+    non_positive_price: RuleParams = RuleParams()
+    ohlc_inconsistent: RuleParams = RuleParams()
+    non_positive_volume: RuleParams = RuleParams()
+    non_session: RuleParams = RuleParams()
+    duplicate: RuleParams = RuleParams()
+    stale_price: RuleParams = RuleParams()
+    extreme_move: WarnRuleParams = WarnRuleParams()  # real crashes happen (AAPL -52%, 2000-09-29)
+    missing_session: WarnRuleParams = WarnRuleParams()
+    short_history: TickerRuleParams = TickerRuleParams()
+
+    @model_validator(mode="after")
+    def _actions_fit_rules(self) -> QualityRules:
+        for name in CONTRACT_RULES:
+            rule = getattr(self, name)
+            if not rule.enabled or rule.action == "warn":
+                raise ValueError(f"{name} must stay enabled with action quarantine_row or quarantine_ticker: "
+                                 "rows breaking it would break the OHLCV contract of data/clean")
+        for name in TICKER_RULES:
+            if getattr(self, name).action == "quarantine_row":
+                raise ValueError(f"{name}.action: quarantine_row does not apply to a rule about a whole series "
+                                 "(use warn or quarantine_ticker)")
+        return self
 
 
 class QualityParams(Section):
-    min_history_days: int = Field(250, ge=1)
-    adjust_with_adj_close: bool = True
+    calendar: str | None = "XNYS"                  # exchange_calendars name; null skips the session rules
+    min_history_days: int = Field(250, ge=1)       # short_history: fewer usable rows than this
+    stale_run: int = Field(5, ge=2)                # stale_price: this many equal closes in a row
+    extreme_move: float = Field(0.4, gt=0)         # extreme_move: |close or open / previous close - 1| >= this
+    max_missing_fraction: float = Field(0.0, ge=0, lt=1)  # missing_session: flag a ticker missing more sessions
+    adjust_with_adj_close: bool = True             # restate OHLC by adj_close/close (splits, dividends)
+    splits: Literal["adjust", "quarantine"] = "adjust"  # split-sized jumps in unadjusted series
+    split_ratios: list[str] = ["2:1", "3:2", "3:1", "4:1", "5:1", "8:1", "10:1", "1:2", "1:5", "1:10", "1:20"]
+    split_tolerance: float = Field(0.03, gt=0, le=0.1)  # overnight jump within 3% of a ratio
+    rules: QualityRules = QualityRules()
+
+    @field_validator("split_ratios")
+    @classmethod
+    def _ratios(cls, ratios: list[str]) -> list[str]:
+        for text in ratios:
+            parse_ratio(text)
+        return ratios
 
 
 class FeaturesParams(Section):
-    set: str = "basic"
+    set: str = "basic"  # a name in stockcast.features.registry.SETS (checked there)
+    families: list[str] | None = None  # None: every family of the set
+
+    @field_validator("families")
+    @classmethod
+    def _known_families(cls, families: list[str] | None) -> list[str] | None:
+        from stockcast.features.registry import FAMILIES  # registry needs numpy and TA-Lib: load late
+
+        for family in families or []:
+            if family not in FAMILIES:
+                raise ValueError(f"unknown feature family {family!r}{_suggest(family, FAMILIES)}")
+        return families
 
 
 class FoldParams(Section):
@@ -70,31 +197,120 @@ class SplitParams(Section):
         return self
 
 
+ModelName = Literal["lstm", "gru", "transformer", "logreg", "lightgbm", "ensemble"]
+"""The names in stockcast.models.MODELS (a test keeps the two lists equal; params never imports torch)."""
+
+
+class TransformerParams(Section):
+    """Encoder width and heads; its depth and dropout are train.num_layers and train.dropout."""
+
+    d_model: int = Field(32, ge=1)
+    heads: int = Field(4, ge=1)
+
+    @model_validator(mode="after")
+    def _heads_divide_width(self) -> TransformerParams:
+        if self.d_model % self.heads:
+            raise ValueError(f"d_model ({self.d_model}) must be a multiple of heads ({self.heads})")
+        return self
+
+
+class LogregParams(Section):
+    c: float = Field(1.0, gt=0)                 # inverse L2 strength, scikit-learn's C
+    max_iter: int = Field(1000, ge=1)
+
+
+class LightGBMParams(Section):
+    num_leaves: int = Field(15, ge=2)
+    n_estimators: int = Field(200, ge=1)        # the most boosting rounds
+    learning_rate: float = Field(0.05, gt=0)
+    min_child_samples: int = Field(50, ge=1)    # rows per leaf: the main guard against overfitting noise
+    early_stopping_rounds: int = Field(20, ge=1)  # rounds without a better val `monitor` before stopping
+
+
+class EnsembleParams(Section):
+    members: list[Literal["lstm", "gru", "transformer", "logreg", "lightgbm"]] = ["lstm", "logreg", "lightgbm"]
+
+    @model_validator(mode="after")
+    def _distinct_members(self) -> EnsembleParams:
+        if len(self.members) < 2 or len(set(self.members)) != len(self.members):
+            raise ValueError(f"members must name at least two distinct models (got {self.members})")
+        return self
+
+
 class TrainParams(Section):
-    model: Literal["lstm"] = "lstm"
+    model: ModelName = "lstm"
     seq_len: int = Field(20, ge=1, le=512)
+    normalize: Literal["zscore", "robust", "rank"] = "zscore"  # fitted on the train segment only
     hidden_size: int = Field(64, ge=1)
     num_layers: int = Field(2, ge=1)
     dropout: float = Field(0.1, ge=0, lt=1)
-    batch_size: int = Field(256, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    weight_decay: float = Field(0.01, ge=0)
+    batch_size: int = Field(256, ge=1)          # per process under torchrun
+    lr: float = Field(1e-3, gt=0)               # peak learning rate
+    lr_schedule: Literal["cosine", "constant"] = "cosine"
+    warmup_epochs: int = Field(1, ge=0)         # linear warm-up before the schedule
+    min_lr: float = Field(1e-5, ge=0)           # where cosine ends
+    weight_decay: float = Field(0.01, ge=0)     # AdamW
+    clip_norm: float = Field(1.0, ge=0)         # max gradient norm; 0 turns clipping off
     epochs: int = Field(20, ge=1)
-    patience: int = Field(5, ge=1)
+    patience: int = Field(5, ge=1)              # epochs without a better `monitor` before stopping
+    monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
+    target_accuracy: float | None = Field(None, gt=0, le=1)  # stop once val accuracy reaches it
     seed: int = 42
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    amp: bool = True                            # bf16 autocast, on CUDA only
+    resume: bool = False                        # continue from checkpoint_dir if it matches params and data
+    checkpoint_dir: str = "checkpoints/train"
+    transformer: TransformerParams = TransformerParams()
+    logreg: LogregParams = LogregParams()
+    lightgbm: LightGBMParams = LightGBMParams()
+    ensemble: EnsembleParams = EnsembleParams()
 
 
 class EvaluateParams(Section):
-    threshold: float = Field(0.5, gt=0, lt=1)
+    threshold: float = Field(0.5, gt=0, lt=1)   # P(up) above it is an "up" call; fixed, never tuned on test
+    top_k: int = Field(2, ge=1)                 # most confident calls per day scored by top/flop accuracy
+
+
+class RegimeParams(Section):
+    """A named market regime: a calendar window whose backtest days are reported on their own."""
+
+    name: str = Field(min_length=1)
+    start: date = Field(strict=False)           # ISO dates, both inclusive
+    end: date = Field(strict=False)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RegimeParams:
+        if self.end < self.start:
+            raise ValueError(f"regime {self.name!r} ends ({self.end}) before it starts ({self.start})")
+        return self
 
 
 class BacktestParams(Section):
-    threshold: float = Field(0.5, gt=0, lt=1)
+    strategy: Literal["long_flat", "long_short", "topk_dropout"] = "long_flat"  # reported as `test`
+    threshold: float = Field(0.5, gt=0, lt=1)   # long_flat: long when P(up) > threshold, else cash
+    top_k: int = Field(2, ge=1)                 # long_short and topk_dropout: names per side
+    max_swaps: int = Field(1, ge=0)             # topk_dropout: holdings replaced per day at most
     cost_bps: float = Field(5.0, ge=0, le=1000)
     slippage_bps: float = Field(5.0, ge=0, le=1000)
     initial_capital: float = Field(100_000.0, gt=0)
     periods_per_year: int = Field(252, ge=1)
+    risk_free: float = Field(0.0, ge=-0.01, le=0.01)  # per period (daily), for Sharpe and Sortino
+    trials: int = Field(3, ge=1)                # experiments tried; deflates the Sharpe ratio
+    regimes: list[RegimeParams] = []
+
+    @model_validator(mode="after")
+    def _distinct_regimes(self) -> BacktestParams:
+        names = [r.name for r in self.regimes]
+        if len(set(names)) != len(names):
+            raise ValueError(f"regime names must be distinct (got {names})")
+        return self
+
+
+class WalkForwardParams(Section):
+    """Retrain per fold of split.folds; the model's settings are the train section's, but `model`."""
+
+    model: ModelName = "logreg"                 # cheap by default: one fit per fold
+    max_folds: int = Field(6, ge=1)             # the most recent folds only (each is a full training run)
 
 
 class ReportParams(Section):
@@ -109,19 +325,33 @@ SECTIONS: dict[str, type[Section]] = {
     "train": TrainParams,
     "evaluate": EvaluateParams,
     "backtest": BacktestParams,
+    "walkforward": WalkForwardParams,
     "report": ReportParams,
 }
 
 
 class _Yaml12Loader(yaml.SafeLoader):
-    """SafeLoader that reads `1e-4` as a float, as YAML 1.2 (and DVC's `-S`) do; PyYAML alone keeps it a string."""
+    """SafeLoader with YAML 1.2's core schema for plain scalars, the schema DVC writes params.yaml in.
+
+    PyYAML follows YAML 1.1: `1e-4` stays a string, `2:1` is the base-60 integer 121 and `yes`/`on`
+    are booleans. DVC (`dvc exp run -S`) reads and rewrites params.yaml as YAML 1.2, where `1e-4` is
+    a float and `2:1` and `yes` are strings; reading it the same way keeps the two in agreement.
+    """
 
 
-_Yaml12Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"),
-    list("-+0123456789."),
-)
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in (
+        "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+for _tag, _pattern, _first in (
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("tag:yaml.org,2002:int", r"^[-+]?[0-9]+$|^0o[0-7]+$|^0x[0-9a-fA-F]+$", "-+0123456789"),
+    ("tag:yaml.org,2002:float",
+     r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$",
+     "-+0123456789."),
+):
+    _Yaml12Loader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
@@ -173,8 +403,18 @@ def _describe(err: ValidationError, section: str, model: type[Section], source: 
     key = ".".join(str(part) for part in (section, *first["loc"]))
     if first["type"] == "extra_forbidden":
         field = str(first["loc"][-1])
-        return f"{source}: {key}: unknown key{_suggest(field, model.model_fields)}"
+        return f"{source}: {key}: unknown key{_suggest(field, _fields_at(model, first['loc'][:-1]))}"
     return f"{source}: {key}: {first['msg']} (got {first['input']!r})"
+
+
+def _fields_at(model: type[BaseModel], loc: tuple) -> dict[str, Any]:
+    """The keys accepted where an unknown key was found, following nested sections (train.lightgbm)."""
+    for part in loc:
+        inner = model.model_fields[part].annotation if part in model.model_fields else None
+        if not (isinstance(inner, type) and issubclass(inner, BaseModel)):
+            break
+        model = inner
+    return model.model_fields
 
 
 def _suggest(word: str, choices: Any) -> str:

@@ -116,3 +116,14 @@ def walk_forward_folds(dates: pl.Series, scheme: str, step_days: int, min_train_
 
 def folds_to_dict(folds: list[Fold]) -> list[dict]:
     return [asdict(f) for f in folds]
+
+
+def fold_segments(dates: pl.Series, fold: Fold) -> pl.Series:
+    """The segment of each date under `fold`: its train, val and test periods, embargo elsewhere."""
+    d = pl.col("date")
+    periods = {"train": fold.train, "val": fold.val, "test": fold.test}
+    segment = pl.lit("embargo")
+    for name, (first, last) in periods.items():
+        segment = pl.when(d.is_between(date.fromisoformat(first), date.fromisoformat(last))).then(pl.lit(name)) \
+            .otherwise(segment)
+    return pl.DataFrame({"date": dates}).select(segment.alias("segment")).to_series()

@@ -1,0 +1,48 @@
+"""Stage walkforward: retrain per walk-forward fold, trade the stitched out-of-sample predictions."""
+
+from pathlib import Path
+
+import polars as pl
+
+from stockcast.backtest.engine import Strategy, cost_per_side
+from stockcast.backtest.walk_forward import walk_forward
+from stockcast.dataset import Panel
+from stockcast.errors import exit_on_error
+from stockcast.params import load_section
+from stockcast.schemas import Predictions
+from stockcast.split import Fold
+from stockcast.tables import read_json, read_table, write_csv, write_json, write_table
+from stockcast.walkforward import fold_predictions
+
+
+def main() -> None:
+    params = load_section("walkforward")
+    train = load_section("train").model_copy(update={"model": params.model})
+    backtest = load_section("backtest")
+    folds = [Fold(f["fold"], tuple(f["train"]), tuple(f["val"]), tuple(f["test"]))
+             for f in read_json("data/splits/folds.json")["folds"]][-params.max_folds:]
+    names = [f["name"] for f in read_json("data/features/manifest.json")["features"]]
+    panel = Panel.load("data/features/features.parquet", read_table("data/splits/labels.parquet"), names)
+    predictions = []
+    for fold in folds:
+        predictions.append(fold_predictions(panel, fold, train, Path(f"logs/walkforward/fold_{fold.fold}")))
+        print(f"walkforward: fold {fold.fold} test {fold.test[0]}..{fold.test[1]}: {predictions[-1].height} rows")
+    strategy = Strategy(backtest.strategy, backtest.threshold, backtest.top_k, backtest.max_swaps)
+    result = walk_forward(predictions, strategy, cost_per_side(backtest.cost_bps, backtest.slippage_bps),
+                          backtest.periods_per_year, backtest.trials)
+    stitched = pl.concat(predictions)
+    write_table(stitched, "data/walkforward/predictions.parquet", Predictions)
+    accuracy = float(((stitched["prob"] > 0.5).cast(pl.Int8) == stitched["label"]).mean())
+    write_json({"model": params.model, "folds": len(folds), "accuracy": accuracy, "rows": stitched.height,
+                "test": result.summary["strategy"], "benchmark": result.summary["benchmark"]},
+               "metrics/walkforward.json")
+    equity = result.returns.select("date", strategy=(1 + pl.col("strategy")).cum_prod() * backtest.initial_capital,
+                                   benchmark=(1 + pl.col("benchmark")).cum_prod() * backtest.initial_capital)
+    write_csv(equity, "plots/walkforward_equity.csv")
+    write_csv(result.folds, "plots/walkforward_folds.csv")
+    print(f"walkforward: {len(folds)} folds, accuracy {accuracy:.4f}, sharpe {result.summary['strategy']['sharpe']:.2f} "
+          f"(benchmark {result.summary['benchmark']['sharpe']:.2f})")
+
+
+if __name__ == "__main__":
+    exit_on_error(main)

@@ -1,0 +1,94 @@
+"""The pipeline's own truth tests (issue 5): synthetic markets whose answer is known.
+
+- Null market (pure random walk): no model may beat the majority-class rate beyond its 99%
+  binomial interval, or something leaks.
+- Teeth: the same check fails when a leak is planted on purpose (a feature that peeks one day
+  ahead, with a normaliser fitted on every segment), so a pass means something.
+- Planted market: a known signal with a known best accuracy; the models must come close to it.
+
+Each market goes through the library exactly as the stages chain it: features, labels, the
+chronological split with its embargo, normalisation fitted on train, windows, fit, predict.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+
+from stockcast.data.synthetic import generate
+from stockcast.dataset import Panel
+from stockcast.features.registry import compute, feature_set
+from stockcast.labels import make_labels
+from stockcast.models import build
+from stockcast.models.base import Windows
+from stockcast.normalize import fit_normalizer
+from stockcast.params import TrainParams
+from stockcast.split import assign_segments
+
+Z99 = 2.5758  # two-sided 99% normal quantile
+SEQUENCE = {"seq_len": 5, "hidden_size": 16, "num_layers": 1, "epochs": 4, "patience": 2, "lr": 0.005,
+            "batch_size": 256, "lr_schedule": "constant", "warmup_epochs": 0}
+MODELS = ["lstm", "gru", "transformer", "logreg", "lightgbm"]
+
+
+def _test_accuracy(bars: pl.DataFrame, model: str, tmp_path, peek: bool = False) -> tuple[float, int, float]:
+    """(test accuracy, test rows, majority-class rate on those rows) of `model` on `bars`."""
+    features = feature_set("basic")
+    table = compute(bars, features)
+    names = [f.name for f in features]
+    if peek:  # the leak: tomorrow's return as a feature of today
+        table = table.with_columns(peek=pl.col("logret_1").shift(-1).over("ticker"))
+        names.append("peek")
+    labels, _ = assign_segments(make_labels(bars, 1), 0.6, 0.2, embargo_days=60)
+    panel = Panel.from_tables(table, labels, names)
+    fit_rows = np.arange(len(panel.x)) if peek else panel.segment_rows("train")
+    fit_normalizer("zscore", panel.x, fit_rows, names).transform(panel.x)
+    params = TrainParams(model=model, **SEQUENCE)
+    ends = {s: panel.window_ends(params.seq_len, s) for s in ("train", "val", "test")}
+    data = Windows(panel.x, panel.y, params.seq_len, ends)
+    estimator = build(model, len(names), params)
+    estimator.fit(data, tmp_path / "logs")
+    prob = estimator.predict_proba(data, "test")
+    y = panel.y[ends["test"]]
+    majority = float(np.nanmean(panel.y[ends["train"]]) >= 0.5)
+    return float(np.mean((prob > 0.5) == (y > 0.5))), len(y), float(np.mean(y == majority))
+
+
+def assert_no_edge(accuracy: float, n: int, base_rate: float) -> None:
+    """Accuracy inside the 99% binomial interval around the majority-class rate."""
+    half = Z99 * math.sqrt(base_rate * (1 - base_rate) / n)
+    assert abs(accuracy - base_rate) <= half, (
+        f"accuracy {accuracy:.4f} is outside {base_rate:.4f} +/- {half:.4f} (n={n}): the pipeline leaks")
+
+
+@pytest.fixture(scope="module")
+def null_market() -> pl.DataFrame:
+    return generate("null", n_tickers=12, n_days=1500, seed=11)[0]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_no_model_beats_a_coin_flip_on_a_random_walk(null_market, model, tmp_path):
+    assert_no_edge(*_test_accuracy(null_market, model, tmp_path))
+
+
+@pytest.mark.parametrize("model", ["logreg", "lstm"])
+def test_the_null_check_catches_a_planted_leak(null_market, model, tmp_path):
+    accuracy, n, base = _test_accuracy(null_market, model, tmp_path, peek=True)
+    with pytest.raises(AssertionError, match="the pipeline leaks"):
+        assert_no_edge(accuracy, n, base)
+
+
+@pytest.fixture(scope="module")
+def planted_market() -> tuple[pl.DataFrame, float]:
+    bars, meta = generate("planted", n_tickers=12, n_days=2500, seed=5, bayes_accuracy=0.58)
+    return bars, meta["bayes_accuracy"]
+
+
+@pytest.mark.parametrize("model", ["lightgbm", "lstm"])
+def test_models_come_close_to_the_best_achievable_accuracy(planted_market, model, tmp_path):
+    bars, bayes = planted_market
+    accuracy, n, _ = _test_accuracy(bars, model, tmp_path)
+    assert accuracy >= bayes - 0.02, f"{model}: {accuracy:.4f} on {n} test rows, best achievable {bayes}"
