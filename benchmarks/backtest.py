@@ -36,7 +36,7 @@ COST = 10 / 1e4
 
 def predictions(days: int, tickers: int, seed: int = 0) -> pl.DataFrame:
     rng = np.random.default_rng(seed)
-    sessions = pl.date_range(date(2018, 1, 1), date(2040, 1, 1), "1d", eager=True)
+    sessions = pl.date_range(date(1990, 1, 1), date(2060, 1, 1), "1d", eager=True)
     sessions = sessions.filter(sessions.dt.weekday() <= 5)[:days]
     names = np.array([f"T{i:05d}" for i in range(tickers)])
     return pl.DataFrame({
