@@ -61,6 +61,13 @@ class Panel:
     def segment_rows(self, segment: str) -> np.ndarray:
         return np.flatnonzero((self.keys["segment"] == segment).to_numpy())
 
+    def finite_rows(self, block: int = 1 << 18) -> np.ndarray:
+        """Rows without NaN, checked a block at a time (a whole-panel mask would be 1 byte per value)."""
+        ok = np.empty(len(self.x), dtype=bool)
+        for start in range(0, len(self.x), block):
+            ok[start:start + block] = np.isfinite(self.x[start:start + block]).all(axis=1)
+        return ok
+
     def window_ends(self, seq_len: int, segment: str) -> np.ndarray:
         """Rows that end a usable window of length `seq_len` inside `segment` (see module doc)."""
         ticker = self.keys["ticker"].to_numpy()
@@ -70,7 +77,7 @@ class Panel:
         new_run[1:] = (ticker[1:] != ticker[:-1]) | (seg[1:] != seg[:-1])
         run_start = np.maximum.accumulate(np.where(new_run, np.arange(n), 0))
         long_enough = np.arange(n) - run_start >= seq_len - 1
-        bad = np.concatenate([[0], np.cumsum(~np.isfinite(self.x).all(axis=1))])
+        bad = np.concatenate([[0], np.cumsum(~self.finite_rows())])
         ends = np.arange(n)
         clean_window = bad[ends + 1] - bad[np.maximum(ends + 1 - seq_len, 0)] == 0
         keep = (seg == segment) & long_enough & clean_window & np.isfinite(self.y)
