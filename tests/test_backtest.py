@@ -253,3 +253,54 @@ def test_backtest_metrics_keep_their_contract():
 def test_long_flat_is_all_cash_when_the_model_is_bearish():
     grid = to_grid(_random().with_columns(prob=pl.lit(0.2, pl.Float32)))
     assert not long_flat(grid, 0.5).any()
+
+
+def _pivot(frame: pl.DataFrame, column: str) -> np.ndarray:
+    """The grid written plainly: a polars pivot, tradable rows only."""
+    tradable = frame.filter(pl.col("prob").is_not_nan() & pl.col("next_return").is_not_nan())
+    wide = tradable.pivot(on="ticker", index="date", values=column).sort("date")
+    names = sorted(frame["ticker"].unique().to_list())
+    return wide.select([pl.col(n) if n in wide.columns else pl.lit(None).alias(n) for n in names]).to_numpy()
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), holes=st.sampled_from([0.0, 0.01, 0.3]), shuffle=st.booleans(),
+       dead=st.sampled_from([0.0, 0.2]))
+def test_the_grid_is_the_pivot_of_the_tradable_rows(seed, holes, shuffle, dead):
+    frame = _random(days=300, names=7, seed=seed, holes=holes)  # 2,100 rows: sliced runs or scattered rows
+    rng = np.random.default_rng(seed)
+    frame = frame.with_columns(next_return=pl.when(pl.Series(rng.random(frame.height) < dead)).then(float("nan"))
+                               .otherwise(pl.col("next_return")))
+    grid = to_grid(frame.sample(fraction=1.0, shuffle=True, seed=seed) if shuffle else frame)
+    prob, returns = _pivot(frame, "prob"), _pivot(frame, "next_return")
+    np.testing.assert_array_equal(grid.prob, prob.astype(np.float32))
+    np.testing.assert_array_equal(grid.returns, np.nan_to_num(returns, nan=0.0))
+    np.testing.assert_array_equal(grid.tradable, ~np.isnan(prob))
+
+
+def test_sessions_without_a_tradable_row_are_dropped():
+    frame = _random(days=10, names=4)
+    unknown = pl.col("date").is_in([date(2020, 1, 1), date(2020, 1, 5), date(2020, 1, 10)])
+    grid = to_grid(frame.with_columns(next_return=pl.when(unknown).then(None).otherwise(pl.col("next_return"))))
+    assert grid.dates.to_list() == [date(2020, 1, d) for d in (2, 3, 4, 6, 7, 8, 9)]
+    last = to_grid(frame.with_columns(next_return=pl.when(pl.col("date") == date(2020, 1, 10)).then(None)
+                                      .otherwise(pl.col("next_return"))))
+    assert last.dates.to_list() == [date(2020, 1, d) for d in range(1, 10)] and last.prob.shape == (9, 4)
+
+
+def test_the_benchmark_buys_back_a_holding_that_lost_everything():
+    pred = _frame({"A": [0.5, 0.5, 0.5, 0.5], "B": [0.5, 0.5, 0.5, 0.5]},
+                  {"A": [-1.0, 0.1, 0.0, 0.0], "B": [0.0, 0.0, 0.0, 0.0]})
+    grid = to_grid(pred)
+    np.testing.assert_allclose(buy_and_hold(grid), simulate(_reference_buy_and_hold(grid), grid.returns, 0.0),
+                               atol=1e-12)
+
+
+@pytest.mark.parametrize("holes", [0.0, 0.5])  # 0.5: k_t varies from day to day
+def test_long_short_stays_dollar_neutral_when_every_probability_ties(holes):
+    grid = to_grid(_random(names=10, holes=holes).with_columns(prob=pl.lit(0.5, pl.Float32)))
+    weights = long_short(grid, top_k=3)
+    k = np.minimum(3, grid.tradable.sum(axis=1) // 2)
+    np.testing.assert_allclose(weights.sum(axis=1), 0, atol=1e-15)
+    assert ((weights > 0).sum(axis=1) == k).all() and ((weights < 0).sum(axis=1) == k).all()
+
