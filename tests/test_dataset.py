@@ -1,5 +1,6 @@
 import numpy as np
 import polars as pl
+import pyarrow.parquet as pq
 
 from stockcast.dataset import Panel, WindowDataset, loader
 
@@ -44,3 +45,24 @@ def test_a_batch_is_the_rows_of_its_windows():
     xb, yb = next(iter(loader(ds, 3, False, 0, False)))
     assert xb.shape == (3, L, 2) and yb.shape == (3,)
     np.testing.assert_array_equal(xb[1].numpy(), panel.x[ends[1] - L + 1: ends[1] + 1])
+
+
+def test_load_puts_every_labelled_row_in_place_whatever_the_file_order(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 200
+    table = pl.DataFrame({"ticker": np.repeat(["BBB", "AAA"], n // 2), "date": np.tile(np.arange(n // 2), 2),
+                          "f1": rng.normal(size=n).astype(np.float32), "f2": rng.normal(size=n)})
+    table = table.with_columns(f1=pl.when(pl.col("date") < 3).then(None).otherwise(pl.col("f1")))
+    labels = table.filter(pl.col("date") % 7 != 0).select(
+        "ticker", "date", segment=pl.lit("train"), label=pl.lit(1, pl.Int8), fwd_return=pl.lit(0.0),
+        next_return=pl.lit(0.0))
+    path = tmp_path / "features.parquet"
+    table.sample(fraction=1.0, shuffle=True, seed=1).write_parquet(path, row_group_size=16)
+    assert pq.ParquetFile(path).metadata.num_row_groups > 1
+    loaded = Panel.load(path, labels, ["f1", "f2"])
+    expected = Panel.from_tables(table, labels, ["f1", "f2"])
+    assert loaded.keys.equals(expected.keys)
+    np.testing.assert_array_equal(loaded.x, expected.x)
+    reference = table.join(labels, on=["ticker", "date"]).sort("ticker", "date")
+    np.testing.assert_array_equal(expected.x[:, 1], reference["f2"].cast(pl.Float32).to_numpy())
+    assert np.isnan(expected.x[reference["f1"].is_null().to_numpy(), 0]).all()

@@ -60,3 +60,25 @@ def test_a_saved_normaliser_transforms_exactly_as_the_fitted_one(kind):
 def test_unknown_kind_is_a_clear_error():
     with pytest.raises(StockcastError, match="known: zscore, robust, rank"):
         normalizer_from_dict({"kind": "minmax"})
+
+
+def test_block_statistics_equal_numpy_on_the_training_rows(monkeypatch):
+    """The fit reads row blocks and feature groups; small blocks make every boundary count."""
+    import stockcast.normalize as normalize
+    monkeypatch.setattr(normalize, "BLOCK_ROWS", 7)
+    monkeypatch.setattr(normalize, "MEDIAN_FEATURES", 2)
+    rng = np.random.default_rng(3)
+    x = rng.normal(50, 10, (101, 5)).astype(np.float32)
+    x[rng.random(x.shape) < 0.2] = np.nan
+    x[:, 4] = np.nan  # a feature with no value at all in training
+    rows = np.sort(rng.choice(101, 60, replace=False))
+    train = x[rows].astype(np.float64)
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+        mean, std, median = np.nanmean(train, axis=0), np.nanstd(train, axis=0), np.nanmedian(train, axis=0)
+        mad = np.nanmedian(np.abs(train - median), axis=0)
+    z, r = ZScore.fit(x, rows, list("abcde")), RobustZScore.fit(x, rows, list("abcde"))
+    np.testing.assert_allclose(z.center, np.nan_to_num(mean), rtol=1e-12)
+    np.testing.assert_allclose(z.scale[:4], std[:4], rtol=1e-12)
+    np.testing.assert_allclose(r.center, np.nan_to_num(median), rtol=0)
+    np.testing.assert_allclose(np.array(r.scale[:4]) / 1.4826, mad[:4], rtol=1e-12)
+    assert z.scale[4] == r.scale[4] == 1.0

@@ -1,13 +1,15 @@
 """Feature normalisation, fitted on the training segment only and saved as JSON beside the model.
 
 Leakage rule: `fit` is given training rows only; statistics of val/test never enter the model.
-`fit` reads the training rows one feature at a time and `transform` works in place on the float32
-panel (a copy of 10M x 95 would double the memory); NaN (warm-up) stays NaN, so masked rows stay
-masked.
+The panel is row-major (10M x 95 float32), so `fit` reads the training rows a block of whole rows at
+a time (a column gather would pull every cache line of the panel once per feature), and
+`transform` works in place (a copy would double the memory); NaN (warm-up) stays NaN, so masked
+rows stay masked.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -18,9 +20,49 @@ from stockcast.errors import StockcastError
 MAD_TO_SD = 1.4826  # MAD of a normal distribution times this is its standard deviation
 
 
-def _per_feature(x: np.ndarray, rows: np.ndarray, stat) -> np.ndarray:
-    """stat(column restricted to `rows`) for each feature, gathering one column at a time."""
-    return np.array([stat(x[rows, j].astype(np.float64)) for j in range(x.shape[1])], dtype=np.float64)
+BLOCK_ROWS = 1 << 16  # rows per gathered block: ~25 MB of float32 at 95 features
+MEDIAN_FEATURES = 12  # features per pass of the median: 12 x 6M training rows ~ 290 MB of float32
+
+
+def _blocks(x: np.ndarray, rows: np.ndarray) -> Iterator[np.ndarray]:
+    """The training rows of `x` as float64 blocks of whole rows, in order."""
+    for start in range(0, len(rows), BLOCK_ROWS):
+        yield x[rows[start:start + BLOCK_ROWS]].astype(np.float64)
+
+
+def _mean_std(x: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature NaN-skipping mean and population std (np.nanmean / np.nanstd) of `x[rows]`, in two
+    passes over blocks: the sum of squared deviations from the exact mean is as stable as numpy's."""
+    count, total = np.zeros(x.shape[1]), np.zeros(x.shape[1])
+    for block in _blocks(x, rows):
+        count += np.count_nonzero(~np.isnan(block), axis=0)
+        total += np.nansum(block, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / count
+    squares = np.zeros(x.shape[1])
+    for block in _blocks(x, rows):
+        block -= mean
+        squares += np.nansum(block * block, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return mean, np.sqrt(squares / count)
+
+
+def _median_mad(x: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature NaN-skipping median and median absolute deviation of `x[rows]`: the training rows
+    of MEDIAN_FEATURES features at a time are gathered into one contiguous buffer per pass."""
+    median, mad = np.full(x.shape[1], np.nan), np.full(x.shape[1], np.nan)
+    for first in range(0, x.shape[1], MEDIAN_FEATURES):
+        columns = slice(first, min(first + MEDIAN_FEATURES, x.shape[1]))
+        values = np.empty((columns.stop - first, len(rows)), dtype=np.float32)
+        for start in range(0, len(rows), BLOCK_ROWS):
+            values[:, start:start + BLOCK_ROWS] = x[rows[start:start + BLOCK_ROWS], columns].T
+        for j, single in enumerate(values, start=first):
+            column = single.astype(np.float64)
+            if np.isnan(column).all():
+                continue
+            median[j] = np.nanmedian(column)
+            mad[j] = np.nanmedian(np.abs(column - median[j]))
+    return median, mad
 
 
 def _safe_scale(scale: np.ndarray) -> np.ndarray:
@@ -39,8 +81,8 @@ class ZScore:
 
     @classmethod
     def fit(cls, x: np.ndarray, rows: np.ndarray, features: list[str]) -> ZScore:
-        center = np.nan_to_num(_per_feature(x, rows, np.nanmean))
-        return cls(list(features), center.tolist(), _safe_scale(_per_feature(x, rows, np.nanstd)).tolist())
+        mean, std = _mean_std(x, rows)
+        return cls(list(features), np.nan_to_num(mean).tolist(), _safe_scale(std).tolist())
 
     def transform(self, x: np.ndarray, dates: np.ndarray | None = None) -> np.ndarray:
         x -= np.asarray(self.center, dtype=np.float32)
@@ -61,8 +103,7 @@ class RobustZScore:
 
     @classmethod
     def fit(cls, x: np.ndarray, rows: np.ndarray, features: list[str], clip: float = 5.0) -> RobustZScore:
-        median = _per_feature(x, rows, np.nanmedian)
-        mad = np.array([np.nanmedian(np.abs(x[rows, j].astype(np.float64) - median[j])) for j in range(x.shape[1])])
+        median, mad = _median_mad(x, rows)
         return cls(list(features), np.nan_to_num(median).tolist(), _safe_scale(mad * MAD_TO_SD).tolist(), clip)
 
     def transform(self, x: np.ndarray, dates: np.ndarray | None = None) -> np.ndarray:

@@ -37,13 +37,15 @@ def compute(bars: pl.DataFrame, features: Sequence[Feature], threads: int | None
     out = np.empty((len(features), bars.height), dtype=np.float32)  # row j: feature j's column
 
     def run(batch: list[tuple[int, int]]) -> None:
-        out[:, batch[0][0]:batch[-1][1]] = np.nan  # touch fresh pages in order: far cheaper than scattered
         for start, end in batch:
             _compute_ticker(Bars(*(a[start:end] for a in arrays)), features, out[:, start:end])
 
+    def column(j: int) -> pl.Series:  # no copy of the values; the NaN scan for the null mask runs in threads
+        return pl.Series(features[j].name, out[j], nan_to_null=True)
+
     with ThreadPoolExecutor(threads or _cpus()) as pool:
         list(pool.map(run, _batches(bars["ticker"].rle().struct.field("len").to_numpy())))
-    series = [pl.Series(f.name, out[j], nan_to_null=True) for j, f in enumerate(features)]  # no copy
+        series = list(pool.map(column, range(len(features))))
     return bars.select("ticker", "date").with_columns(series)
 
 
