@@ -42,7 +42,9 @@ class LogReg(Model):
         estimator = LogisticRegression(C=self.params.logreg.c, max_iter=self.params.logreg.max_iter,
                                        random_state=self.params.seed).fit(x, y)
         coef = estimator.coef_[0] if self.n_classes == 2 else estimator.coef_
-        self.coef, self.intercept = coef.astype(np.float64), estimator.intercept_.astype(np.float64)
+        # C order: safetensors writes raw bytes, and scikit-learn's multinomial coef_ can be Fortran-ordered
+        self.coef = np.ascontiguousarray(coef, dtype=np.float64)
+        self.intercept = np.ascontiguousarray(estimator.intercept_, dtype=np.float64)
         metrics = {"train_loss": class_scores(self._proba(x), y)["val_loss"],
                    **class_scores(self.predict_classes(data, "val"), data.rows("val")[1])}
         log_history(log_dir, [metrics], on_epoch)
