@@ -270,7 +270,7 @@ class TrainParams(Section):
 
 
 class EvaluateParams(Section):
-    threshold: float = Field(0.5, gt=0, lt=1)   # P(up) above it calls "up" (with flat: the likeliest class); never tuned on test
+    threshold: float = Field(0.5, gt=0, lt=1)   # P(up) above it calls up (flat: likeliest class)
     top_k: int = Field(2, ge=1)                 # most confident calls per day scored by top/flop accuracy
 
 

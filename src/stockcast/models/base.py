@@ -2,8 +2,8 @@
 
 A model is built from (n_features, TrainParams, n_classes), fitted on `Windows`, asked for class
 probabilities (and P(up)) on a segment, and saved to / restored from a folder of files it names.
-Two classes (0 down, 1 up) are the binary model of old: one logit, P(up); three add flat (label 2). artifacts.py adds config.json and
-checksums around those files; the model itself never reads anything else.
+Two classes (0 down, 1 up) are the binary model of old: one logit, P(up); three add flat (label 2).
+artifacts.py adds config.json and checksums around those files; the model itself never reads anything else.
 """
 
 from __future__ import annotations
