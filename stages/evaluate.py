@@ -9,7 +9,7 @@ from stockcast.dataset import Panel
 from stockcast.errors import exit_on_error
 from stockcast.evaluate import evaluate
 from stockcast.evaluation.classification import majority_class
-from stockcast.models import Windows
+from stockcast.models import Windows, probability_columns
 from stockcast.normalize import normalizer_from_dict
 from stockcast.params import load_section
 from stockcast.schemas import Predictions
@@ -26,8 +26,8 @@ def main() -> None:
     windows = Windows(x, panel.y, seq_len, {s: panel.window_ends(seq_len, s) for s in ("val", "test")})
     parts = []
     for segment in ("val", "test"):
-        prob = model.predict_proba(windows, segment)
-        parts.append(panel.keys[windows.ends[segment]].with_columns(prob=pl.Series(prob, dtype=pl.Float32)))
+        proba = model.predict_classes(windows, segment)
+        parts.append(panel.keys[windows.ends[segment]].with_columns(**probability_columns(proba)))
     predictions = pl.concat(parts).drop_nulls("label")
     write_table(predictions, "data/predictions/predictions.parquet", Predictions)
 

@@ -28,7 +28,7 @@ def main() -> None:
     normalizer = fit_normalizer(params.normalize, panel.x, panel.segment_rows("train"), names)
     x = normalizer.transform(panel.x, panel.keys["date"].to_numpy())
     windows = Windows(x, panel.y, params.seq_len, {s: panel.window_ends(params.seq_len, s) for s in ("train", "val")})
-    model = build(params.model, len(names), params)
+    model = build(params.model, len(names), params, read_json("data/splits/boundaries.json")["n_classes"])
     main_rank = distributed.is_main()
 
     with Live(dir="dvclive", dvcyaml=False, save_dvc_exp=False) if main_rank else nullcontext() as live:

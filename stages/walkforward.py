@@ -2,12 +2,14 @@
 
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from stockcast.backtest.engine import Strategy, cost_per_side
 from stockcast.backtest.walk_forward import walk_forward
 from stockcast.dataset import Panel
 from stockcast.errors import exit_on_error
+from stockcast.evaluation.classification import calls
 from stockcast.params import load_section
 from stockcast.schemas import Predictions
 from stockcast.split import Fold
@@ -22,17 +24,19 @@ def main() -> None:
     folds = [Fold(f["fold"], tuple(f["train"]), tuple(f["val"]), tuple(f["test"]))
              for f in read_json("data/splits/folds.json")["folds"]][-params.max_folds:]
     names = [f["name"] for f in read_json("data/features/manifest.json")["features"]]
+    n_classes = read_json("data/splits/boundaries.json")["n_classes"]
     panel = Panel.load("data/features/features.parquet", read_table("data/splits/labels.parquet"), names)
     predictions = []
     for fold in folds:
-        predictions.append(fold_predictions(panel, fold, train, Path(f"logs/walkforward/fold_{fold.fold}")))
+        predictions.append(fold_predictions(panel, fold, train, Path(f"logs/walkforward/fold_{fold.fold}"),
+                                            n_classes))
         print(f"walkforward: fold {fold.fold} test {fold.test[0]}..{fold.test[1]}: {predictions[-1].height} rows")
     strategy = Strategy(backtest.strategy, backtest.threshold, backtest.top_k, backtest.max_swaps)
     result = walk_forward(predictions, strategy, cost_per_side(backtest.cost_bps, backtest.slippage_bps),
                           backtest.periods_per_year, backtest.trials)
     stitched = pl.concat(predictions)
     write_table(stitched, "data/walkforward/predictions.parquet", Predictions)
-    accuracy = float(((stitched["prob"] > 0.5).cast(pl.Int8) == stitched["label"]).mean())
+    accuracy = float(np.mean(calls(stitched, 0.5) == stitched["label"].to_numpy()))
     write_json({"model": params.model, "folds": len(folds), "accuracy": accuracy, "rows": stitched.height,
                 "test": result.summary["strategy"], "benchmark": result.summary["benchmark"]},
                "metrics/walkforward.json")

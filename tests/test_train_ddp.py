@@ -39,6 +39,7 @@ def _tiny_stage_inputs(directory) -> None:
     table.select("ticker", "date", "segment", "label", "fwd_return", "next_return").write_parquet(
         directory / "data/splits/labels.parquet")
     (directory / "data/features/manifest.json").write_text(json.dumps({"features": [{"name": f} for f in FEATURES]}))
+    (directory / "data/splits/boundaries.json").write_text(json.dumps({"n_classes": 2}))
     train = {"seq_len": 5, "hidden_size": 8, "num_layers": 1, "batch_size": 16, "lr": 0.02, "epochs": 4,
              "warmup_epochs": 0, "device": "cpu"}
     (directory / "params.yaml").write_text(yaml.safe_dump({"train": train}))

@@ -21,7 +21,8 @@ import pytest
 from stockcast.data.synthetic import generate
 from stockcast.dataset import Panel
 from stockcast.features.registry import compute, feature_set
-from stockcast.labels import make_labels
+from stockcast.evaluation.classification import majority_class
+from stockcast.labels import make_labels, n_classes
 from stockcast.models import build
 from stockcast.models.base import Windows
 from stockcast.normalize import fit_normalizer
@@ -34,26 +35,32 @@ SEQUENCE = {"seq_len": 5, "hidden_size": 16, "num_layers": 1, "epochs": 4, "pati
 MODELS = ["lstm", "gru", "transformer", "logreg", "lightgbm"]
 
 
-def _test_accuracy(bars: pl.DataFrame, model: str, tmp_path, peek: bool = False) -> tuple[float, int, float]:
-    """(test accuracy, test rows, majority-class rate on those rows) of `model` on `bars`."""
+def _test_accuracy(bars: pl.DataFrame, model: str, tmp_path, peek: bool = False,
+                   flat: float = 0.0) -> tuple[float, int, float]:
+    """(test accuracy, test rows, majority-class rate on those rows) of `model` on `bars`; with `flat`
+    > 0, moves below it are a third class (split.dead_zone_mode: flat) and the call is the likeliest class."""
     features = feature_set("basic")
     table = compute(bars, features)
     names = [f.name for f in features]
     if peek:  # the leak: tomorrow's return as a feature of today
         table = table.with_columns(peek=pl.col("logret_1").shift(-1).over("ticker"))
         names.append("peek")
-    labels, _ = assign_segments(make_labels(bars, 1), 0.6, 0.2, embargo_days=60)
+    mode = "flat" if flat else "exclude"
+    labels, _ = assign_segments(make_labels(bars, 1, dead_zone=flat, dead_zone_mode=mode), 0.6, 0.2, embargo_days=60)
     panel = Panel.from_tables(table, labels, names)
     fit_rows = np.arange(len(panel.x)) if peek else panel.segment_rows("train")
     fit_normalizer("zscore", panel.x, fit_rows, names).transform(panel.x)
     params = TrainParams(model=model, **SEQUENCE)
     ends = {s: panel.window_ends(params.seq_len, s) for s in ("train", "val", "test")}
     data = Windows(panel.x, panel.y, params.seq_len, ends)
-    estimator = build(model, len(names), params)
+    estimator = build(model, len(names), params, n_classes(mode))
     estimator.fit(data, tmp_path / "logs")
-    prob = estimator.predict_proba(data, "test")
     y = panel.y[ends["test"]]
-    majority = float(np.nanmean(panel.y[ends["train"]]) >= 0.5)
+    majority = majority_class(pl.Series(panel.y[ends["train"]]))
+    if flat:
+        calls = estimator.predict_classes(data, "test").argmax(axis=1)
+        return float(np.mean(calls == y)), len(y), float(np.mean(y == majority))
+    prob = estimator.predict_proba(data, "test")
     return float(np.mean((prob > 0.5) == (y > 0.5))), len(y), float(np.mean(y == majority))
 
 
@@ -77,6 +84,38 @@ def test_no_model_beats_a_coin_flip_on_a_random_walk(null_market, model, tmp_pat
 @pytest.mark.parametrize("model", ["logreg", "lstm"])
 def test_the_null_check_catches_a_planted_leak(null_market, model, tmp_path):
     accuracy, n, base = _test_accuracy(null_market, model, tmp_path, peek=True)
+    with pytest.raises(AssertionError, match="the pipeline leaks"):
+        assert_no_edge(accuracy, n, base)
+
+
+FLAT = 0.01  # about 40% of daily moves at 2% volatility are flat
+
+
+@pytest.fixture(scope="module")
+def equal_volatility_null_market(null_market) -> pl.DataFrame:
+    """The null market with every ticker's volatility brought to 2%.
+
+    The null market draws a volatility per ticker, so how often a ticker's move is flat is knowable
+    from its past (volatility features): a real edge on the flat class, not a leak. With one volatility
+    for all, P(flat) is the same everywhere and nothing beats the majority class. Prices are raised to
+    the power 0.02 / sigma around the first close, which scales every log move (and the OHLC noise drawn
+    in proportion to sigma) alike and keeps the bars consistent.
+    """
+    log_close = pl.col("close").log()
+    sigma = log_close.diff().std().over("ticker")
+    anchor = pl.col("close").first().over("ticker")
+    return null_market.sort("ticker", "date").with_columns(
+        (anchor * (pl.col(c) / anchor) ** (0.02 / sigma)).alias(c) for c in ("open", "high", "low", "close"))
+
+
+@pytest.mark.parametrize("model", ["lightgbm", "gru"])
+def test_no_three_class_model_beats_the_majority_class_on_a_random_walk(equal_volatility_null_market, model,
+                                                                        tmp_path):
+    assert_no_edge(*_test_accuracy(equal_volatility_null_market, model, tmp_path, flat=FLAT))
+
+
+def test_the_three_class_null_check_catches_a_planted_leak(equal_volatility_null_market, tmp_path):
+    accuracy, n, base = _test_accuracy(equal_volatility_null_market, "logreg", tmp_path, peek=True, flat=FLAT)
     with pytest.raises(AssertionError, match="the pipeline leaks"):
         assert_no_edge(accuracy, n, base)
 

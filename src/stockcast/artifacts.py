@@ -1,8 +1,8 @@
 """Model artifacts: the model's own files plus config.json with their SHA-256. Nothing is unpickled.
 
 models/<name>/ holds what the model writes (safetensors weights, LightGBM text, or members' folders
-for the ensemble) and config.json: model name, validated train params, feature list, normaliser,
-and a checksum per file. Loading verifies every checksum before parsing anything, so a truncated
+for the ensemble) and config.json: model name, class count, validated train params, feature list,
+normaliser, and a checksum per file. Loading verifies every checksum before parsing anything, so a truncated
 or edited file is a one-line error that names it, never a crash deep inside a parser.
 """
 
@@ -31,11 +31,13 @@ def sha256(path: Path) -> str:
 
 
 def save_model(directory: str | Path, model: Model, config: dict[str, Any]) -> None:
-    """Write the model's files and config.json; `config` must hold `model`, `n_features` and `params`."""
+    """Write the model's files and config.json; `config` must hold `model`, `n_features` and `params`
+    (the model's class count is added as `n_classes`)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     files = model.save(directory)
-    write_json({**config, "files": {name: sha256(directory / name) for name in files}}, directory / CONFIG)
+    write_json({**config, "n_classes": model.n_classes, "files": {name: sha256(directory / name) for name in files}},
+               directory / CONFIG)
 
 
 def load_model(directory: str | Path) -> tuple[Model, dict[str, Any]]:
@@ -53,7 +55,8 @@ def load_model(directory: str | Path) -> tuple[Model, dict[str, Any]]:
             raise StockcastError(f"{path}: damaged weights file (its SHA-256 differs from {CONFIG}: "
                                  "truncated or modified after training; rerun the train stage)")
     params = parse_section("train", config["params"], str(directory / CONFIG))
-    model = build(config["model"], config["n_features"], params)
+    n_classes = config.get("n_classes", 2)  # artifacts written before the flat class existed are binary
+    model = build(config["model"], config["n_features"], params, n_classes)
     try:
         model.restore(directory)
     except (SafetensorError, OSError, RuntimeError, ValueError, KeyError) as err:

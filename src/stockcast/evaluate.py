@@ -9,6 +9,13 @@ data (ROC, calibration, confusion, accuracy by ticker and by year, daily IC).
 The null rate is the share of the segment's own majority class, max(up_rate, 1 - up_rate): what the
 best constant guess scores on these very rows. It is stricter than the training majority class,
 which can be the minority of the test segment (a bull market after a bear one).
+
+With three classes (down, up, flat: predictions carry prob_down and prob_flat) the call is the most
+probable class; precision, recall and F1 are macro averages, AUC one-vs-rest macro, log loss
+multiclass, the null rate the largest of the three class shares, and the confusion matrix 3 x 3.
+Pesaran-Timmermann tests up/down calls, so it runs on the rows where neither the label nor the call
+is flat: its keys end in `_up_down` (pt_n_up_down rows). `prob` stays P(up), so IC, top/flop, ROC,
+calibration and the backtest read it unchanged. Binary metrics keep their keys.
 """
 
 from __future__ import annotations
@@ -19,10 +26,13 @@ import numpy as np
 import polars as pl
 
 from stockcast.evaluation.breakdown import accuracy_by
-from stockcast.evaluation.classification import baseline_accuracy, classification_metrics, yesterday_direction
+from stockcast.evaluation.classification import (baseline_accuracy, calls, class_probabilities,
+                                                 classification_metrics, has_flat_class, multiclass_metrics,
+                                                 yesterday_direction)
 from stockcast.evaluation.cross_section import ic_summary, information_coefficients, top_flop_accuracy
 from stockcast.evaluation.curves import calibration_points, confusion_counts, roc_points
 from stockcast.evaluation.significance import binomial_pvalue, pesaran_timmermann, wilson_interval
+from stockcast.labels import FLAT, UP
 
 
 @dataclass(frozen=True)
@@ -34,32 +44,44 @@ class Evaluation:
 
 
 def score_segment(rows: pl.DataFrame, threshold: float, top_k: int) -> dict[str, float]:
-    """Every metric of one segment's rows (ticker, date, label, prob, fwd_return); see module doc."""
+    """Every metric of one segment's rows (ticker, date, label, prob[, prob_down, prob_flat], fwd_return);
+    see module doc."""
     y = rows["label"].to_numpy().astype(np.int64)
-    prob = rows["prob"].to_numpy().astype(np.float64)
-    pred = (prob > threshold).astype(np.int64)
-    metrics = classification_metrics(y, prob, threshold)
+    pred = calls(rows, threshold)
     hits, n = int((pred == y).sum()), len(y)
     low, high = wilson_interval(hits, n)
-    up_rate = float(y.mean()) if n else float("nan")
-    null_rate = max(up_rate, 1 - up_rate)
-    statistic, p_value = pesaran_timmermann(y, pred)
+    up_rate = float(np.mean(y == UP)) if n else float("nan")
+    if has_flat_class(rows):
+        metrics = multiclass_metrics(y, class_probabilities(rows), pred)
+        shares = np.bincount(y, minlength=3) / n if n else np.full(3, np.nan)
+        null_rate = float(shares.max())
+        up_down = (y != FLAT) & (pred != FLAT)
+        statistic, p_value = pesaran_timmermann(y[up_down], pred[up_down])
+        tests = {"flat_rate": float(shares[FLAT]), "pt_statistic_up_down": statistic,
+                 "p_pesaran_timmermann_up_down": p_value, "pt_n_up_down": int(up_down.sum())}
+    else:
+        metrics = classification_metrics(y, rows["prob"].to_numpy().astype(np.float64), threshold)
+        null_rate = max(up_rate, 1 - up_rate)
+        statistic, p_value = pesaran_timmermann(y, pred)
+        tests = {"pt_statistic": statistic, "p_pesaran_timmermann": p_value}
     return metrics | {
         "accuracy_low": float(low), "accuracy_high": float(high), "up_rate": up_rate, "null_rate": null_rate,
-        "p_binomial": binomial_pvalue(hits, n, null_rate), "pt_statistic": statistic, "p_pesaran_timmermann": p_value,
-    } | ic_summary(information_coefficients(rows)) | top_flop_accuracy(rows, top_k)
+        "p_binomial": binomial_pvalue(hits, n, null_rate),
+    } | tests | ic_summary(information_coefficients(rows)) | top_flop_accuracy(rows, top_k)
 
 
 def plot_data(rows: pl.DataFrame, threshold: float) -> dict[str, pl.DataFrame]:
-    """ROC, calibration, confusion, accuracy by ticker and by year, and the daily IC with its running sum."""
-    y = rows["label"].to_numpy().astype(np.int64)
+    """ROC and calibration of P(up) for up, confusion of the calls (2 x 2 or 3 x 3), accuracy by ticker and
+    by year, and the daily IC with its running sum."""
+    up = (rows["label"].to_numpy() == UP).astype(np.int64)
     prob = rows["prob"].to_numpy().astype(np.float64)
+    pred = calls(rows, threshold)
     ic = information_coefficients(rows).with_columns(cumulative_ic=pl.col("ic").cum_sum(),
                                                      cumulative_rank_ic=pl.col("rank_ic").cum_sum())
     return {
-        "roc": roc_points(y, prob),
-        "calibration": calibration_points(y, prob),
-        "confusion": confusion_counts(y, (prob > threshold).astype(np.int64)),
+        "roc": roc_points(up, prob),
+        "calibration": calibration_points(up, prob),
+        "confusion": confusion_counts(rows["label"].to_numpy(), pred, 3 if has_flat_class(rows) else 2),
         "accuracy_by_ticker": accuracy_by(rows, pl.col("ticker"), threshold),
         "accuracy_by_year": accuracy_by(rows, pl.col("date").dt.year().alias("year"), threshold),
         "ic": ic,

@@ -179,6 +179,7 @@ class SplitParams(Section):
     label: Literal["direction", "excess"] = "direction"
     horizon: int = Field(1, ge=1, le=60)
     dead_zone: float = Field(0.0, ge=0, lt=1)
+    dead_zone_mode: Literal["exclude", "flat"] = "exclude"  # flat: a third class (label 2) instead of no label
     train_fraction: float = Field(0.6, gt=0, lt=1)
     val_fraction: float = Field(0.2, gt=0, lt=1)
     val_start: date | None = Field(None, strict=False)   # ISO dates; both or neither
@@ -194,6 +195,8 @@ class SplitParams(Section):
             raise ValueError("give both val_start and test_start, or neither (fractions are used then)")
         if self.val_start and self.test_start and self.val_start >= self.test_start:
             raise ValueError(f"val_start ({self.val_start}) must come before test_start ({self.test_start})")
+        if self.dead_zone_mode == "flat" and self.dead_zone == 0:
+            raise ValueError("dead_zone_mode flat needs dead_zone > 0 (with 0 no move is flat)")
         return self
 
 
@@ -267,7 +270,7 @@ class TrainParams(Section):
 
 
 class EvaluateParams(Section):
-    threshold: float = Field(0.5, gt=0, lt=1)   # P(up) above it is an "up" call; fixed, never tuned on test
+    threshold: float = Field(0.5, gt=0, lt=1)   # P(up) above it calls up (flat: likeliest class)
     top_k: int = Field(2, ge=1)                 # most confident calls per day scored by top/flop accuracy
 
 

@@ -12,6 +12,7 @@ import base64
 import html
 import io
 import json
+import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -85,15 +86,18 @@ def calibration_plot(calibration: pl.DataFrame) -> str:
 
 
 def confusion_plot(confusion: pl.DataFrame) -> str:
-    """The 2 x 2 counts (rows actual, columns predicted) as a heat map with the counts written in."""
-    counts = np.zeros((2, 2), dtype=int)
+    """The 2 x 2 (or 3 x 3 with flat) counts (rows actual, columns predicted) as a heat map with the
+    counts written in."""
+    k = math.isqrt(confusion.height)
+    counts = np.zeros((k, k), dtype=int)
     counts[confusion["actual"].to_numpy(), confusion["predicted"].to_numpy()] = confusion["n"].to_numpy()
     fig, ax = plt.subplots(figsize=(4, 3.6))
     ax.imshow(counts, cmap="Blues")
     for (i, j), n in np.ndenumerate(counts):
         ax.text(j, i, f"{n:,}", ha="center", va="center", color="white" if n > counts.max() / 2 else "black")
-    ax.set_xticks([0, 1], ["down", "up"])
-    ax.set_yticks([0, 1], ["down", "up"])
+    names = ("down", "up", "flat")[:k]  # labels 0, 1, 2 (stockcast.labels.CLASSES)
+    ax.set_xticks(range(k), names)
+    ax.set_yticks(range(k), names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("actual")
     return figure_to_data_uri(fig)
@@ -197,8 +201,9 @@ def _fmt(value: Any) -> str:
 
 def classification_rows(evaluate: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Model on val and test, and each baseline on test with its Wilson interval on the same n."""
+    flat = "p_pesaran_timmermann_up_down" in evaluate.get("test", {})  # a three-class model (down, up, flat)
     keys = ["accuracy", "accuracy_low", "accuracy_high", "precision", "recall", "f1", "auc", "log_loss", "n",
-            "p_binomial", "p_pesaran_timmermann"]
+            "p_binomial", "p_pesaran_timmermann_up_down" if flat else "p_pesaran_timmermann"]
     rows = {f"model ({s})": {k: evaluate[s].get(k) for k in keys} for s in ("test", "val") if s in evaluate}
     n = evaluate.get("test", {}).get("n", 0)
     for name, accuracy in evaluate.get("baselines", {}).items():
@@ -231,7 +236,7 @@ def render(title: str, evaluate: dict, backtest: dict, quality: dict, images: di
         "<h2>Classification</h2>",
         f"<p class='note'>Null rate (the test segment's majority class): {_fmt(test.get('null_rate'))}. "
         "p_binomial tests accuracy above it; p_pesaran_timmermann tests that called and realised directions "
-        "are not independent.</p>",
+        "are not independent (with a flat class: _up_down, on rows where neither label nor call is flat).</p>",
         _table(classification_rows(evaluate)),
         "<h2>Ranking</h2>", _table(ranking),
         "<h2>Backtest</h2>", _table(backtest_rows),

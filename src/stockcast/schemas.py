@@ -6,7 +6,7 @@ a code change fails the stage that broke it, naming the column and the check.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import pandera.polars as pa
 import polars as pl
@@ -97,7 +97,7 @@ class Labels(pa.DataFrameModel):
     date: pl.Date
     fwd_return: float = pa.Field(nullable=True)
     next_return: float = pa.Field(nullable=True)
-    label: pl.Int8 = pa.Field(nullable=True, isin=[0, 1])
+    label: pl.Int8 = pa.Field(nullable=True, isin=[0, 1, 2])  # 0 down, 1 up, 2 flat (split.dead_zone_mode)
     segment: str = pa.Field(isin=list(SEGMENTS))
 
     class Config:
@@ -106,15 +106,21 @@ class Labels(pa.DataFrameModel):
 
 
 class Predictions(pa.DataFrameModel):
-    """Out-of-sample probabilities that the label is 1, beside the truth they are judged on."""
+    """Out-of-sample probabilities beside the truth they are judged on.
+
+    `prob` is P(up) (label 1) for every model, so backtests and IC read it whatever the labels;
+    prob_down and prob_flat are present only with three classes (label 2 is flat).
+    """
 
     ticker: str
     date: pl.Date
     segment: str = pa.Field(isin=["val", "test"])
-    label: pl.Int8 = pa.Field(isin=[0, 1])
+    label: pl.Int8 = pa.Field(isin=[0, 1, 2])
     fwd_return: float
     next_return: float = pa.Field(nullable=True)
     prob: pl.Float32 = pa.Field(ge=0, le=1)
+    prob_down: Optional[pl.Float32] = pa.Field(ge=0, le=1)
+    prob_flat: Optional[pl.Float32] = pa.Field(ge=0, le=1)
 
     class Config:
         strict = True

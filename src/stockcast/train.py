@@ -81,6 +81,37 @@ def binary_scores(prob: np.ndarray, y: np.ndarray) -> dict[str, float]:
             "val_accuracy": float(np.mean((p > 0.5) == (y > 0.5)))}
 
 
+def class_scores(proba: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """val_loss and val_accuracy of (n, n_classes) probabilities: with two classes exactly
+    binary_scores of P(up); with three, cross-entropy and the accuracy of the most probable class."""
+    if proba.shape[1] == 2:
+        return binary_scores(proba[:, 1], y)
+    p = np.clip(proba.astype(np.float64), 1e-7, 1.0)
+    labels = y.astype(np.int64)
+    return {"val_loss": float(-np.mean(np.log(p[np.arange(len(labels)), labels]))),
+            "val_accuracy": float(np.mean(p.argmax(axis=1) == labels))}
+
+
+def head_width(n_classes: int) -> int:
+    """Logits a net outputs: one for two classes (sigmoid, BCE), one per class beyond (softmax, CE)."""
+    return 1 if n_classes == 2 else n_classes
+
+
+def loss_of(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """BCE of one logit against labels 0/1, or cross-entropy of (batch, n_classes) logits."""
+    if logits.ndim == 1:
+        return F.binary_cross_entropy_with_logits(logits, y)
+    return F.cross_entropy(logits, y.long())
+
+
+def class_probabilities(logits: torch.Tensor) -> torch.Tensor:
+    """(batch, n_classes) probabilities: [1 - sigmoid, sigmoid] of one logit, else softmax."""
+    if logits.ndim == 1:
+        up = torch.sigmoid(logits)
+        return torch.stack([1 - up, up], dim=1)
+    return torch.softmax(logits, dim=1)
+
+
 def improved(metrics: dict[str, float], best: dict[str, float], monitor: str) -> bool:
     """Is this epoch better on the monitored metric (loss: lower, accuracy: higher)?"""
     if monitor not in best:
@@ -99,7 +130,8 @@ def stop_reason(epoch: int, metrics: dict[str, float], best_epoch: int, params: 
 
 def train_one_epoch(model: nn.Module, batches: DataLoader, optimizer: torch.optim.Optimizer, device: torch.device,
                     params: TrainParams, step: int, lr_at: Callable[[int], float]) -> tuple[float, int]:
-    """One pass over the training windows; returns the mean BCE loss and the next global step.
+    """One pass over the training windows; returns the mean loss (BCE, or cross-entropy with three
+    classes) and the next global step.
     The loss is summed on the device and read once, so no step waits for the GPU."""
     model.train()
     total, count = torch.zeros((), device=device), 0
@@ -108,7 +140,7 @@ def train_one_epoch(model: nn.Module, batches: DataLoader, optimizer: torch.opti
             group["lr"] = lr_at(step)
         xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp_enabled(params, device)):
-            loss = F.binary_cross_entropy_with_logits(model(xb).float(), yb)
+            loss = loss_of(model(xb).float(), yb)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if params.clip_norm > 0:
@@ -121,20 +153,21 @@ def train_one_epoch(model: nn.Module, batches: DataLoader, optimizer: torch.opti
 
 
 @torch.no_grad()
-def predict_proba(model: nn.Module, batches: DataLoader, device: torch.device, amp: bool = False) -> np.ndarray:
-    """P(label = 1) for every window, in loader order."""
+def predict_classes(model: nn.Module, batches: DataLoader, device: torch.device, n_classes: int,
+                    amp: bool = False) -> np.ndarray:
+    """(n, n_classes) class probabilities for every window, in loader order (column 1 is P(up))."""
     model.eval()
     out = []
     for xb, _ in batches:
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda"):
-            out.append(torch.sigmoid(model(xb.to(device, non_blocking=True)).float()).cpu())
-    return torch.cat(out).numpy() if out else np.empty(0, dtype=np.float32)
+            out.append(class_probabilities(model(xb.to(device, non_blocking=True)).float()).cpu())
+    return torch.cat(out).numpy() if out else np.empty((0, n_classes), dtype=np.float32)
 
 
-def measure(net: nn.Module, batches: DataLoader, dataset: WindowDataset, device: torch.device,
+def measure(net: nn.Module, batches: DataLoader, dataset: WindowDataset, device: torch.device, n_classes: int,
             amp: bool) -> dict[str, float]:
     """Validation scores of `net` on every window of `dataset`."""
-    return binary_scores(predict_proba(net, batches, device, amp), dataset.y[dataset.ends])
+    return class_scores(predict_classes(net, batches, device, n_classes, amp), dataset.y[dataset.ends])
 
 
 def record(writer: SummaryWriter | None, on_epoch: EpochCallback | None, epoch: int, metrics: dict[str, float]) -> None:
@@ -168,11 +201,12 @@ def _snapshot(net: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def fit(net: nn.Module, train_set: WindowDataset, val_set: WindowDataset, params: TrainParams, log_dir: str | Path,
-        on_epoch: EpochCallback | None = None, checkpoint_dir: Path | None = None) -> FitResult:
+        on_epoch: EpochCallback | None = None, checkpoint_dir: Path | None = None, n_classes: int = 2) -> FitResult:
     """Train with early stopping; `net` ends holding the weights of its best validation epoch.
 
     With `checkpoint_dir`, every epoch is checkpointed there; with train.resume the run continues
-    from a checkpoint of the same params and data. Under torchrun, gradients are averaged across
+    from a checkpoint of the same params, data and `n_classes` (2: one logit; 3: down, up, flat),
+    which the checkpoint records. Under torchrun, gradients are averaged across
     processes; rank 0 measures validation and broadcasts it, so all ranks stop together.
     """
     if len(train_set) == 0 or len(val_set) == 0:
@@ -199,10 +233,12 @@ def fit(net: nn.Module, train_set: WindowDataset, val_set: WindowDataset, params
     def lr_at(step: int) -> float:
         return get_lr(step, warmup_steps, total_steps, params)
 
-    fingerprint = checkpoint.fingerprint({**params.model_dump(), "world_size": distributed.world_size()},
+    fingerprint = checkpoint.fingerprint({**params.model_dump(), "world_size": distributed.world_size(),
+                                          "n_classes": n_classes},
                                          train_set.ends, val_set.ends, train_set.x, train_set.y)
     progress: dict[str, Any] = {"epoch": 0, "step": 0, "best_epoch": -1, "best": {}, "history": [],
-                                "done": False, "stopped_early": False, "fingerprint": fingerprint}
+                                "done": False, "stopped_early": False, "fingerprint": fingerprint,
+                                "n_classes": n_classes}
     best_state = _snapshot(net)
     if checkpoint_dir is not None and params.resume:
         restored = checkpoint.load(checkpoint_dir, net, optimizer, train_batches.generator, fingerprint)
@@ -220,7 +256,7 @@ def fit(net: nn.Module, train_set: WindowDataset, val_set: WindowDataset, params
             train_loss, progress["step"] = train_one_epoch(model, train_batches, optimizer, device, params,
                                                            progress["step"], lr_at)
             amp = amp_enabled(params, device)
-            val = measure(net, val_batches, val_set, device, amp) if distributed.is_main() else None
+            val = measure(net, val_batches, val_set, device, n_classes, amp) if distributed.is_main() else None
             metrics = {"train_loss": train_loss, **distributed.broadcast(val)}
             progress["history"].append(metrics)
             if improved(metrics, progress["best"], params.monitor):

@@ -12,14 +12,15 @@ from pathlib import Path
 import polars as pl
 
 from stockcast.dataset import Panel
-from stockcast.models import Windows, build
+from stockcast.models import Windows, build, probability_columns
 from stockcast.normalize import fit_normalizer
 from stockcast.params import TrainParams
 from stockcast.split import Fold, fold_segments
 
 
-def fold_predictions(panel: Panel, fold: Fold, params: TrainParams, log_dir: Path) -> pl.DataFrame:
-    """Out-of-sample predictions (keys + prob) on `fold`'s test dates of a model trained on its past."""
+def fold_predictions(panel: Panel, fold: Fold, params: TrainParams, log_dir: Path, n_classes: int = 2) -> pl.DataFrame:
+    """Out-of-sample predictions (keys + probability columns) on `fold`'s test dates of a model trained
+    on its past."""
     keys = panel.keys.with_columns(segment=fold_segments(panel.keys["date"], fold))
     fold_panel = Panel(keys, panel.x.copy(), panel.y, panel.features)
     dates = keys["date"].to_numpy()
@@ -27,7 +28,7 @@ def fold_predictions(panel: Panel, fold: Fold, params: TrainParams, log_dir: Pat
         .transform(fold_panel.x, dates)
     ends = {s: fold_panel.window_ends(params.seq_len, s) for s in ("train", "val", "test")}
     windows = Windows(fold_panel.x, panel.y, params.seq_len, ends)
-    model = build(params.model, len(panel.features), params)
+    model = build(params.model, len(panel.features), params, n_classes)
     model.fit(windows, log_dir)
-    prob = model.predict_proba(windows, "test")
-    return keys[ends["test"]].with_columns(prob=pl.Series(prob, dtype=pl.Float32)).drop_nulls("label")
+    proba = model.predict_classes(windows, "test")
+    return keys[ends["test"]].with_columns(**probability_columns(proba)).drop_nulls("label")

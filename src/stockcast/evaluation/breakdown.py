@@ -1,7 +1,8 @@
 """Accuracy by group (ticker, year): where the model's edge comes from, or where it is missing.
 
-Per group: n, accuracy with its 95% Wilson interval, up_rate (the share of label 1: the accuracy of
-always-up), mean_prob, and ROC-AUC from ranks (Mann-Whitney: (R1 - n1(n1 + 1)/2) / (n1 n0), R1 the
+Per group: n, accuracy of the call (classification.predicted_class) with its 95% Wilson interval,
+up_rate (the share of label 1: the accuracy of always-up), mean_prob (of P(up)), and ROC-AUC of P(up)
+for up against the rest from ranks (Mann-Whitney: (R1 - n1(n1 + 1)/2) / (n1 n0), R1 the
 sum of the positives' ranks within the group, ties averaged), NaN with one class.
 """
 
@@ -9,19 +10,20 @@ from __future__ import annotations
 
 import polars as pl
 
+from stockcast.evaluation.classification import predicted_class
 from stockcast.evaluation.significance import wilson_interval
 
 
 def accuracy_by(frame: pl.DataFrame, key: pl.Expr, threshold: float) -> pl.DataFrame:
     """The breakdown of `frame` (prob, label, ...) by `key`, an expression naming its output column."""
-    label = pl.col("label").cast(pl.Float64)
-    positives = pl.col("label").sum().cast(pl.Float64)
+    up = (pl.col("label") == 1).cast(pl.Float64)
+    positives = up.sum()
     negatives = pl.len() - positives
     rank_sum = pl.col("prob").rank("average").filter(pl.col("label") == 1).sum()
     table = (frame.group_by(key)
              .agg(n=pl.len(),
-                  hits=((pl.col("prob") > threshold).cast(pl.Int8) == pl.col("label")).sum(),
-                  up_rate=label.mean(), mean_prob=pl.col("prob").cast(pl.Float64).mean(),
+                  hits=(predicted_class(frame, threshold) == pl.col("label")).sum(),
+                  up_rate=up.mean(), mean_prob=pl.col("prob").cast(pl.Float64).mean(),
                   auc=pl.when((positives > 0) & (negatives > 0))
                   .then((rank_sum - positives * (positives + 1) / 2) / (positives * negatives)))
              .sort(key.meta.output_name()))

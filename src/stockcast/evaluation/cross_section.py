@@ -6,7 +6,8 @@ each date's ranking:
   rank IC: Spearman's. ICIR = mean / std of the daily series (qlib's definition, not annualised);
   the t-statistic mean / std * sqrt(days) tests mean IC = 0 (days treated as independent).
 - top/flop accuracy: on each date the k most confident "up" calls (highest P(up)) are right when
-  the label is 1, the k most confident "down" calls (lowest P(up)) when it is 0; k_t =
+  the label is 1, the k most confident "down" calls (lowest P(up)) when it is 0 (flat, 2, is
+  wrong for both); k_t =
   min(k, floor(N_t / 2)) so a name is never both.
 """
 
@@ -52,12 +53,13 @@ def top_flop_accuracy(frame: pl.DataFrame, k: int) -> dict[str, float]:
     )
     top = ranked.filter("top")["label"]
     flop = ranked.filter("flop")["label"]
-    hits = float(top.sum()) + float(flop.len() - flop.sum())
+    top_hits, flop_hits = float((top == 1).sum()), float((flop == 0).sum())  # a flat label is a miss for both
+    hits = top_hits + flop_hits
 
     def share(part: float, total: int) -> float:
         return part / total if total else float("nan")
 
-    return {"top_accuracy": share(float(top.sum()), top.len()),
-            "flop_accuracy": share(float(flop.len() - flop.sum()), flop.len()),
+    return {"top_accuracy": share(top_hits, top.len()),
+            "flop_accuracy": share(flop_hits, flop.len()),
             "top_flop_accuracy": share(hits, top.len() + flop.len()),
             "top_flop_n": top.len() + flop.len()}

@@ -1,5 +1,7 @@
 """Plot data of a probabilistic classifier: ROC, calibration (reliability) and confusion counts.
 
+ROC and calibration are of P(up) against label == 1 (up against the rest when there is a flat class).
+
 Each is small whatever the number of predictions, so it can live in git as a DVC plot (cache: false).
 """
 
@@ -29,9 +31,11 @@ def calibration_points(y: np.ndarray, prob: np.ndarray, bins: int = 10) -> pl.Da
             .sort("bin"))
 
 
-def confusion_counts(y: np.ndarray, pred: np.ndarray) -> pl.DataFrame:
-    """actual, predicted, n, and cell ("actual 1 / predicted 0") for the four cells, zeros included."""
-    counts = np.bincount(2 * np.asarray(y, dtype=int) + np.asarray(pred, dtype=int), minlength=4)
-    actual, predicted = np.divmod(np.arange(4), 2)
+def confusion_counts(y: np.ndarray, pred: np.ndarray, n_classes: int = 2) -> pl.DataFrame:
+    """actual, predicted, n, and cell ("actual 1 / predicted 0") for every cell of the n_classes x
+    n_classes matrix (2 x 2, or 3 x 3 with flat = 2), zeros included."""
+    counts = np.bincount(n_classes * np.asarray(y, dtype=int) + np.asarray(pred, dtype=int),
+                         minlength=n_classes**2)
+    actual, predicted = np.divmod(np.arange(n_classes**2), n_classes)
     return pl.DataFrame({"actual": actual, "predicted": predicted, "n": counts}).with_columns(
         cell=pl.format("actual {} / predicted {}", "actual", "predicted"))

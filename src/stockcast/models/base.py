@@ -1,8 +1,9 @@
 """The one interface every model offers the stages, kept apart from the tiny nn.Modules (qlib's split).
 
-A model is built from (n_features, TrainParams), fitted on `Windows`, asked for P(up) on a segment,
-and saved to / restored from a folder of files it names. artifacts.py adds config.json and
-checksums around those files; the model itself never reads anything else.
+A model is built from (n_features, TrainParams, n_classes), fitted on `Windows`, asked for class
+probabilities (and P(up)) on a segment, and saved to / restored from a folder of files it names.
+Two classes (0 down, 1 up) are the binary model of old: one logit, P(up); three add flat (label 2).
+artifacts.py adds config.json and checksums around those files; the model itself never reads anything else.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
 from stockcast.dataset import WindowDataset
+from stockcast.errors import StockcastError
 from stockcast.params import TrainParams
 from stockcast.train import EpochCallback, FitResult
 
@@ -43,9 +46,12 @@ class Windows:
 class Model(ABC):
     """What train and evaluate see of any model, neural or not."""
 
-    def __init__(self, n_features: int, params: TrainParams):
+    def __init__(self, n_features: int, params: TrainParams, n_classes: int = 2):
+        if n_classes not in (2, 3):
+            raise StockcastError(f"train: {n_classes} classes; models predict 2 (down, up) or 3 (down, up, flat)")
         self.n_features = n_features
         self.params = params
+        self.n_classes = n_classes
 
     @abstractmethod
     def fit(self, data: Windows, log_dir: Path, on_epoch: EpochCallback | None = None,
@@ -53,8 +59,12 @@ class Model(ABC):
         """Fit on data.ends["train"], select on data.ends["val"]; log scalars under `log_dir`."""
 
     @abstractmethod
+    def predict_classes(self, data: Windows, segment: str) -> np.ndarray:
+        """(n, n_classes) probabilities of labels 0, 1[, 2] for each window ending at data.ends[segment]."""
+
     def predict_proba(self, data: Windows, segment: str) -> np.ndarray:
-        """P(label = 1) for each window ending at data.ends[segment], in that order."""
+        """P(up) = P(label = 1) for each window ending at data.ends[segment], in that order."""
+        return self.predict_classes(data, segment)[:, 1]
 
     @abstractmethod
     def save(self, directory: Path) -> list[str]:
@@ -67,3 +77,13 @@ class Model(ABC):
     @abstractmethod
     def restore(self, directory: Path) -> None:
         """Load the state written by `save`; file errors propagate for artifacts.py to explain."""
+
+
+def probability_columns(proba: np.ndarray) -> dict[str, pl.Series]:
+    """The Predictions table's probability columns from (n, n_classes) class probabilities: prob is
+    P(up) always; prob_down and prob_flat only with three classes."""
+    columns = {"prob": pl.Series(proba[:, 1], dtype=pl.Float32)}
+    if proba.shape[1] == 3:
+        columns |= {"prob_down": pl.Series(proba[:, 0], dtype=pl.Float32),
+                    "prob_flat": pl.Series(proba[:, 2], dtype=pl.Float32)}
+    return columns

@@ -2,7 +2,8 @@
 
 qlib's benchmark has GBDTs on engineered features beating sequence models, so this is the baseline a
 sequence model must clear. Early stopping on val uses train.monitor, patience in boosting rounds
-(train.lightgbm.early_stopping_rounds). Saved as LightGBM's own text format, never pickled.
+(train.lightgbm.early_stopping_rounds). Two classes train the binary objective; three (down, up,
+flat) the multiclass one. Saved as LightGBM's own text format, never pickled.
 """
 
 from __future__ import annotations
@@ -14,22 +15,29 @@ import numpy as np
 
 from stockcast.models.base import Model, Windows
 from stockcast.params import TrainParams
-from stockcast.train import EpochCallback, FitResult, binary_scores, log_history
+from stockcast.train import EpochCallback, FitResult, class_scores, log_history
 
 TEXT = "lightgbm.txt"
-METRICS = {"val_loss": "binary_logloss", "val_accuracy": "binary_error"}  # monitor -> LightGBM metric
+METRICS = {  # objective -> monitor -> LightGBM metric
+    "binary": {"val_loss": "binary_logloss", "val_accuracy": "binary_error"},
+    "multiclass": {"val_loss": "multi_logloss", "val_accuracy": "multi_error"},
+}
 
 
 class LightGBM(Model):
-    """A binary-objective booster, trimmed to its best round on val."""
+    """A binary- or multiclass-objective booster, trimmed to its best round on val."""
 
-    def __init__(self, n_features: int, params: TrainParams):
-        super().__init__(n_features, params)
+    def __init__(self, n_features: int, params: TrainParams, n_classes: int = 2):
+        super().__init__(n_features, params, n_classes)
         self.booster: lgb.Booster | None = None
+        self.objective = "binary" if n_classes == 2 else "multiclass"
 
     def _config(self) -> dict:
-        p, first = self.params.lightgbm, METRICS[self.params.monitor]
-        return {"objective": "binary", "metric": [first, *(m for m in METRICS.values() if m != first)],
+        p, metrics = self.params.lightgbm, METRICS[self.objective]
+        first = metrics[self.params.monitor]
+        classes = {} if self.n_classes == 2 else {"num_class": self.n_classes}
+        return {"objective": self.objective, **classes,
+                "metric": [first, *(m for m in metrics.values() if m != first)],
                 "num_leaves": p.num_leaves, "learning_rate": p.learning_rate,
                 "min_child_samples": p.min_child_samples, "seed": self.params.seed,
                 "deterministic": True, "force_row_wise": True, "verbose": -1}
@@ -48,16 +56,18 @@ class LightGBM(Model):
                                                           first_metric_only=True, verbose=False)])
         best_round = booster.best_iteration or booster.current_iteration()
         self.booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best_round))
+        loss, error = METRICS[self.objective]["val_loss"], METRICS[self.objective]["val_accuracy"]
         history = [{"train_loss": float(t), "val_loss": float(v), "val_accuracy": 1.0 - float(e)}
-                   for t, v, e in zip(evals["train"]["binary_logloss"], evals["val"]["binary_logloss"],
-                                      evals["val"]["binary_error"], strict=True)]
+                   for t, v, e in zip(evals["train"][loss], evals["val"][loss], evals["val"][error], strict=True)]
         log_history(log_dir, history, on_epoch)
         best = {"train_loss": history[best_round - 1]["train_loss"],
-                **binary_scores(self.predict_proba(data, "val"), yv)}
+                **class_scores(self.predict_classes(data, "val"), yv)}
         return FitResult(best_round - 1, best, history, stopped_early=len(history) < self.params.lightgbm.n_estimators)
 
-    def predict_proba(self, data: Windows, segment: str) -> np.ndarray:
-        return self.booster.predict(data.rows(segment)[0]).astype(np.float32)
+    def predict_classes(self, data: Windows, segment: str) -> np.ndarray:
+        raw = self.booster.predict(data.rows(segment)[0])
+        proba = np.column_stack([1 - raw, raw]) if self.n_classes == 2 else raw
+        return proba.astype(np.float32)
 
     def feature_importance(self) -> dict[str, np.ndarray]:
         """Total gain and number of splits per feature (LightGBM's two importance types)."""
@@ -74,3 +84,7 @@ class LightGBM(Model):
             raise ValueError(str(err)) from None
         if self.booster.num_feature() != self.n_features:
             raise ValueError(f"booster has {self.booster.num_feature()} features, expected {self.n_features}")
+        trees_per_round = 1 if self.n_classes == 2 else self.n_classes
+        if self.booster.num_model_per_iteration() != trees_per_round:
+            raise ValueError(f"booster predicts {self.booster.num_model_per_iteration()} outputs, "
+                             f"expected {trees_per_round} for {self.n_classes} classes")

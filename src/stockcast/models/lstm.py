@@ -1,4 +1,4 @@
-"""LSTM over a window of daily features -> one logit for "up over the horizon"."""
+"""LSTM over a window of daily features -> one logit for "up over the horizon" (three with a flat class)."""
 
 from __future__ import annotations
 
@@ -6,23 +6,24 @@ import torch
 from torch import nn
 
 from stockcast.params import TrainParams
+from stockcast.train import head_width
 
 
 class LSTM(nn.Module):
     """Stacked LSTM; the last step's hidden state goes through dropout and a linear head."""
 
-    def __init__(self, n_features: int, hidden_size: int, num_layers: int, dropout: float):
+    def __init__(self, n_features: int, hidden_size: int, num_layers: int, dropout: float, n_classes: int = 2):
         super().__init__()
         self.lstm = nn.LSTM(n_features, hidden_size, num_layers=num_layers, batch_first=True,
                             dropout=dropout if num_layers > 1 else 0.0)
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(hidden_size, 1)
+        self.head = nn.Linear(hidden_size, head_width(n_classes))
 
     @classmethod
-    def from_config(cls, n_features: int, params: TrainParams) -> LSTM:
-        return cls(n_features, params.hidden_size, params.num_layers, params.dropout)
+    def from_config(cls, n_features: int, params: TrainParams, n_classes: int = 2) -> LSTM:
+        return cls(n_features, params.hidden_size, params.num_layers, params.dropout, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (batch, seq_len, n_features) -> logits (batch,)."""
+        """x: (batch, seq_len, n_features) -> logits (batch,), or (batch, n_classes) with three classes."""
         out, _ = self.lstm(x)
         return self.head(self.dropout(out[:, -1])).squeeze(-1)

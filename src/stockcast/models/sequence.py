@@ -11,29 +11,30 @@ from torch import nn
 from stockcast.dataset import loader
 from stockcast.models.base import Model, Windows
 from stockcast.params import TrainParams
-from stockcast.train import VAL_BATCH, EpochCallback, FitResult, amp_enabled, fit, pick_device, predict_proba
+from stockcast.train import VAL_BATCH, EpochCallback, FitResult, amp_enabled, fit, pick_device, predict_classes
 
 WEIGHTS = "model.safetensors"
 
 
 class SequenceModel(Model):
-    """Wraps any nn.Module class with `from_config(n_features, params)` and forward(x) -> logits."""
+    """Wraps any nn.Module class with `from_config(n_features, params, n_classes)` and forward(x) -> logits
+    (one per window for two classes, n_classes per window beyond)."""
 
-    def __init__(self, net_class: type[nn.Module], n_features: int, params: TrainParams):
-        super().__init__(n_features, params)
-        self.net = net_class.from_config(n_features, params)
+    def __init__(self, net_class: type[nn.Module], n_features: int, params: TrainParams, n_classes: int = 2):
+        super().__init__(n_features, params, n_classes)
+        self.net = net_class.from_config(n_features, params, n_classes)
 
     def fit(self, data: Windows, log_dir: Path, on_epoch: EpochCallback | None = None,
             checkpoint_dir: Path | None = None) -> FitResult:
         return fit(self.net, data.dataset("train"), data.dataset("val"), self.params, log_dir, on_epoch,
-                   checkpoint_dir)
+                   checkpoint_dir, self.n_classes)
 
-    def predict_proba(self, data: Windows, segment: str) -> np.ndarray:
+    def predict_classes(self, data: Windows, segment: str) -> np.ndarray:
         """Inference runs wherever it can (`auto`): a model trained on a GPU predicts on a laptop."""
         device = pick_device("auto")
         self.net.to(device)
         batches = loader(data.dataset(segment), VAL_BATCH, False, 0, device.type == "cuda")
-        return predict_proba(self.net, batches, device, amp_enabled(self.params, device))
+        return predict_classes(self.net, batches, device, self.n_classes, amp_enabled(self.params, device))
 
     def save(self, directory: Path) -> list[str]:
         save_file({k: v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}, directory / WEIGHTS)

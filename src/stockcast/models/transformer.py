@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from stockcast.params import TrainParams
+from stockcast.train import head_width
 
 MAX_LEN = 512  # the largest train.seq_len params accept
 
@@ -29,7 +30,8 @@ def sinusoidal_positions(length: int, d_model: int) -> torch.Tensor:
 class Transformer(nn.Module):
     """Linear embedding + positions -> `num_layers` pre-norm encoder layers -> last step -> linear head."""
 
-    def __init__(self, n_features: int, d_model: int, heads: int, num_layers: int, dropout: float):
+    def __init__(self, n_features: int, d_model: int, heads: int, num_layers: int, dropout: float,
+                 n_classes: int = 2):
         super().__init__()
         self.embed = nn.Linear(n_features, d_model)
         self.register_buffer("positions", sinusoidal_positions(MAX_LEN, d_model), persistent=False)
@@ -37,14 +39,14 @@ class Transformer(nn.Module):
                                            batch_first=True, norm_first=True)
         self.encoder = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(d_model)
-        self.head = nn.Linear(d_model, 1)
+        self.head = nn.Linear(d_model, head_width(n_classes))
 
     @classmethod
-    def from_config(cls, n_features: int, params: TrainParams) -> Transformer:
+    def from_config(cls, n_features: int, params: TrainParams, n_classes: int = 2) -> Transformer:
         return cls(n_features, params.transformer.d_model, params.transformer.heads, params.num_layers,
-                   params.dropout)
+                   params.dropout, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (batch, seq_len, n_features) -> logits (batch,)."""
+        """x: (batch, seq_len, n_features) -> logits (batch,), or (batch, n_classes) with three classes."""
         h = self.encoder(self.embed(x) + self.positions[: x.shape[1]])
         return self.head(self.norm(h[:, -1])).squeeze(-1)

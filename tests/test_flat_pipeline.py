@@ -1,0 +1,29 @@
+"""End to end: `dvc exp run` with the flat class on the bundled sample, in a fresh copy of the project."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+
+from stockcast.schemas import Labels, Predictions
+
+from .project import copy_project, run
+
+
+def test_an_experiment_with_a_flat_class_runs_the_pipeline_and_scores_three_classes(tmp_path):
+    repo = copy_project(tmp_path / "repo")
+    run(["dvc", "exp", "run", "-S", "split.dead_zone=0.005", "-S", "split.dead_zone_mode=flat"], repo)
+    labels = Labels.validate(pl.read_parquet(repo / "data/splits/labels.parquet"))
+    assert set(labels["label"].drop_nulls().unique()) == {0, 1, 2}
+    assert json.loads((repo / "data/splits/boundaries.json").read_text())["n_classes"] == 3
+    predictions = Predictions.validate(pl.read_parquet(repo / "data/predictions/predictions.parquet"))
+    total = predictions.select(pl.col("prob_down") + pl.col("prob") + pl.col("prob_flat")).to_series()
+    assert ((total - 1).abs() < 1e-5).all()
+    metrics = json.loads((repo / "metrics/evaluate.json").read_text())
+    assert {"accuracy", "auc", "log_loss", "null_rate", "flat_rate", "p_binomial", "pt_n_up_down",
+            "p_pesaran_timmermann_up_down"} <= set(metrics["test"])
+    assert set(metrics["baselines"]) == {"majority_class", "always_up", "yesterday"}
+    assert pl.read_csv(repo / "plots/confusion.csv").height == 9
+    assert json.loads((repo / "models/lstm/config.json").read_text())["n_classes"] == 3
+    assert (repo / "reports/index.html").exists()
