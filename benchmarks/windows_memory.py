@@ -3,7 +3,8 @@
 A child process writes a features parquet of N tickers x D days x F features (random values,
 warm-up NaN) and its labels; this process then loads them as the train stage does (Panel.load, one
 column at a time), normalises in place and indexes the windows of every segment, and prints JSON
-with the panel's bytes, this process's peak RSS and the seconds per step. Goal (issue 5): 10.17M rows x 95 features
+with the panel's bytes, its keys' bytes, this process's RSS before loading (interpreter, torch,
+polars), its peak RSS and the seconds per step. Goal (issue 5): 10.17M rows x 95 features
 in about 4 GB.
 
     python benchmarks/windows_memory.py --tickers 1695 --days 6000 --features 95
@@ -71,6 +72,7 @@ def main() -> None:
         subprocess.run([sys.executable, __file__, "--write", tmp, "--tickers", str(args.tickers), "--days",
                         str(args.days), "--features", str(args.features)], check=True)
         seconds = {}
+        rss_before = rss_now()
         start = time.perf_counter()
         panel = Panel.load(Path(tmp) / "features.parquet", pl.read_parquet(Path(tmp) / "labels.parquet"), names)
         seconds["load"] = time.perf_counter() - start
@@ -82,6 +84,7 @@ def main() -> None:
     seconds["index_windows"] = time.perf_counter() - start
     print(json.dumps({
         "rows": int(panel.x.shape[0]), "features": args.features, "panel_bytes": int(panel.x.nbytes),
+        "keys_bytes": int(panel.keys.estimated_size()), "rss_before_load_bytes": rss_before,
         "peak_rss_bytes": peak_rss_bytes(), "peak_over_panel": round(peak_rss_bytes() / panel.x.nbytes, 2),
         "rss_now_bytes": rss_now(),
         "seconds": {k: round(v, 2) for k, v in seconds.items()}, "windows": windows, "seq_len": args.seq_len,
