@@ -17,7 +17,7 @@ def main() -> None:
     check_embargo(p.embargo_days, p.horizon, read_json("data/features/manifest.json")["max_lookback"])
     labels = make_labels(read_table("data/clean/ohlcv.parquet"), p.horizon, p.label, p.dead_zone, p.dead_zone_mode)
     labels, bounds = assign_segments(labels, p.train_fraction, p.val_fraction, p.embargo_days,
-                                     p.val_start, p.test_start)
+                                     p.val_start, p.test_start, p.fraction_of)
     folds = walk_forward_folds(labels["date"], p.folds.scheme, p.folds.step_days, p.folds.min_train_days,
                                p.folds.train_days, p.embargo_days)
     write_table(labels, "data/splits/labels.parquet", Labels)

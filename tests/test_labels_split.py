@@ -47,6 +47,19 @@ def test_fractions_are_shares_of_rows(bars):
     assert share["val"] == pytest.approx(0.2, abs=0.01)
 
 
+def test_fractions_of_dates_cut_the_calendar_whatever_the_rows_per_date(bars):
+    late = bars.filter(pl.col("ticker") != "AAA").with_columns(ticker=pl.lit("LATE"))
+    late = late.filter(pl.col("date") >= late["date"].sort()[late["date"].n_unique() // 2])  # lists halfway
+    labels = make_labels(pl.concat([bars, late]), 1)
+    by_rows, _ = assign_segments(labels, 0.6, 0.2, embargo_days=0)
+    by_dates, _ = assign_segments(labels, 0.6, 0.2, embargo_days=0, fraction_of="dates")
+    dates = by_dates.group_by("segment").agg(pl.col("date").n_unique()).sort("segment")
+    share = dict(zip(dates["segment"], dates["date"] / labels["date"].n_unique(), strict=True))
+    assert share["train"] == pytest.approx(0.6, abs=0.01) and share["val"] == pytest.approx(0.2, abs=0.01)
+    assert by_rows.filter(pl.col("segment") == "test")["date"].min() \
+        < by_dates.filter(pl.col("segment") == "test")["date"].min(), "the late listing pulls the row cut earlier"
+
+
 def test_too_long_an_embargo_is_a_clear_error(bars):
     with pytest.raises(StockcastError, match="embargo_days=500"):
         assign_segments(make_labels(bars, 1), 0.6, 0.2, embargo_days=500)

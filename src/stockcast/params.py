@@ -182,6 +182,7 @@ class SplitParams(Section):
     dead_zone_mode: Literal["exclude", "flat"] = "exclude"  # flat: a third class (label 2) instead of no label
     train_fraction: float = Field(0.6, gt=0, lt=1)
     val_fraction: float = Field(0.2, gt=0, lt=1)
+    fraction_of: Literal["rows", "dates"] = "rows"      # what the fractions are shares of
     val_start: date | None = Field(None, strict=False)   # ISO dates; both or neither
     test_start: date | None = Field(None, strict=False)
     embargo_days: int = Field(80, ge=0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import date
+from typing import Literal
 
 import numpy as np
 import polars as pl
@@ -52,14 +53,15 @@ def _cut_by_share(counts: np.ndarray, share: float) -> int:
 
 
 def assign_segments(labels: pl.DataFrame, train_fraction: float, val_fraction: float, embargo_days: int,
-                    val_start: date | None = None, test_start: date | None = None
-                    ) -> tuple[pl.DataFrame, Boundaries]:
+                    val_start: date | None = None, test_start: date | None = None,
+                    fraction_of: Literal["rows", "dates"] = "rows") -> tuple[pl.DataFrame, Boundaries]:
     """Add a `segment` column (train, val, test, embargo).
 
     With explicit `val_start`/`test_start` the segments begin at those dates (the embargo eats the
-    dates just before them). Otherwise the cut dates are where the cumulative share of rows first
-    reaches each fraction, so 60/20/20 means 60% of the observations, not of the calendar: a
-    universe that grows over time still gets a test segment of the size asked for.
+    dates just before them). Otherwise the cut dates are where the cumulative share of rows (or of
+    dates, with `fraction_of="dates"`) first reaches each fraction. By rows, 60/20/20 means 60% of
+    the observations: a universe that grows over time still gets a test segment of the size asked
+    for. By dates, it means 60% of the calendar, however many tickers trade on each date.
     """
     per_date = labels.group_by("date").len().sort("date")
     dates = per_date["date"]
@@ -69,7 +71,7 @@ def assign_segments(labels: pl.DataFrame, train_fraction: float, val_fraction: f
         test_begin = int(dates.search_sorted(test_start, side="left"))
         train_end, val_end = val_begin - embargo_days, test_begin - embargo_days
     else:
-        counts = per_date["len"].to_numpy()
+        counts = per_date["len"].to_numpy() if fraction_of == "rows" else np.ones(n)
         train_end = _cut_by_share(counts, train_fraction)
         val_end = _cut_by_share(counts, train_fraction + val_fraction)
         val_begin, test_begin = train_end + embargo_days, val_end + embargo_days
