@@ -88,12 +88,19 @@ class Panel:
 def _join(feature_keys: pl.DataFrame, labels: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:
     """The labelled rows sorted by (ticker, date), and for each row of the features table its row in
     them (-1: no label row, left out)."""
-    keys = (feature_keys.with_row_index("_row")
-            .join(labels, on=["ticker", "date"], how="inner")
-            .sort("ticker", "date"))
+    keys = feature_keys.with_row_index("_row").join(labels, on=["ticker", "date"], how="inner", maintain_order="left")
+    if not _sorted_by_ticker_date(keys):  # the features stage writes them sorted: no second copy then
+        keys = keys.sort("ticker", "date")
     order = np.full(feature_keys.height, -1, dtype=np.int64)
     order[keys["_row"].to_numpy()] = np.arange(keys.height)
     return keys.drop("_row"), order
+
+
+def _sorted_by_ticker_date(frame: pl.DataFrame) -> bool:
+    """Are the rows in (ticker, date) order, each pair once?"""
+    ticker, date = pl.col("ticker"), pl.col("date")
+    ordered = (ticker > ticker.shift(1)) | ((ticker == ticker.shift(1)) & (date > date.shift(1)))
+    return frame.height < 2 or bool(frame.select(ordered.slice(1).all()).item())
 
 
 def _row_batches(path: str | Path, names: list[str]) -> Iterator[tuple[int, pl.DataFrame]]:
