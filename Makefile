@@ -6,7 +6,7 @@ PYTHON ?= python3
 export DVC_NO_ANALYTICS := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup run test tensorboard pr-report clean
+.PHONY: setup run test deps tensorboard pr-report clean
 
 setup: $(VENV)/.installed
 
@@ -23,6 +23,10 @@ run: setup
 
 test: setup
 	pytest
+
+# Rewrite each stage's code deps in dvc.yaml from its import closure (tests/test_stage_deps.py checks them).
+deps: setup
+	python tools/stage_deps.py --write
 
 # What CML posts on a pull request: metrics and params against BASE (a branch, tag or commit).
 BASE ?= main

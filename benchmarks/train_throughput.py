@@ -23,7 +23,8 @@ import torch.nn.functional as F
 from stockcast.dataset import WindowDataset, loader
 from stockcast.models.lstm import LSTM
 from stockcast.params import TrainParams
-from stockcast.train import amp_enabled, get_lr, pick_device, train_one_epoch
+from stockcast.models.nets import amp_enabled, pick_device
+from stockcast.train import get_lr, train_one_epoch
 
 
 def _sync(device: torch.device) -> None:

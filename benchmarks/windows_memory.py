@@ -26,7 +26,7 @@ import polars as pl
 
 from stockcast.dataset import Panel
 from stockcast.normalize import fit_normalizer
-from stockcast.split import assign_segments
+from stockcast.segments import assign_segments
 
 
 def peak_rss_bytes() -> int:

@@ -9,10 +9,10 @@ from stockcast.dataset import Panel
 from stockcast.errors import exit_on_error
 from stockcast.evaluate import evaluate
 from stockcast.evaluation.classification import majority_class
-from stockcast.models import Windows, probability_columns
 from stockcast.normalize import normalizer_from_dict
 from stockcast.params import load_section
 from stockcast.schemas import Predictions
+from stockcast.scoring import normalize_in_place, predictions
 from stockcast.tables import read_table, write_csv, write_json, write_table
 
 
@@ -22,17 +22,12 @@ def main() -> None:
     seq_len = config["params"]["seq_len"]
     labels = read_table("data/splits/labels.parquet")
     panel = Panel.load("data/features/features.parquet", labels, config["features"])
-    x = normalizer_from_dict(config["normalizer"]).transform(panel.x, panel.keys["date"].to_numpy())
-    windows = Windows(x, panel.y, seq_len, {s: panel.window_ends(seq_len, s) for s in ("val", "test")})
-    parts = []
-    for segment in ("val", "test"):
-        proba = model.predict_classes(windows, segment)
-        parts.append(panel.keys[windows.ends[segment]].with_columns(**probability_columns(proba)))
-    predictions = pl.concat(parts).drop_nulls("label")
-    write_table(predictions, "data/predictions/predictions.parquet", Predictions)
+    normalize_in_place(panel, normalizer_from_dict(config["normalizer"]))
+    scored = predictions(model, panel, seq_len, ("val", "test"))
+    write_table(scored, "data/predictions/predictions.parquet", Predictions)
 
     majority = majority_class(panel.keys.filter(pl.col("segment") == "train")["label"])
-    result = evaluate(predictions, labels, majority, params.threshold, params.top_k)
+    result = evaluate(scored, labels, majority, params.threshold, params.top_k)
     for name, frame in result.plots.items():
         write_csv(frame, f"plots/{name}.csv")
     write_json(result.metrics, "metrics/evaluate.json")

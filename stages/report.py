@@ -40,7 +40,7 @@ def main() -> None:
     walkforward = read_json("metrics/walkforward.json")
     images[f"Walk-forward equity: {walkforward['model']} retrained on each of {walkforward['folds']} folds"] = \
         equity_plot(pl.read_csv("plots/walkforward_equity.csv", try_parse_dates=True))
-    comparisons = {"Models trained in this workspace (best validation scores)": model_rows(model_dir.parent),
+    comparisons = {"The trained model (best validation scores)": model_rows(model_dir),
                    "Walk-forward (stitched out-of-sample, net of costs)": {
                        "strategy": walkforward["test"], "benchmark": walkforward["benchmark"]},
                    "Walk-forward folds": {f"fold {r['fold']}": r for r in

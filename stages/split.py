@@ -8,7 +8,7 @@ from stockcast.errors import exit_on_error
 from stockcast.labels import make_labels, n_classes
 from stockcast.params import load_section
 from stockcast.schemas import Labels
-from stockcast.split import assign_segments, check_embargo, folds_to_dict, walk_forward_folds
+from stockcast.segments import assign_segments, check_embargo, folds_to_dict, walk_forward_folds
 from stockcast.tables import read_json, read_table, write_json, write_table
 
 

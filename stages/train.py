@@ -13,8 +13,8 @@ from stockcast import distributed
 from stockcast.artifacts import save_model
 from stockcast.dataset import Panel
 from stockcast.errors import exit_on_error
-from stockcast.models import Windows, build
-from stockcast.normalize import fit_normalizer, normalizer_to_dict
+from stockcast.fitting import fit
+from stockcast.normalize import normalizer_to_dict
 from stockcast.params import load_section
 from stockcast.tables import read_json, read_table, write_json
 from stockcast.train import seed_everything
@@ -25,10 +25,7 @@ def main() -> None:
     seed_everything(params.seed)
     names = [f["name"] for f in read_json("data/features/manifest.json")["features"]]
     panel = Panel.load("data/features/features.parquet", read_table("data/splits/labels.parquet"), names)
-    normalizer = fit_normalizer(params.normalize, panel.x, panel.segment_rows("train"), names)
-    x = normalizer.transform(panel.x, panel.keys["date"].to_numpy())
-    windows = Windows(x, panel.y, params.seq_len, {s: panel.window_ends(params.seq_len, s) for s in ("train", "val")})
-    model = build(params.model, len(names), params, read_json("data/splits/boundaries.json")["n_classes"])
+    n_classes = read_json("data/splits/boundaries.json")["n_classes"]
     main_rank = distributed.is_main()
 
     with Live(dir="dvclive", dvcyaml=False, save_dvc_exp=False) if main_rank else nullcontext() as live:
@@ -38,19 +35,21 @@ def main() -> None:
             live.next_step()
             print(f"epoch {epoch}: " + " ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
 
-        result = model.fit(windows, Path("logs/train"), log_epoch if main_rank else None,
-                           Path(params.checkpoint_dir) / params.model)
+        fitted = fit(panel, params, n_classes, Path("logs/train"), log_epoch if main_rank else None,
+                     Path(params.checkpoint_dir) / params.model)
+        result = fitted.result
         if main_rank:
             live.summary = {"best_epoch": result.best_epoch, **{f"best_{k}": v for k, v in result.best.items()}}
 
     if main_rank:
         out = f"models/{params.model}"
-        save_model(out, model, {"model": params.model, "n_features": len(names), "features": names,
-                                "params": params.model_dump(), "normalizer": normalizer_to_dict(normalizer),
-                                "best_epoch": result.best_epoch, "best": result.best,
-                                "windows": {s: len(e) for s, e in windows.ends.items()}})
-        write_json(normalizer_to_dict(normalizer), f"{out}/normalizer.json")
-        importance = model.feature_importance()
+        normalizer = normalizer_to_dict(fitted.normalizer)
+        save_model(out, fitted.model, {"model": params.model, "n_features": len(names), "features": names,
+                                       "params": params.model_dump(exclude={"resume"}), "normalizer": normalizer,
+                                       "best_epoch": result.best_epoch, "best": result.best,
+                                       "windows": {s: len(e) for s, e in fitted.windows.ends.items()}})
+        write_json(normalizer, f"{out}/normalizer.json")
+        importance = fitted.model.feature_importance()
         if importance is not None:
             write_json({kind: dict(zip(names, values.tolist())) for kind, values in importance.items()},
                        f"{out}/importance.json")

@@ -10,11 +10,11 @@ from stockcast.backtest.walk_forward import walk_forward
 from stockcast.dataset import Panel
 from stockcast.errors import exit_on_error
 from stockcast.evaluation.classification import calls
+from stockcast.fitting import fold_predictions
 from stockcast.params import load_section
 from stockcast.schemas import Predictions
-from stockcast.split import Fold
+from stockcast.segments import Fold
 from stockcast.tables import read_json, read_table, write_csv, write_json, write_table
-from stockcast.walkforward import fold_predictions
 
 
 def main() -> None:
@@ -26,15 +26,17 @@ def main() -> None:
     names = [f["name"] for f in read_json("data/features/manifest.json")["features"]]
     n_classes = read_json("data/splits/boundaries.json")["n_classes"]
     panel = Panel.load("data/features/features.parquet", read_table("data/splits/labels.parquet"), names)
-    predictions = []
+    predictions = {}
     for fold in folds:
-        predictions.append(fold_predictions(panel, fold, train, Path(f"logs/walkforward/fold_{fold.fold}"),
-                                            n_classes))
-        print(f"walkforward: fold {fold.fold} test {fold.test[0]}..{fold.test[1]}: {predictions[-1].height} rows")
+        predictions[fold.fold] = fold_predictions(panel, fold, train, Path(f"logs/walkforward/fold_{fold.fold}"),
+                                                  n_classes)
+        days = predictions[fold.fold]["date"].n_unique()
+        print(f"walkforward: fold {fold.fold} test {fold.test[0]}..{fold.test[1]}: {days} days, "
+              f"{predictions[fold.fold].height} predictions")
     strategy = Strategy(backtest.strategy, backtest.threshold, backtest.top_k, backtest.max_swaps)
     result = walk_forward(predictions, strategy, cost_per_side(backtest.cost_bps, backtest.slippage_bps),
                           backtest.periods_per_year, backtest.trials)
-    stitched = pl.concat(predictions)
+    stitched = pl.concat(list(predictions.values()))
     write_table(stitched, "data/walkforward/predictions.parquet", Predictions)
     accuracy = float(np.mean(calls(stitched, 0.5) == stitched["label"].to_numpy()))
     write_json({"model": params.model, "folds": len(folds), "accuracy": accuracy, "rows": stitched.height,

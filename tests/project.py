@@ -49,10 +49,10 @@ def copy_project(repo: Path) -> Path:
     return repo
 
 
-def reproduced_project(repo: Path) -> Path:
-    """copy_project, then `dvc repro` and a commit of dvc.lock and the metrics (as a user would)."""
+def reproduced_project(repo: Path, env: dict[str, str] | None = None) -> Path:
+    """copy_project, then `dvc repro` (with `env` added) and a commit of dvc.lock and the metrics (as a user would)."""
     copy_project(repo)
-    run(["dvc", "repro"], repo)
+    run(["dvc", "repro"], repo, env)
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "first run"], repo)
     return repo

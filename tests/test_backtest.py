@@ -221,17 +221,18 @@ def test_regimes_are_reported_where_the_data_reaches_them():
 def test_walk_forward_trades_the_stitched_out_of_sample_folds():
     frame = _random(days=90)
     cuts = [date(2020, 1, 1), date(2020, 1, 31), date(2020, 3, 1), date(2020, 4, 1)]
-    folds = [frame.filter(pl.col("date").is_between(a, b, closed="left")) for a, b in zip(cuts, cuts[1:])]
+    folds = {number: frame.filter(pl.col("date").is_between(a, b, closed="left"))
+             for number, (a, b) in enumerate(zip(cuts, cuts[1:]), start=29)}
     strategy = Strategy("long_short", top_k=3)
     result = walk_forward(folds, strategy, COST, trials=3)
     whole = run(frame, [strategy], COST)["long_short"]
     np.testing.assert_allclose(result.returns["strategy"], whole["strategy"])
-    assert result.returns["fold"].unique().sort().to_list() == [0, 1, 2]
+    assert result.returns["fold"].unique().sort().to_list() == [29, 30, 31]  # the folds' own numbers
     assert result.folds["days"].to_list() == [30, 30, 30] and result.folds["first"][1] == date(2020, 1, 31)
     assert result.summary["strategy"]["sharpe"] == pytest.approx(
         whole["strategy"].mean() / whole["strategy"].std() * np.sqrt(252))
-    with pytest.raises(StockcastError, match="fold 1 starts"):
-        stitch([folds[1], folds[0]])
+    with pytest.raises(StockcastError, match="fold 29 starts .* not after fold 30 ends"):
+        stitch({30: folds[30], 29: folds[29]})
 
 
 def test_backtest_metrics_keep_their_contract():

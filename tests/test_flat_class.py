@@ -20,7 +20,8 @@ from stockcast.evaluation.classification import majority_class
 from stockcast.evaluation.cross_section import top_flop_accuracy
 from stockcast.evaluation.significance import binomial_pvalue, pesaran_timmermann
 from stockcast.labels import make_labels
-from stockcast.models import Windows, build, probability_columns
+from stockcast.fitting import trainable
+from stockcast.models import Windows, probability_columns
 from stockcast.params import TrainParams, parse_section
 from stockcast.schemas import Labels, Predictions
 
@@ -77,39 +78,39 @@ def test_three_class_models_learn_and_predict_probabilities_that_sum_to_one(name
     data = _three_classes()
     params = TrainParams(model=name, lightgbm={"n_estimators": 60}, ensemble={"members": ["gru", "logreg", "lightgbm"]},
                          **TINY)
-    model = build(name, 3, params, n_classes=3)
+    model = trainable(name, 3, params, n_classes=3)
     result = model.fit(data, tmp_path / "logs")
     assert result.best["val_accuracy"] > 0.8
-    proba = model.predict_classes(data, "test")
+    proba = model.predict_proba(data, "test")
     assert proba.shape == (len(data.ends["test"]), 3) and proba.dtype == np.float32
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
-    np.testing.assert_array_equal(model.predict_proba(data, "test"), proba[:, 1])  # prob stays P(up)
+    np.testing.assert_array_equal(model.prob_up(data, "test"), proba[:, 1])  # prob stays P(up)
     save_model(tmp_path / "model", model, {"model": name, "n_features": 3, "params": model.params.model_dump()})
     assert json.loads((tmp_path / "model" / "config.json").read_text())["n_classes"] == 3
     loaded, _ = load_model(tmp_path / "model")
     assert loaded.n_classes == 3
-    np.testing.assert_array_equal(loaded.predict_classes(data, "test"), proba)
+    np.testing.assert_array_equal(loaded.predict_proba(data, "test"), proba)
 
 
 def test_binary_sequence_models_keep_one_logit_and_three_classes_get_three():
     params = TrainParams(**TINY)
-    assert build("lstm", 3, params).net.head.out_features == 1
-    assert build("gru", 3, params, n_classes=3).net.head.out_features == 3
+    assert trainable("lstm", 3, params).net.head.out_features == 1
+    assert trainable("gru", 3, params, n_classes=3).net.head.out_features == 3
     with pytest.raises(StockcastError, match="2 \\(down, up\\) or 3"):
-        build("logreg", 3, params, n_classes=4)
+        trainable("logreg", 3, params, n_classes=4)
 
 
 def test_a_three_class_checkpoint_records_its_classes_and_resumes(tmp_path):
     params = TrainParams(model="lstm", resume=True, **(TINY | {"epochs": 2}))
     data = _three_classes(n=800)
     torch.manual_seed(0)
-    first = build("lstm", 3, params, n_classes=3)
+    first = trainable("lstm", 3, params, n_classes=3)
     first.fit(data, tmp_path / "logs", checkpoint_dir=tmp_path / "ck")
     with safe_open(str(tmp_path / "ck" / "last.safetensors"), framework="pt") as f:
         assert json.loads(f.metadata()["stockcast"])["progress"]["n_classes"] == 3
-    again = build("lstm", 3, params, n_classes=3)
+    again = trainable("lstm", 3, params, n_classes=3)
     again.fit(data, tmp_path / "logs", checkpoint_dir=tmp_path / "ck")  # finished: restores, trains nothing
-    np.testing.assert_array_equal(again.predict_classes(data, "val"), first.predict_classes(data, "val"))
+    np.testing.assert_array_equal(again.predict_proba(data, "val"), first.predict_proba(data, "val"))
 
 
 def _predictions(n_days: int = 60, n_tickers: int = 5, seed: int = 3) -> pl.DataFrame:

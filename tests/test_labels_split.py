@@ -5,7 +5,7 @@ import pytest
 
 from stockcast.errors import StockcastError
 from stockcast.labels import make_labels
-from stockcast.split import assign_segments, check_embargo, walk_forward_folds
+from stockcast.segments import assign_segments, check_embargo, walk_forward_folds
 
 
 def test_last_h_rows_of_each_ticker_have_no_label(bars):

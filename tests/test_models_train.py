@@ -9,9 +9,11 @@ import torch
 
 from stockcast.artifacts import load_model, save_model
 from stockcast.errors import StockcastError
-from stockcast.models import MODELS, Windows, build
+from stockcast.fitting import trainable
+from stockcast.models import MODELS, Windows
 from stockcast.params import ModelName, TrainParams, parse_section
-from stockcast.train import amp_enabled, get_lr
+from stockcast.models.nets import amp_enabled
+from stockcast.train import get_lr
 
 TINY = {"seq_len": 5, "hidden_size": 16, "num_layers": 1, "dropout": 0.0, "lr": 0.01, "epochs": 6, "patience": 3,
         "batch_size": 64, "warmup_epochs": 0, "lr_schedule": "constant"}
@@ -44,7 +46,7 @@ def _config(name: str, params: TrainParams) -> dict:
 @pytest.mark.parametrize("name", list(MODELS))
 def test_every_registered_model_learns_a_learnable_signal(name, tmp_path):
     torch.manual_seed(0)
-    model = build(name, 3, _params(model=name))
+    model = trainable(name, 3, _params(model=name))
     result = model.fit(_learnable(), tmp_path)
     assert result.best["val_accuracy"] > 0.9
     assert any(tmp_path.rglob("events.out.tfevents.*")), "tensorboard event file written"
@@ -56,11 +58,11 @@ def test_registry_and_params_name_the_same_models():
 
 def test_the_best_validation_epoch_is_the_one_kept(tmp_path):
     torch.manual_seed(0)
-    model = build("lstm", 3, _params(epochs=8))
+    model = trainable("lstm", 3, _params(epochs=8))
     data = _learnable()
     result = model.fit(data, tmp_path)
     assert result.best["val_loss"] == min(h["val_loss"] for h in result.history)
-    kept = model.predict_proba(data, "val")
+    kept = model.prob_up(data, "val")
     y = data.y[data.ends["val"]]
     loss = -np.mean(y * np.log(np.clip(kept, 1e-7, 1)) + (1 - y) * np.log(np.clip(1 - kept, 1e-7, 1)))
     assert loss == pytest.approx(result.best["val_loss"], rel=1e-4)
@@ -68,21 +70,21 @@ def test_the_best_validation_epoch_is_the_one_kept(tmp_path):
 
 def test_early_stopping_stops_after_patience_epochs_without_progress(tmp_path):
     params = TrainParams(seq_len=3, hidden_size=8, num_layers=1, lr=0.05, epochs=50, patience=2)
-    result = build("lstm", 2, params).fit(_noise(), tmp_path)
+    result = trainable("lstm", 2, params).fit(_noise(), tmp_path)
     assert result.stopped_early and len(result.history) == result.best_epoch + params.patience + 1
 
 
 def test_reaching_the_target_accuracy_stops_training(tmp_path):
     torch.manual_seed(0)
     params = _params(epochs=30, patience=30, lr=0.002, target_accuracy=0.95)
-    result = build("gru", 3, params).fit(_learnable(), tmp_path)
+    result = trainable("gru", 3, params).fit(_learnable(), tmp_path)
     assert result.stopped_early and len(result.history) < 30
     assert result.history[-1]["val_accuracy"] >= 0.95
     assert all(h["val_accuracy"] < 0.95 for h in result.history[:-1])
 
 
 def test_early_stopping_can_monitor_validation_accuracy(tmp_path):
-    result = build("lstm", 2, TrainParams(seq_len=3, hidden_size=8, num_layers=1, epochs=6, monitor="val_accuracy")
+    result = trainable("lstm", 2, TrainParams(seq_len=3, hidden_size=8, num_layers=1, epochs=6, monitor="val_accuracy")
                    ).fit(_noise(), tmp_path)
     assert result.best["val_accuracy"] == max(h["val_accuracy"] for h in result.history)
 
@@ -105,7 +107,7 @@ def test_bf16_autocast_is_for_cuda_only():
 @pytest.mark.parametrize("name", list(MODELS))
 def test_a_saved_model_loads_without_unpickling_and_predicts_exactly_as_before(name, tmp_path, monkeypatch):
     data = _learnable(800)
-    model = build(name, 3, _params(model=name, epochs=2))
+    model = trainable(name, 3, _params(model=name, epochs=2))
     model.fit(data, tmp_path / "logs")
     save_model(tmp_path / "model", model, _config(name, model.params))
 
@@ -116,14 +118,14 @@ def test_a_saved_model_loads_without_unpickling_and_predicts_exactly_as_before(n
     monkeypatch.setattr(pickle, "loads", refuse)
     monkeypatch.setattr(pickle, "Unpickler", refuse)
     loaded, config = load_model(tmp_path / "model")
-    np.testing.assert_array_equal(model.predict_proba(data, "test"), loaded.predict_proba(data, "test"))
+    np.testing.assert_array_equal(model.prob_up(data, "test"), loaded.prob_up(data, "test"))
     assert config["params"] == model.params.model_dump() and set(config["files"])
 
 
 @pytest.mark.parametrize("name,file", [("lstm", "model.safetensors"), ("logreg", "logreg.safetensors"),
                                        ("lightgbm", "lightgbm.txt")])
 def test_truncated_or_tampered_files_are_a_clear_error(name, file, tmp_path):
-    model = build(name, 3, _params(model=name, epochs=1))
+    model = trainable(name, 3, _params(model=name, epochs=1))
     model.fit(_learnable(400), tmp_path / "logs")
     save_model(tmp_path / "m", model, _config(name, model.params))
     path = tmp_path / "m" / file
@@ -137,7 +139,7 @@ def test_truncated_or_tampered_files_are_a_clear_error(name, file, tmp_path):
 
 
 def test_a_missing_weights_file_is_named(tmp_path):
-    model = build("gru", 3, _params(model="gru"))
+    model = trainable("gru", 3, _params(model="gru"))
     save_model(tmp_path, model, _config("gru", model.params))
     (tmp_path / "model.safetensors").unlink()
     with pytest.raises(StockcastError, match=r"model\.safetensors: file not found"):
@@ -146,7 +148,7 @@ def test_a_missing_weights_file_is_named(tmp_path):
 
 def test_unknown_model_names_the_known_ones():
     with pytest.raises(StockcastError, match="known: lstm, gru, transformer, logreg, lightgbm, ensemble"):
-        build("resnet", 3, TrainParams())
+        trainable("resnet", 3, TrainParams())
 
 
 def test_model_specific_params_are_validated_by_name():

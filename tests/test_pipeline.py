@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
 import pytest
+import yaml
 
+from stockcast.params import TRACE_ENV
 from stockcast.schemas import OHLCV, Labels, Predictions, Quarantine, RawOHLCV, Returns, features_schema
 
+from .conftest import ROOT
 from .project import reproduced_project, run, set_params
+
+sys.path.insert(0, str(ROOT / "tools"))
+import stage_deps  # noqa: E402
+
+TRACE = "params-read"
+READ_BUT_NOT_A_DVC_PARAM = {
+    "train.resume": "continuing an interrupted run gives the same model (bit-identical on CPU): it must not rerun train",
+}
 
 def _ran(output: str) -> set[str]:
     return set(re.findall(r"Running stage '([\w-]+)'", output))
@@ -19,7 +34,8 @@ def _ran(output: str) -> set[str]:
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
-    return reproduced_project(tmp_path_factory.mktemp("e2e") / "repo")
+    base = tmp_path_factory.mktemp("e2e")
+    return reproduced_project(base / "repo", {TRACE_ENV: str(base / TRACE)})
 
 
 def test_every_output_honours_its_contract(repo):
@@ -56,16 +72,110 @@ def test_second_repro_does_nothing(repo):
 def test_a_train_param_reruns_exactly_train_and_what_follows(repo):
     set_params(repo, {"train": {"hidden_size": 6}})
     out = run(["dvc", "repro"], repo)
-    assert _ran(out) == {"train", "evaluate", "backtest", "walkforward", "report"}
+    assert _ran(out) == {"params", "train", "evaluate", "backtest", "report"}  # walkforward fits logreg
     run(["git", "checkout", "--", "params.yaml"], repo)
     run(["dvc", "checkout", "--force"], repo)
 
 
 def test_an_experiment_is_listed_by_exp_show(repo):
     out = run(["dvc", "exp", "run", "-S", "train.hidden_size=4", "--name", "tiny4"], repo)
-    assert _ran(out) == {"train", "evaluate", "backtest", "walkforward", "report"}
+    assert _ran(out) == {"params", "train", "evaluate", "backtest", "report"}
     shown = json.loads(run(["dvc", "exp", "show", "--json"], repo))
     names = {exp.get("name") for rev in shown for exp in (rev.get("experiments") or []) for exp in exp.get("revs", [])}
     assert "tiny4" in names
     diff = json.loads(run(["dvc", "metrics", "diff", "HEAD", "--json"], repo))
     assert "test.accuracy" in diff["metrics/evaluate.json"] or "test.auc" in diff["metrics/evaluate.json"]
+
+
+def _read_keys(folder: Path) -> dict[str, set[str]]:
+    return {p.stem: set(p.read_text().split()) for p in folder.glob("*.keys")}
+
+
+def _run_stage(repo: Path, work: Path, stage: str, changes: dict, inputs: tuple[str, ...], trace: Path) -> None:
+    """Run one stage script in `work` (a copy of `inputs` from `repo`) with changed params, traced."""
+    work.mkdir(parents=True)
+    for name in inputs:
+        shutil.copytree(repo / name, work / name) if (repo / name).is_dir() else shutil.copy(repo / name, work / name)
+    set_params(work, changes)
+    done = subprocess.run([sys.executable, str(repo / f"stages/{stage}.py")], cwd=work, capture_output=True,
+                          text=True, env={**os.environ, TRACE_ENV: str(trace)})
+    assert done.returncode == 0, done.stderr
+
+
+def _declared(stage: dict, params: dict) -> tuple[set[str], bool, set[str]]:
+    """(params keys dvc.yaml lists for the stage, with ${...} resolved; whether it tracks the whole file;
+    keys interpolated into its cmd, deps and outs)."""
+    def resolve(text: str) -> str:
+        def value(match: re.Match) -> str:
+            node = params
+            for part in match[1].split("."):
+                node = node[part]
+            return str(node)
+        return re.sub(r"\$\{([\w.]+)\}", value, text)
+
+    keys, whole = set(), False
+    for entry in stage.get("params", []):
+        if isinstance(entry, dict):
+            whole = True
+        else:
+            keys.add(resolve(entry))
+    used = set(re.findall(r"\$\{([\w.]+)\}", json.dumps({k: stage.get(k) for k in ("cmd", "deps", "outs")})))
+    return keys, whole, used
+
+
+def _covers(listed: str, key: str) -> bool:
+    return key == listed or key.startswith(listed + ".")
+
+
+def test_each_stage_lists_exactly_the_params_keys_it_reads(repo, tmp_path):
+    runs = [_read_keys(repo.parent / TRACE)]
+    # the keys other settings read: the synthetic source, walk-forward with LightGBM
+    _run_stage(repo, tmp_path / "ingest", "ingest", {"ingest": {"source": "synthetic"}}, ("params.yaml",),
+               tmp_path / "trace1")
+    _run_stage(repo, tmp_path / "wf", "walkforward", {"walkforward": {"model": "lightgbm"}},
+               ("params.yaml", "data"), tmp_path / "trace2")
+    runs += [_read_keys(tmp_path / "trace1"), _read_keys(tmp_path / "trace2")]
+    pipeline = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    base = yaml.safe_load((repo / "params.yaml").read_text())
+    problems = []
+    for name, stage in pipeline.items():
+        read_anywhere = set()
+        for run_params, keys in zip([base, base | {"ingest": {**base["ingest"], "source": "synthetic"}},
+                                     base | {"walkforward": {**base["walkforward"], "model": "lightgbm"}}], runs):
+            if name not in keys:
+                continue
+            listed, whole, used = _declared(stage, run_params)
+            read_anywhere |= keys[name]
+            for key in sorted(keys[name]):
+                if not whole and key not in READ_BUT_NOT_A_DVC_PARAM and \
+                        not any(_covers(k, key) for k in listed | used):
+                    problems.append(f"{name} reads {key}, which dvc.yaml does not list")
+        listed, _, _ = _declared(stage, base)
+        problems += [f"{name} lists {k}, which it never reads" for k in sorted(listed)
+                     if not any(_covers(k, key) for key in read_anywhere)]
+        assert name in runs[0], f"stage {name} read no params at all"
+    assert not problems, "\n".join(problems)
+
+
+def test_editing_a_module_reruns_exactly_the_stages_that_import_it(repo):
+    """Each library module in turn gets a new line; `dvc status` must list exactly the stages whose
+    import closure holds it, and nothing else."""
+    from dvc.repo import Repo
+
+    pipeline = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    closures = {name: stage_deps.closure(repo / stage_deps.stage_script(stage["cmd"]), repo)
+                for name, stage in pipeline.items()}
+    wrong = []
+    with Repo(str(repo)) as dvc:
+        assert dvc.status() == {}
+        for module in sorted((repo / "src/stockcast").rglob("*.py")):
+            original = module.read_text()
+            module.write_text(original + "\n# edited\n")
+            try:
+                changed = {name.rsplit(":", 1)[-1] for name in dvc.status()}
+            finally:
+                module.write_text(original)
+            expected = {name for name, files in closures.items() if module in files}
+            if changed != expected:
+                wrong.append(f"{module.relative_to(repo)}: dvc status {sorted(changed)}, closure {sorted(expected)}")
+    assert not wrong, "\n".join(wrong)

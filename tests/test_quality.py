@@ -220,7 +220,6 @@ def test_an_unknown_calendar_suggests_a_known_one():
     ({"rules": {"stale_price": {"actoin": "warn"}}},
      r"quality\.rules\.stale_price\.actoin: unknown key \(did you mean 'action'"),
     ({"rules": {"zero_volume": {}}}, r"quality\.rules\.zero_volume: unknown key"),
-    ({"split_ratios": ["2:1", "1:1"]}, "under 10%"),
     ({"split_ratios": [121]}, r"quality\.split_ratios\.0: Input should be a valid string"),
     ({"splits": "ignore"}, r"quality\.splits: .*'adjust' or 'quarantine'"),
 ])

@@ -62,6 +62,6 @@ def test_torchrun_with_two_processes_trains_a_valid_model(tmp_path):
                               pl.read_parquet(tmp_path / "data/splits/labels.parquet"), FEATURES)
     x = normalizer_from_dict(config["normalizer"]).transform(panel.x, panel.keys["date"].to_numpy())
     windows = Windows(x, panel.y, 5, {"test": panel.window_ends(5, "test")})
-    prob = model.predict_proba(windows, "test")
+    prob = model.prob_up(windows, "test")
     assert len(prob) == len(windows.ends["test"]) and np.all((prob > 0) & (prob < 1))
     assert np.mean((prob > 0.5) == (windows.rows("test")[1] > 0.5)) > 0.6, "better than chance"

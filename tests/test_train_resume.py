@@ -12,7 +12,8 @@ from safetensors.torch import load_file
 
 from stockcast import checkpoint
 from stockcast.errors import StockcastError
-from stockcast.models import Windows, build
+from stockcast.fitting import trainable
+from stockcast.models import Windows
 from stockcast.params import TrainParams
 
 # Trains a small LSTM with dropout (so the RNG streams matter) and SIGKILLs itself after epoch `kill_after`.
@@ -21,7 +22,8 @@ import json, os, signal, sys
 from pathlib import Path
 import numpy as np, torch
 from safetensors.torch import save_file
-from stockcast.models import Windows, build
+from stockcast.fitting import trainable
+from stockcast.models import Windows
 from stockcast.params import TrainParams
 from stockcast.train import seed_everything
 
@@ -39,7 +41,7 @@ def on_epoch(epoch, metrics):
     if epoch == kill_after:
         os.kill(os.getpid(), signal.SIGKILL)
 
-model = build("lstm", 3, params)
+model = trainable("lstm", 3, params)
 result = model.fit(windows, out / "logs", on_epoch, out / "checkpoints")
 save_file({k: v.contiguous() for k, v in model.net.state_dict().items()}, out / "best.safetensors")
 (out / "history.json").write_text(json.dumps(result.history))
@@ -79,24 +81,24 @@ def _noise() -> Windows:
 
 def test_a_checkpoint_of_other_params_is_not_resumed(tmp_path, capsys):
     params = TrainParams(seq_len=3, hidden_size=4, num_layers=1, epochs=2, resume=True)
-    build("lstm", 2, params).fit(_noise(), tmp_path / "logs", checkpoint_dir=tmp_path / "ck")
+    trainable("lstm", 2, params).fit(_noise(), tmp_path / "logs", checkpoint_dir=tmp_path / "ck")
     other = params.model_copy(update={"lr": 0.01})
-    result = build("lstm", 2, other).fit(_noise(), tmp_path / "logs", checkpoint_dir=tmp_path / "ck")
+    result = trainable("lstm", 2, other).fit(_noise(), tmp_path / "logs", checkpoint_dir=tmp_path / "ck")
     assert len(result.history) == 2 and "starting afresh" in capsys.readouterr().out
 
 
 def test_a_finished_run_resumes_to_the_same_result_without_training(tmp_path):
     params = TrainParams(seq_len=3, hidden_size=4, num_layers=1, epochs=3, patience=3, resume=True)
-    first = build("lstm", 2, params).fit(_noise(), tmp_path / "logs", checkpoint_dir=tmp_path / "ck")
-    again = build("lstm", 2, params)
+    first = trainable("lstm", 2, params).fit(_noise(), tmp_path / "logs", checkpoint_dir=tmp_path / "ck")
+    again = trainable("lstm", 2, params)
     second = again.fit(_noise(), tmp_path / "logs", checkpoint_dir=tmp_path / "ck")
     assert second.history == first.history and second.best_epoch == first.best_epoch
 
 
 def test_a_damaged_checkpoint_is_a_clear_error(tmp_path):
     params = TrainParams(seq_len=3, hidden_size=4, num_layers=1, epochs=1, resume=True)
-    build("lstm", 2, params).fit(_noise(), tmp_path / "logs", checkpoint_dir=tmp_path / "ck")
+    trainable("lstm", 2, params).fit(_noise(), tmp_path / "logs", checkpoint_dir=tmp_path / "ck")
     path = tmp_path / "ck" / checkpoint.FILE
     path.write_bytes(path.read_bytes()[:50])
     with pytest.raises(StockcastError, match="damaged checkpoint"):
-        build("lstm", 2, params).fit(_noise(), tmp_path / "logs", checkpoint_dir=tmp_path / "ck")
+        trainable("lstm", 2, params).fit(_noise(), tmp_path / "logs", checkpoint_dir=tmp_path / "ck")

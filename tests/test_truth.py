@@ -3,11 +3,12 @@
 - Null market (pure random walk): no model may beat the majority-class rate beyond its 99%
   binomial interval, or something leaks.
 - Teeth: the same check fails when a leak is planted on purpose (a feature that peeks one day
-  ahead, with a normaliser fitted on every segment), so a pass means something.
+  ahead), so a pass means something.
 - Planted market: a known signal with a known best accuracy; the models must come close to it.
 
-Each market goes through the library exactly as the stages chain it: features, labels, the
-chronological split with its embargo, normalisation fitted on train, windows, fit, predict.
+Each market goes through the library as the stages chain it: features, labels, the chronological
+split with its embargo, then the stages' own fit/predict path (fitting.fit: normaliser fitted on
+train, windows, fit; scoring.predictions: the test windows' probabilities).
 """
 
 from __future__ import annotations
@@ -22,12 +23,11 @@ from stockcast.data.synthetic import generate
 from stockcast.dataset import Panel
 from stockcast.features.registry import compute, feature_set
 from stockcast.evaluation.classification import majority_class
+from stockcast.fitting import fit
 from stockcast.labels import make_labels, n_classes
-from stockcast.models import build
-from stockcast.models.base import Windows
-from stockcast.normalize import fit_normalizer
 from stockcast.params import TrainParams
-from stockcast.split import assign_segments
+from stockcast.scoring import predictions
+from stockcast.segments import assign_segments
 
 Z99 = 2.5758  # two-sided 99% normal quantile
 SEQUENCE = {"seq_len": 5, "hidden_size": 16, "num_layers": 1, "epochs": 4, "patience": 2, "lr": 0.005,
@@ -48,20 +48,15 @@ def _test_accuracy(bars: pl.DataFrame, model: str, tmp_path, peek: bool = False,
     mode = "flat" if flat else "exclude"
     labels, _ = assign_segments(make_labels(bars, 1, dead_zone=flat, dead_zone_mode=mode), 0.6, 0.2, embargo_days=60)
     panel = Panel.from_tables(table, labels, names)
-    fit_rows = np.arange(len(panel.x)) if peek else panel.segment_rows("train")
-    fit_normalizer("zscore", panel.x, fit_rows, names).transform(panel.x)
     params = TrainParams(model=model, **SEQUENCE)
-    ends = {s: panel.window_ends(params.seq_len, s) for s in ("train", "val", "test")}
-    data = Windows(panel.x, panel.y, params.seq_len, ends)
-    estimator = build(model, len(names), params, n_classes(mode))
-    estimator.fit(data, tmp_path / "logs")
-    y = panel.y[ends["test"]]
-    majority = majority_class(pl.Series(panel.y[ends["train"]]))
+    fitted = fit(panel, params, n_classes(mode), tmp_path / "logs")
+    test = predictions(fitted.model, panel, params.seq_len, ("test",))
+    y = test["label"].to_numpy()
+    majority = majority_class(pl.Series(panel.y[fitted.windows.ends["train"]]))
     if flat:
-        calls = estimator.predict_classes(data, "test").argmax(axis=1)
-        return float(np.mean(calls == y)), len(y), float(np.mean(y == majority))
-    prob = estimator.predict_proba(data, "test")
-    return float(np.mean((prob > 0.5) == (y > 0.5))), len(y), float(np.mean(y == majority))
+        proba = np.column_stack([test["prob_down"], test["prob"], test["prob_flat"]])
+        return float(np.mean(proba.argmax(axis=1) == y)), len(y), float(np.mean(y == majority))
+    return float(np.mean((test["prob"].to_numpy() > 0.5) == (y > 0.5))), len(y), float(np.mean(y == majority))
 
 
 def assert_no_edge(accuracy: float, n: int, base_rate: float) -> None:

@@ -12,7 +12,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from stockcast.errors import StockcastError
-from stockcast.params import load_all
 
 app = typer.Typer(help="stockcast: train and honestly test stock-direction models on daily OHLCV.",
                   no_args_is_help=True, add_completion=False)
@@ -26,9 +25,11 @@ def _fail(err: StockcastError) -> None:
 
 @app.command("check-params")
 def check_params(path: Path = typer.Argument(Path("params.yaml"), help="params file to validate")) -> None:
-    """Validate every section of a params file and print the values in force."""
+    """Validate every section of a params file (as the pipeline's first stage does) and print the values."""
+    from stockcast.params_check import check_file  # the feature registry and calendars load only here
+
     try:
-        sections = load_all(path)
+        sections = check_file(path)
     except StockcastError as err:
         _fail(err)
     table = Table("section", "key", "value", title=f"{path}: valid")
@@ -126,3 +127,5 @@ def synth(mode: str = typer.Option(..., help="realistic | null | planted"),
         _fail(err)
     console.print(f"{out}: {bars.height} rows, {tickers} tickers, {meta['start']}..{meta['end']} ({mode}); "
                   f"meta: {write_meta(meta, out)}", highlight=False)
+if __name__ == "__main__":
+    app()

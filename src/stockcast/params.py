@@ -1,29 +1,115 @@
 """Typed, validated params: one model per params.yaml section, so a typo fails loudly and early.
 
 Every stage reads only its own section. An unknown key, a wrong type or an out-of-range value is
-a one-line StockcastError that names the key and what would be accepted.
+a one-line StockcastError that names the key and what would be accepted. This module is a leaf: it
+imports nothing of the domain, so every stage can depend on it without depending on everything.
+Checks that need the domain (is the feature set registered, the calendar known, the embargo long
+enough for the features' lookback) live in params_check.py, which `stockcast check-params` and the
+pipeline's first stage run before any stage deletes an output.
+
+The defaults here are the shipped params.yaml (a test keeps the two equal). With
+STOCKCAST_PARAMS_TRACE=<folder> set, every key a process reads is appended to
+<folder>/<script>.keys, so a test can check that each stage lists in dvc.yaml exactly what it reads.
 """
 
 from __future__ import annotations
 
+import atexit
 import difflib
+import os
 import re
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from stockcast.data.splits import parse_ratio
-from stockcast.data.tickers import validate_ticker
 from stockcast.errors import StockcastError
+
+TRACE_ENV = "STOCKCAST_PARAMS_TRACE"
+_read_keys: set[str] | None = None
+"""Dotted keys read by this process while tracing (None: not tracing)."""
 
 
 class Section(BaseModel):
-    """Base for a params section: unknown keys are errors, values are never coerced silently."""
+    """Base for a params section: unknown keys are errors, values are never coerced silently.
+
+    Each loaded section knows its dotted key (`train.lightgbm`), so reading a field can be traced.
+    """
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    _key: str = PrivateAttr("")  # "" for sections not read from a params file (validators, config.json)
+    _replaced: frozenset[str] = PrivateAttr(frozenset())  # fields set by model_copy(update=...), not the file
+
+    def __getattribute__(self, name: str) -> Any:
+        value = super().__getattribute__(name)
+        if _read_keys is not None and name in type(self).model_fields and not _is_section(value):
+            private = object.__getattribute__(self, "__pydantic_private__")
+            if private["_key"] and name not in private["_replaced"]:
+                _read_keys.add(f"{private['_key']}.{name}")
+        return value
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        """A dump reads every field it includes (config.json records them): traced as such."""
+        data = super().model_dump(**kwargs)
+        if _read_keys is not None and self._key:
+            _read_keys.update(f"{self._key}.{key}" for key in _leaf_keys(data) if key not in self._replaced)
+        return data
+
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Any:
+        """A copy whose `update`d fields are not traced as read from the params file."""
+        copy = super().model_copy(update=update, deep=deep)
+        copy._replaced = self._replaced | set(update or ())
+        return copy
+
+
+def _is_section(value: Any) -> bool:
+    return isinstance(value, Section) or (isinstance(value, list) and any(isinstance(v, Section) for v in value))
+
+
+def _leaf_keys(data: dict[str, Any], prefix: str = "") -> list[str]:
+    keys = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            keys.extend(_leaf_keys(value, f"{prefix}{key}."))
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            keys.extend(dict.fromkeys(k for v in value for k in _leaf_keys(v, f"{prefix}{key}.")))
+        else:
+            keys.append(prefix + key)
+    return keys
+
+
+def _label(section: Section, key: str) -> Section:
+    """Give `section` and every section inside it its dotted key (list items share the list's key).
+    Nested sections are copied first: a default instance is shared by every model that uses it."""
+    section._key = key
+    for name in type(section).model_fields:
+        value = object.__getattribute__(section, name)
+        if isinstance(value, Section):
+            section.__dict__[name] = _label(value.model_copy(), f"{key}.{name}")
+        elif isinstance(value, list) and any(isinstance(v, Section) for v in value):
+            section.__dict__[name] = [_label(v.model_copy(), f"{key}.{name}") if isinstance(v, Section) else v
+                                      for v in value]
+    return section
+
+
+def _start_tracing() -> None:
+    """Record the keys read from now on; write them at exit to $STOCKCAST_PARAMS_TRACE/<script>.keys."""
+    global _read_keys
+    folder = os.environ.get(TRACE_ENV)
+    if not folder or _read_keys is not None:
+        return
+    _read_keys = set()
+
+    def _write() -> None:
+        path = Path(folder) / f"{Path(sys.argv[0]).stem}.keys"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as handle:
+            handle.writelines(f"{key}\n" for key in sorted(_read_keys or ()))
+
+    atexit.register(_write)
 
 
 class DownloadParams(Section):
@@ -37,14 +123,6 @@ class DownloadParams(Section):
     backoff_seconds: float = Field(2.0, gt=0)      # first wait; doubles with each retry
     min_interval_seconds: float = Field(0.5, ge=0)  # between two requests: the rate limit
     timeout_seconds: float = Field(30.0, gt=0)     # per request
-
-    @field_validator("tickers")
-    @classmethod
-    def _safe_tickers(cls, tickers: list[str]) -> list[str]:
-        try:
-            return [validate_ticker(t) for t in tickers]
-        except StockcastError as err:
-            raise ValueError(str(err)) from None
 
     @model_validator(mode="after")
     def _some_tickers(self) -> DownloadParams:
@@ -142,27 +220,10 @@ class QualityParams(Section):
     split_tolerance: float = Field(0.03, gt=0, le=0.1)  # overnight jump within 3% of a ratio
     rules: QualityRules = QualityRules()
 
-    @field_validator("split_ratios")
-    @classmethod
-    def _ratios(cls, ratios: list[str]) -> list[str]:
-        for text in ratios:
-            parse_ratio(text)
-        return ratios
-
 
 class FeaturesParams(Section):
-    set: str = "basic"  # a name in stockcast.features.registry.SETS (checked there)
+    set: str = "basic"  # a name in stockcast.features.registry.SETS (params_check checks it)
     families: list[str] | None = None  # None: every family of the set
-
-    @field_validator("families")
-    @classmethod
-    def _known_families(cls, families: list[str] | None) -> list[str] | None:
-        from stockcast.features.registry import FAMILIES  # registry needs numpy and TA-Lib: load late
-
-        for family in families or []:
-            if family not in FAMILIES:
-                raise ValueError(f"unknown feature family {family!r}{_suggest(family, FAMILIES)}")
-        return families
 
 
 class FoldParams(Section):
@@ -262,7 +323,7 @@ class TrainParams(Section):
     seed: int = 42
     device: Literal["auto", "cpu", "cuda"] = "auto"
     amp: bool = True                            # bf16 autocast, on CUDA only
-    resume: bool = False                        # continue from checkpoint_dir if it matches params and data
+    resume: bool = True                         # continue from checkpoint_dir if it matches params and data
     checkpoint_dir: str = "checkpoints/train"
     transformer: TransformerParams = TransformerParams()
     logreg: LogregParams = LogregParams()
@@ -289,6 +350,20 @@ class RegimeParams(Section):
         return self
 
 
+REGIMES = [  # reported wherever the test segment reaches; windows may overlap
+    {"name": "dotcom_bust", "start": "2000-01-01", "end": "2002-12-31"},
+    {"name": "bull_2003_2007", "start": "2003-01-01", "end": "2007-12-31"},
+    {"name": "financial_crisis", "start": "2008-01-01", "end": "2009-03-09"},      # to the S&P 500 low
+    {"name": "recovery_2009_2013", "start": "2009-03-10", "end": "2013-12-31"},
+    {"name": "sideways_2015_2016", "start": "2015-01-01", "end": "2016-12-31"},
+    {"name": "pre_covid", "start": "2017-01-01", "end": "2020-02-19"},             # to the S&P 500 peak
+    {"name": "covid_crash", "start": "2020-02-20", "end": "2020-03-23"},           # peak to low, 23 sessions
+    {"name": "rebound_2020_2021", "start": "2020-03-24", "end": "2021-12-31"},
+    {"name": "bear_2022", "start": "2022-01-01", "end": "2022-12-31"},
+    {"name": "recent_2023_2025", "start": "2023-01-01", "end": "2025-12-31"},
+]
+
+
 class BacktestParams(Section):
     strategy: Literal["long_flat", "long_short", "topk_dropout"] = "long_flat"  # reported as `test`
     threshold: float = Field(0.5, gt=0, lt=1)   # long_flat: long when P(up) > threshold, else cash
@@ -300,7 +375,7 @@ class BacktestParams(Section):
     periods_per_year: int = Field(252, ge=1)
     risk_free: float = Field(0.0, ge=-0.01, le=0.01)  # per period (daily), for Sharpe and Sortino
     trials: int = Field(3, ge=1)                # experiments tried; deflates the Sharpe ratio
-    regimes: list[RegimeParams] = []
+    regimes: list[RegimeParams] = Field(default_factory=lambda: [RegimeParams.model_validate(r) for r in REGIMES])
 
     @model_validator(mode="after")
     def _distinct_regimes(self) -> BacktestParams:
@@ -313,7 +388,7 @@ class BacktestParams(Section):
 class WalkForwardParams(Section):
     """Retrain per fold of split.folds; the model's settings are the train section's, but `model`."""
 
-    model: ModelName = "logreg"                 # cheap by default: one fit per fold
+    model: Literal["logreg", "lightgbm"] = "logreg"  # tabular: one fit per fold; dvc.yaml tracks train.<model>
     max_folds: int = Field(6, ge=1)             # the most recent folds only (each is a full training run)
 
 
@@ -392,14 +467,16 @@ def parse_section(name: str, raw: Any, source: str = "params.yaml") -> Section:
 
 
 def load_section(name: str, path: str | Path = "params.yaml") -> Any:
-    """The typed params of one stage, read from `path`."""
-    return parse_section(name, read_yaml(path).get(name), str(path))
+    """The typed params of one stage, read from `path` (traced, see the module doc)."""
+    _start_tracing()
+    return _label(parse_section(name, read_yaml(path).get(name), str(path)), name)
 
 
 def load_all(path: str | Path = "params.yaml") -> dict[str, Section]:
     """Every section, validated; unknown top-level sections are errors too."""
+    _start_tracing()
     data = read_yaml(path)
-    return {name: parse_section(name, raw, str(path)) for name, raw in data.items()}
+    return {name: _label(parse_section(name, raw, str(path)), name) for name, raw in data.items()}
 
 
 def _describe(err: ValidationError, section: str, model: type[Section], source: str) -> str:

@@ -139,14 +139,12 @@ def read_importance(path: Path) -> dict[str, float]:
     return {str(k): float(v) for k, v in data.items()}
 
 
-def model_rows(models: Path) -> dict[str, dict[str, Any]]:
-    """One row per trained model folder (models/<name>/config.json): its best validation scores."""
-    rows = {}
-    for config_path in sorted(models.glob("*/config.json")):
-        config = read_json(config_path)
-        rows[config_path.parent.name] = {"best_epoch": config.get("best_epoch")} | {
-            f"val {k}": v for k, v in (config.get("best") or {}).items()}
-    return rows
+def model_rows(model_dir: Path) -> dict[str, dict[str, Any]]:
+    """The trained model's best validation scores (models/<name>/config.json); only the model the
+    stage declares as a dep, so the page never shows a stale folder left from another run."""
+    config = read_json(model_dir / "config.json")
+    return {model_dir.name: {"best_epoch": config.get("best_epoch")} | {
+        f"val {k}": v for k, v in (config.get("best") or {}).items()}}
 
 
 def experiment_rows(exp_show: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,44 +21,21 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
-from torch.utils.tensorboard import SummaryWriter
 
 from stockcast import checkpoint, distributed
 from stockcast.dataset import WindowDataset, loader
 from stockcast.errors import StockcastError
+from stockcast.models.base import FitResult
+from stockcast.models.nets import VAL_BATCH, amp_enabled, pick_device, predict_proba
+from stockcast.models.selection import class_scores
 from stockcast.params import TrainParams
-
-EpochCallback = Callable[[int, dict[str, float]], None]
-VAL_BATCH = 4096  # inference only: as large as memory comfortably allows
-
-
-@dataclass
-class FitResult:
-    best_epoch: int
-    best: dict[str, float]
-    history: list[dict[str, float]] = field(default_factory=list)
-    stopped_early: bool = False  # by patience or by the target accuracy, before the last epoch
-
-
-def pick_device(wanted: str) -> torch.device:
-    """`auto` is CUDA when present, else CPU; asking for CUDA without one is an error, not a fallback.
-    Under torchrun each process takes the GPU of its LOCAL_RANK."""
-    if wanted == "cuda" and not torch.cuda.is_available():
-        raise StockcastError("train.device: cuda requested but torch sees no CUDA device (use auto or cpu)")
-    if wanted == "cpu" or not torch.cuda.is_available():
-        return torch.device("cpu")
-    return torch.device("cuda", distributed.local_rank())
+from stockcast.training_log import EpochCallback, open_writer, record
 
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def amp_enabled(params: TrainParams, device: torch.device) -> bool:
-    """bf16 autocast on CUDA when train.amp; CPU always trains in float32 (exact resume, tests)."""
-    return params.amp and device.type == "cuda"
 
 
 def get_lr(step: int, warmup_steps: int, total_steps: int, params: TrainParams) -> float:
@@ -73,43 +49,11 @@ def get_lr(step: int, warmup_steps: int, total_steps: int, params: TrainParams) 
     return floor + 0.5 * (1.0 + math.cos(math.pi * done)) * (params.lr - floor)
 
 
-def binary_scores(prob: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """Validation BCE (log loss) and accuracy at 0.5: the metrics every model reports."""
-    p = np.clip(prob.astype(np.float64), 1e-7, 1 - 1e-7)
-    y = y.astype(np.float64)
-    return {"val_loss": float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))),
-            "val_accuracy": float(np.mean((p > 0.5) == (y > 0.5)))}
-
-
-def class_scores(proba: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """val_loss and val_accuracy of (n, n_classes) probabilities: with two classes exactly
-    binary_scores of P(up); with three, cross-entropy and the accuracy of the most probable class."""
-    if proba.shape[1] == 2:
-        return binary_scores(proba[:, 1], y)
-    p = np.clip(proba.astype(np.float64), 1e-7, 1.0)
-    labels = y.astype(np.int64)
-    return {"val_loss": float(-np.mean(np.log(p[np.arange(len(labels)), labels]))),
-            "val_accuracy": float(np.mean(p.argmax(axis=1) == labels))}
-
-
-def head_width(n_classes: int) -> int:
-    """Logits a net outputs: one for two classes (sigmoid, BCE), one per class beyond (softmax, CE)."""
-    return 1 if n_classes == 2 else n_classes
-
-
 def loss_of(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """BCE of one logit against labels 0/1, or cross-entropy of (batch, n_classes) logits."""
     if logits.ndim == 1:
         return F.binary_cross_entropy_with_logits(logits, y)
     return F.cross_entropy(logits, y.long())
-
-
-def class_probabilities(logits: torch.Tensor) -> torch.Tensor:
-    """(batch, n_classes) probabilities: [1 - sigmoid, sigmoid] of one logit, else softmax."""
-    if logits.ndim == 1:
-        up = torch.sigmoid(logits)
-        return torch.stack([1 - up, up], dim=1)
-    return torch.softmax(logits, dim=1)
 
 
 def improved(metrics: dict[str, float], best: dict[str, float], monitor: str) -> bool:
@@ -152,48 +96,10 @@ def train_one_epoch(model: nn.Module, batches: DataLoader, optimizer: torch.opti
     return float(total) / max(count, 1), step
 
 
-@torch.no_grad()
-def predict_classes(model: nn.Module, batches: DataLoader, device: torch.device, n_classes: int,
-                    amp: bool = False) -> np.ndarray:
-    """(n, n_classes) class probabilities for every window, in loader order (column 1 is P(up))."""
-    model.eval()
-    out = []
-    for xb, _ in batches:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda"):
-            out.append(class_probabilities(model(xb.to(device, non_blocking=True)).float()).cpu())
-    return torch.cat(out).numpy() if out else np.empty((0, n_classes), dtype=np.float32)
-
-
 def measure(net: nn.Module, batches: DataLoader, dataset: WindowDataset, device: torch.device, n_classes: int,
             amp: bool) -> dict[str, float]:
     """Validation scores of `net` on every window of `dataset`."""
-    return class_scores(predict_classes(net, batches, device, n_classes, amp), dataset.y[dataset.ends])
-
-
-def record(writer: SummaryWriter | None, on_epoch: EpochCallback | None, epoch: int, metrics: dict[str, float]) -> None:
-    """Send one epoch's metrics to tensorboard and to the caller (dvclive, stdout)."""
-    if writer is not None:
-        for name, value in metrics.items():
-            writer.add_scalar(name, value, epoch)
-    if on_epoch is not None:
-        on_epoch(epoch, metrics)
-
-
-def open_writer(log_dir: str | Path) -> SummaryWriter | None:
-    """A tensorboard writer on rank 0 only; purge_step=0 hides events of an earlier, interrupted run,
-    whose history is replayed from the checkpoint instead."""
-    return SummaryWriter(log_dir=str(log_dir), purge_step=0) if distributed.is_main() else None
-
-
-def log_history(log_dir: str | Path, history: list[dict[str, float]], on_epoch: EpochCallback | None) -> None:
-    """Tensorboard and callback for models fitted outside the epoch loop (trees, linear)."""
-    writer = open_writer(log_dir)
-    try:
-        for epoch, metrics in enumerate(history):
-            record(writer, on_epoch, epoch, metrics)
-    finally:
-        if writer is not None:
-            writer.close()
+    return class_scores(predict_proba(net, batches, device, n_classes, amp), dataset.y[dataset.ends])
 
 
 def _snapshot(net: nn.Module) -> dict[str, torch.Tensor]:

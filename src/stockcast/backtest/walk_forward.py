@@ -8,7 +8,7 @@ production, and every day of the curve is traded on a prediction its model never
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -29,21 +29,23 @@ class WalkForward:
     summary: dict[str, dict[str, float]]
 
 
-def stitch(folds: Sequence[pl.DataFrame]) -> pl.DataFrame:
-    """Concatenate per-fold predictions with a `fold` column (0, 1, ...); each fold must start after the
-    previous one ends, or the curve would trade two models' views of the same day."""
+def stitch(folds: Mapping[int, pl.DataFrame]) -> pl.DataFrame:
+    """Concatenate per-fold predictions with a `fold` column (the fold's own number, as in
+    data/splits/folds.json); each fold must start after the previous one ends, or the curve would
+    trade two models' views of the same day."""
     if not folds:
         raise StockcastError("walk-forward: no folds to stitch")
-    for i, (before, after) in enumerate(pairwise(folds)):
+    for (i, before), (j, after) in pairwise(folds.items()):
         if after["date"].min() <= before["date"].max():
-            raise StockcastError(f"walk-forward: fold {i + 1} starts {after['date'].min()}, not after fold {i} "
+            raise StockcastError(f"walk-forward: fold {j} starts {after['date'].min()}, not after fold {i} "
                                  f"ends {before['date'].max()}; test periods must follow each other")
-    return pl.concat([f.with_columns(fold=pl.lit(i, pl.Int32)) for i, f in enumerate(folds)], how="vertical_relaxed")
+    return pl.concat([f.with_columns(fold=pl.lit(i, pl.Int32)) for i, f in folds.items()], how="vertical_relaxed")
 
 
-def walk_forward(folds: Sequence[pl.DataFrame], strategy: Strategy, cost: float, periods_per_year: int = 252,
+def walk_forward(folds: Mapping[int, pl.DataFrame], strategy: Strategy, cost: float, periods_per_year: int = 252,
                  trials: int = 1) -> WalkForward:
-    """Trade the stitched out-of-sample predictions (ticker, date, prob, next_return) of `folds`."""
+    """Trade the stitched out-of-sample predictions (ticker, date, prob, next_return) of `folds`
+    (fold number -> its test predictions, in date order)."""
     predictions = stitch(folds)
     calendar = predictions.group_by("date").agg(pl.col("fold").first())
     returns = run(predictions, [strategy], cost)[strategy.name].join(calendar, on="date").sort("date")

@@ -16,20 +16,27 @@ import numpy as np
 from stockcast.errors import StockcastError
 
 
-@lru_cache(maxsize=8)
-def _sessions(name: str, first_year: int, last_year: int) -> np.ndarray:
+def check_calendar(name: str, origin: str = "") -> None:
+    """A one-line error when `name` is not an exchange_calendars name (without building the calendar)."""
     import exchange_calendars as xcals  # slow import (pandas, holidays): only when a calendar is needed
 
-    try:
-        with warnings.catch_warnings():  # exchange_calendars 4.x trips a pandas 3 deprecation warning on build
-            warnings.simplefilter("ignore", FutureWarning)
-            warnings.simplefilter("ignore", DeprecationWarning)
-            calendar = xcals.get_calendar(name, start=f"{first_year}-01-01", end=f"{last_year}-12-31")
-    except xcals.errors.InvalidCalendarName:
-        names = sorted(xcals.get_calendar_names())
+    names = sorted(xcals.get_calendar_names())
+    if name not in names:
         close = difflib.get_close_matches(name, names, n=1)
         hint = f"did you mean {close[0]!r}?" if close else "e.g. XNYS, XNAS, XLON, XTKS"
-        raise StockcastError(f"calendar {name!r} is not an exchange_calendars name ({hint})") from None
+        where = f"{origin}: " if origin else ""
+        raise StockcastError(f"{where}calendar {name!r} is not an exchange_calendars name ({hint})")
+
+
+@lru_cache(maxsize=8)
+def _sessions(name: str, first_year: int, last_year: int) -> np.ndarray:
+    import exchange_calendars as xcals
+
+    check_calendar(name)
+    with warnings.catch_warnings():  # exchange_calendars 4.x trips a pandas 3 deprecation warning on build
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        calendar = xcals.get_calendar(name, start=f"{first_year}-01-01", end=f"{last_year}-12-31")
     sessions = calendar.sessions.values.astype("datetime64[D]")
     sessions.flags.writeable = False
     return sessions

@@ -14,7 +14,7 @@ of the ticker; `warn` keeps the row and records a finding. A row is quarantined 
 rule that rejects it, so rows_in == rows_clean + rows_quarantined and counts per rule add up.
 Missing sessions are not rows: each is a finding (ticker, the missing date), and the rule's action
 decides whether the ticker is kept. The clean table is adjusted for corporate actions (adjust.py,
-splits.py); quarantined rows are kept exactly as they came in.
+stock_splits.py); quarantined rows are kept exactly as they came in.
 
 Everything is vectorised over the whole table (numpy on the usable rows, polars for text), so ten
 million rows take seconds; per-row Python only ever touches the rows a rule flags.
@@ -31,7 +31,7 @@ import polars as pl
 from stockcast.data import calendar
 from stockcast.data.adjust import PRICES, adj_close_factor, restate
 from stockcast.data.columns import sort_bars
-from stockcast.data.splits import find_splits, parse_ratio, restatement
+from stockcast.data.stock_splits import find_splits, parse_ratio, restatement
 from stockcast.params import QualityParams, QualityRules
 from stockcast.schemas import RawOHLCV, validate
 
@@ -248,7 +248,7 @@ def _stale_prices(ledger: _Ledger, run: int) -> None:
 def _corporate_actions(ledger: _Ledger, params: QualityParams) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Every row adjusted (for the unadjusted splits found, and by adj_close/close), and the splits found.
 
-    Split detection (splits.py) runs only on tickers that adj_close leaves alone (no adj_close, or one
+    Split detection (stock_splits.py) runs only on tickers that adj_close leaves alone (no adj_close, or one
     equal to close): where adj_close differs from close it already carries the splits.
     """
     bars, view = ledger.bars, ledger.view()

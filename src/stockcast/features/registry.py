@@ -13,7 +13,6 @@ fading memory of all earlier rows of their ticker; they never read later rows.
 from __future__ import annotations
 
 import difflib
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -78,13 +77,12 @@ def register(name: str, family: str, lookback: int, definition: str, sets: tuple
     return wrap
 
 
-FAMILY_MODULES = ("price", "technical", "volume", "momentum", "volatility", "pattern", "alpha158")  # doc order
-
-
 def _load_families() -> None:
-    """Import the family modules, which register their features, in a fixed order."""
-    for module in FAMILY_MODULES:
-        importlib.import_module(f"stockcast.features.{module}")
+    """Import the family modules, which register their features, in a fixed order (the docs' order).
+    Imported here, not at the top: each of them imports this module for `register`."""
+    # isort: off  (the order below is the registration order)
+    from stockcast.features import price, technical, volume, momentum, volatility, pattern, alpha158  # noqa: F401
+    # isort: on
 
 
 def all_features() -> list[Feature]:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from functools import partial
 
 from stockcast.errors import StockcastError
-from stockcast.models.base import Model, Windows, probability_columns
+from stockcast.models.base import Model, NetTrainer, Windows, probability_columns
 from stockcast.models.ensemble import Ensemble
 from stockcast.models.gbdt import LightGBM
 from stockcast.models.gru import GRU
@@ -21,7 +21,7 @@ from stockcast.models.sequence import SequenceModel
 from stockcast.models.transformer import Transformer
 from stockcast.params import TrainParams
 
-MODELS: dict[str, Callable[[int, TrainParams, int], Model]] = {
+MODELS: dict[str, Callable[[int, TrainParams, int, NetTrainer | None], Model]] = {
     "lstm": partial(SequenceModel, LSTM),
     "gru": partial(SequenceModel, GRU),
     "transformer": partial(SequenceModel, Transformer),
@@ -33,9 +33,10 @@ MODELS: dict[str, Callable[[int, TrainParams, int], Model]] = {
 __all__ = ["MODELS", "Model", "Windows", "build", "probability_columns"]
 
 
-def build(name: str, n_features: int, params: TrainParams, n_classes: int = 2) -> Model:
+def build(name: str, n_features: int, params: TrainParams, n_classes: int = 2,
+          trainer: NetTrainer | None = None) -> Model:
     """Instantiate a registered model for `n_features` inputs and `n_classes` labels (2: down, up;
-    3: down, up, flat) from the train params."""
+    3: down, up, flat) from the train params; nets can be fitted only with a `trainer`."""
     if name not in MODELS:
         raise StockcastError(f"train.model: unknown model {name!r} (known: {', '.join(MODELS)})")
-    return MODELS[name](n_features, params, n_classes)
+    return MODELS[name](n_features, params, n_classes, trainer)

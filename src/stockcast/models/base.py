@@ -1,7 +1,9 @@
 """The one interface every model offers the stages, kept apart from the tiny nn.Modules (qlib's split).
 
 A model is built from (n_features, TrainParams, n_classes), fitted on `Windows`, asked for class
-probabilities (and P(up)) on a segment, and saved to / restored from a folder of files it names.
+probabilities on a segment (`predict_proba`, (n, n_classes) as in scikit-learn; `prob_up` is its
+P(up) column), and saved to / restored from a folder of files it names. Nets are fitted by the
+torch loop that the caller hands in (`trainer`, stockcast.train.fit): predicting needs no training code.
 Two classes (0 down, 1 up) are the binary model of old: one logit, P(up); three add flat (label 2).
 artifacts.py adds config.json and checksums around those files; the model itself never reads anything else.
 """
@@ -9,7 +11,8 @@ artifacts.py adds config.json and checksums around those files; the model itself
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +21,18 @@ import polars as pl
 from stockcast.dataset import WindowDataset
 from stockcast.errors import StockcastError
 from stockcast.params import TrainParams
-from stockcast.train import EpochCallback, FitResult
+from stockcast.training_log import EpochCallback
+
+NetTrainer = Callable[..., "FitResult"]
+"""stockcast.train.fit: (net, train_set, val_set, params, log_dir, on_epoch, checkpoint_dir, n_classes)."""
+
+
+@dataclass
+class FitResult:
+    best_epoch: int
+    best: dict[str, float]
+    history: list[dict[str, float]] = field(default_factory=list)
+    stopped_early: bool = False  # by patience or by the target accuracy, before the last epoch
 
 
 @dataclass(frozen=True)
@@ -46,12 +60,13 @@ class Windows:
 class Model(ABC):
     """What train and evaluate see of any model, neural or not."""
 
-    def __init__(self, n_features: int, params: TrainParams, n_classes: int = 2):
+    def __init__(self, n_features: int, params: TrainParams, n_classes: int = 2, trainer: NetTrainer | None = None):
         if n_classes not in (2, 3):
             raise StockcastError(f"train: {n_classes} classes; models predict 2 (down, up) or 3 (down, up, flat)")
         self.n_features = n_features
         self.params = params
         self.n_classes = n_classes
+        self.trainer = trainer
 
     @abstractmethod
     def fit(self, data: Windows, log_dir: Path, on_epoch: EpochCallback | None = None,
@@ -59,12 +74,12 @@ class Model(ABC):
         """Fit on data.ends["train"], select on data.ends["val"]; log scalars under `log_dir`."""
 
     @abstractmethod
-    def predict_classes(self, data: Windows, segment: str) -> np.ndarray:
+    def predict_proba(self, data: Windows, segment: str) -> np.ndarray:
         """(n, n_classes) probabilities of labels 0, 1[, 2] for each window ending at data.ends[segment]."""
 
-    def predict_proba(self, data: Windows, segment: str) -> np.ndarray:
+    def prob_up(self, data: Windows, segment: str) -> np.ndarray:
         """P(up) = P(label = 1) for each window ending at data.ends[segment], in that order."""
-        return self.predict_classes(data, segment)[:, 1]
+        return self.predict_proba(data, segment)[:, 1]
 
     @abstractmethod
     def save(self, directory: Path) -> list[str]:

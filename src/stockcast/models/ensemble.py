@@ -12,19 +12,20 @@ from pathlib import Path
 
 import numpy as np
 
-from stockcast.models.base import Model, Windows
+from stockcast.models.base import FitResult, Model, NetTrainer, Windows
 from stockcast.params import TrainParams
-from stockcast.train import EpochCallback, FitResult, class_scores, log_history
+from stockcast.models.selection import class_scores
+from stockcast.training_log import EpochCallback, log_history
 
 
 class Ensemble(Model):
     """Averages the class probabilities (with two classes: P(up)) of models built from the registry."""
 
-    def __init__(self, n_features: int, params: TrainParams, n_classes: int = 2):
+    def __init__(self, n_features: int, params: TrainParams, n_classes: int = 2, trainer: NetTrainer | None = None):
         from stockcast.models import build  # the registry imports this module, so import it late
 
-        super().__init__(n_features, params, n_classes)
-        self.members = {name: build(name, n_features, params.model_copy(update={"model": name}), n_classes)
+        super().__init__(n_features, params, n_classes, trainer)
+        self.members = {name: build(name, n_features, params.model_copy(update={"model": name}), n_classes, trainer)
                         for name in params.ensemble.members}
 
     def fit(self, data: Windows, log_dir: Path, on_epoch: EpochCallback | None = None,
@@ -35,12 +36,12 @@ class Ensemble(Model):
                                 None if checkpoint_dir is None else Path(checkpoint_dir) / name)
             bests |= {f"{name}_{k}": v for k, v in result.best.items() if k.startswith("val_")}
             print(f"train: ensemble member {name}: best {result.best}")
-        metrics = class_scores(self.predict_classes(data, "val"), data.rows("val")[1])
+        metrics = class_scores(self.predict_proba(data, "val"), data.rows("val")[1])
         log_history(Path(log_dir) / "ensemble", [metrics], on_epoch)
         return FitResult(0, {**metrics, **bests}, [metrics])
 
-    def predict_classes(self, data: Windows, segment: str) -> np.ndarray:
-        return np.mean([m.predict_classes(data, segment) for m in self.members.values()], axis=0).astype(np.float32)
+    def predict_proba(self, data: Windows, segment: str) -> np.ndarray:
+        return np.mean([m.predict_proba(data, segment) for m in self.members.values()], axis=0).astype(np.float32)
 
     def save(self, directory: Path) -> list[str]:
         files = []

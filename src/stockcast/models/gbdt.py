@@ -13,9 +13,10 @@ from pathlib import Path
 import lightgbm as lgb
 import numpy as np
 
-from stockcast.models.base import Model, Windows
+from stockcast.models.base import FitResult, Model, NetTrainer, Windows
 from stockcast.params import TrainParams
-from stockcast.train import EpochCallback, FitResult, class_scores, log_history
+from stockcast.models.selection import class_scores
+from stockcast.training_log import EpochCallback, log_history
 
 TEXT = "lightgbm.txt"
 METRICS = {  # objective -> monitor -> LightGBM metric
@@ -27,8 +28,8 @@ METRICS = {  # objective -> monitor -> LightGBM metric
 class LightGBM(Model):
     """A binary- or multiclass-objective booster, trimmed to its best round on val."""
 
-    def __init__(self, n_features: int, params: TrainParams, n_classes: int = 2):
-        super().__init__(n_features, params, n_classes)
+    def __init__(self, n_features: int, params: TrainParams, n_classes: int = 2, trainer: NetTrainer | None = None):
+        super().__init__(n_features, params, n_classes, trainer)
         self.booster: lgb.Booster | None = None
         self.objective = "binary" if n_classes == 2 else "multiclass"
 
@@ -61,10 +62,10 @@ class LightGBM(Model):
                    for t, v, e in zip(evals["train"][loss], evals["val"][loss], evals["val"][error], strict=True)]
         log_history(log_dir, history, on_epoch)
         best = {"train_loss": history[best_round - 1]["train_loss"],
-                **class_scores(self.predict_classes(data, "val"), yv)}
+                **class_scores(self.predict_proba(data, "val"), yv)}
         return FitResult(best_round - 1, best, history, stopped_early=len(history) < self.params.lightgbm.n_estimators)
 
-    def predict_classes(self, data: Windows, segment: str) -> np.ndarray:
+    def predict_proba(self, data: Windows, segment: str) -> np.ndarray:
         raw = self.booster.predict(data.rows(segment)[0])
         proba = np.column_stack([1 - raw, raw]) if self.n_classes == 2 else raw
         return proba.astype(np.float32)

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from stockcast.params import TrainParams
-from stockcast.train import head_width
+from stockcast.models.nets import head_width
 
 
 class GRU(nn.Module):

@@ -15,9 +15,10 @@ from scipy.special import softmax
 from sklearn.linear_model import LogisticRegression
 
 from stockcast.errors import StockcastError
-from stockcast.models.base import Model, Windows
+from stockcast.models.base import FitResult, Model, NetTrainer, Windows
 from stockcast.params import TrainParams
-from stockcast.train import EpochCallback, FitResult, class_scores, log_history
+from stockcast.models.selection import class_scores
+from stockcast.training_log import EpochCallback, log_history
 
 WEIGHTS = "logreg.safetensors"
 
@@ -25,8 +26,8 @@ WEIGHTS = "logreg.safetensors"
 class LogReg(Model):
     """L2-regularised (train.logreg.c) logistic regression, multinomial with three classes; one "epoch" in the logs."""
 
-    def __init__(self, n_features: int, params: TrainParams, n_classes: int = 2):
-        super().__init__(n_features, params, n_classes)
+    def __init__(self, n_features: int, params: TrainParams, n_classes: int = 2, trainer: NetTrainer | None = None):
+        super().__init__(n_features, params, n_classes, trainer)
         self.coef = np.zeros(self._coef_shape)
         self.intercept = np.zeros(1 if n_classes == 2 else n_classes)
 
@@ -46,7 +47,7 @@ class LogReg(Model):
         self.coef = np.ascontiguousarray(coef, dtype=np.float64)
         self.intercept = np.ascontiguousarray(estimator.intercept_, dtype=np.float64)
         metrics = {"train_loss": class_scores(self._proba(x), y)["val_loss"],
-                   **class_scores(self.predict_classes(data, "val"), data.rows("val")[1])}
+                   **class_scores(self.predict_proba(data, "val"), data.rows("val")[1])}
         log_history(log_dir, [metrics], on_epoch)
         return FitResult(0, metrics, [metrics])
 
@@ -57,7 +58,7 @@ class LogReg(Model):
             return np.column_stack([1 - up, up])
         return softmax(x @ self.coef.T + self.intercept, axis=1)
 
-    def predict_classes(self, data: Windows, segment: str) -> np.ndarray:
+    def predict_proba(self, data: Windows, segment: str) -> np.ndarray:
         return self._proba(data.rows(segment)[0]).astype(np.float32)
 
     def save(self, directory: Path) -> list[str]:

@@ -1,4 +1,5 @@
-"""Sequence models: a torch net over windows (batch, seq_len, features), trained by stockcast.train."""
+"""Sequence models: a torch net over windows (batch, seq_len, features), trained by stockcast.train.fit,
+which the caller hands in as `trainer` (predicting needs no training code)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from stockcast.dataset import loader
-from stockcast.models.base import Model, Windows
+from stockcast.errors import StockcastError
+from stockcast.models.base import FitResult, Model, NetTrainer, Windows
+from stockcast.models.nets import VAL_BATCH, amp_enabled, pick_device, predict_proba
 from stockcast.params import TrainParams
-from stockcast.train import VAL_BATCH, EpochCallback, FitResult, amp_enabled, fit, pick_device, predict_classes
+from stockcast.training_log import EpochCallback
 
 WEIGHTS = "model.safetensors"
 
@@ -20,21 +23,24 @@ class SequenceModel(Model):
     """Wraps any nn.Module class with `from_config(n_features, params, n_classes)` and forward(x) -> logits
     (one per window for two classes, n_classes per window beyond)."""
 
-    def __init__(self, net_class: type[nn.Module], n_features: int, params: TrainParams, n_classes: int = 2):
-        super().__init__(n_features, params, n_classes)
+    def __init__(self, net_class: type[nn.Module], n_features: int, params: TrainParams, n_classes: int = 2,
+                 trainer: NetTrainer | None = None):
+        super().__init__(n_features, params, n_classes, trainer)
         self.net = net_class.from_config(n_features, params, n_classes)
 
     def fit(self, data: Windows, log_dir: Path, on_epoch: EpochCallback | None = None,
             checkpoint_dir: Path | None = None) -> FitResult:
-        return fit(self.net, data.dataset("train"), data.dataset("val"), self.params, log_dir, on_epoch,
+        if self.trainer is None:
+            raise StockcastError(f"train: {self.params.model} was built for inference; fitting needs a trainer")
+        return self.trainer(self.net, data.dataset("train"), data.dataset("val"), self.params, log_dir, on_epoch,
                    checkpoint_dir, self.n_classes)
 
-    def predict_classes(self, data: Windows, segment: str) -> np.ndarray:
+    def predict_proba(self, data: Windows, segment: str) -> np.ndarray:
         """Inference runs wherever it can (`auto`): a model trained on a GPU predicts on a laptop."""
         device = pick_device("auto")
         self.net.to(device)
         batches = loader(data.dataset(segment), VAL_BATCH, False, 0, device.type == "cuda")
-        return predict_classes(self.net, batches, device, self.n_classes, amp_enabled(self.params, device))
+        return predict_proba(self.net, batches, device, self.n_classes, amp_enabled(self.params, device))
 
     def save(self, directory: Path) -> list[str]:
         save_file({k: v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}, directory / WEIGHTS)

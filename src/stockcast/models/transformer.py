@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from stockcast.params import TrainParams
-from stockcast.train import head_width
+from stockcast.models.nets import head_width
 
 MAX_LEN = 512  # the largest train.seq_len params accept
 

@@ -17,6 +17,8 @@ import re
 
 import numpy as np
 
+from stockcast.errors import StockcastError
+
 _CONFIRM = math.log(1.25)
 _RATIO = re.compile(r"\s*(\d+(?:\.\d+)?)\s*:\s*(\d+(?:\.\d+)?)\s*")
 
@@ -25,10 +27,11 @@ def parse_ratio(text: str) -> float:
     """"2:1" -> 2.0, "3:2" -> 1.5, "1:10" -> 0.1 (new shares per old share)."""
     match = _RATIO.fullmatch(text)
     if not match or float(match[2]) == 0 or float(match[1]) == 0:
-        raise ValueError(f"{text!r} is not a split ratio like '2:1' or '1:10'")
+        raise StockcastError(f"quality.split_ratios: {text!r} is not a split ratio like '2:1' or '1:10'")
     ratio = float(match[1]) / float(match[2])
     if abs(math.log(ratio)) < math.log(1.1):
-        raise ValueError(f"{text!r} moves the price by under 10%: too close to an ordinary day to detect")
+        raise StockcastError(f"quality.split_ratios: {text!r} moves the price by under 10%: "
+                             "too close to an ordinary day to detect")
     return ratio
 
 
