@@ -5,7 +5,7 @@ import polars as pl
 from stockcast.backtest.engine import Strategy, cost_per_side, run
 from stockcast.backtest.regimes import Regime, regime_table
 from stockcast.backtest.strategies import STRATEGIES
-from stockcast.backtest.summary import backtest_metrics, curves
+from stockcast.backtest.summary import backtest_metrics, curves, headline
 from stockcast.errors import exit_on_error
 from stockcast.params import load_section
 from stockcast.schemas import Returns
@@ -25,7 +25,8 @@ def main() -> None:
     regimes = [Regime(r.name, r.start, r.end) for r in params.regimes]
     write_csv(regime_table(chosen, regimes, params.periods_per_year), "plots/regimes.csv")
     report = backtest_metrics(results, params.strategy, params.periods_per_year, params.risk_free, params.trials)
-    write_json(report, "metrics/backtest.json")
+    write_json(report, "data/backtest/summary.json")
+    write_json(headline(report), "metrics/backtest.json")
     test, bench = report["test"], report["benchmark"]
     print(f"backtest: {params.strategy} sharpe {test['sharpe']:.2f} annual {test['annual_return']:.2%} "
           f"max dd {test['max_drawdown']:.2%}; benchmark sharpe {bench['sharpe']:.2f} "

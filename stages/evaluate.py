@@ -7,7 +7,7 @@ import polars as pl
 from stockcast.artifacts import load_model
 from stockcast.dataset import Panel
 from stockcast.errors import exit_on_error
-from stockcast.evaluate import evaluate
+from stockcast.evaluation.scorecard import evaluate, headline
 from stockcast.evaluation.classification import majority_class
 from stockcast.normalize import normalizer_from_dict
 from stockcast.params import load_section
@@ -30,7 +30,8 @@ def main() -> None:
     result = evaluate(scored, labels, majority, params.threshold, params.top_k)
     for name, frame in result.plots.items():
         write_csv(frame, f"plots/{name}.csv")
-    write_json(result.metrics, "metrics/evaluate.json")
+    write_json(result.metrics, "data/predictions/scores.json")
+    write_json(headline(result.metrics), "metrics/evaluate.json")
     test = result.metrics["test"]
     print(f"evaluate: test accuracy {test['accuracy']:.4f} [{test['accuracy_low']:.4f}, {test['accuracy_high']:.4f}] "
           f"auc {test['auc']:.4f} p(binomial) {test['p_binomial']:.3g}; baselines {result.metrics['baselines']}")

@@ -37,7 +37,7 @@ def main() -> None:
     for path in sorted(model_dir.rglob("importance.json")):
         name = f"Feature importance: {path.parent.relative_to(model_dir.parent)}"
         images[name] = importance_plot(read_importance(path))
-    walkforward = read_json("metrics/walkforward.json")
+    walkforward = read_json("data/walkforward/summary.json")
     images[f"Walk-forward equity: {walkforward['model']} retrained on each of {walkforward['folds']} folds"] = \
         equity_plot(pl.read_csv("plots/walkforward_equity.csv", try_parse_dates=True))
     comparisons = {"The trained model (best validation scores)": model_rows(model_dir),
@@ -47,8 +47,8 @@ def main() -> None:
                                           pl.read_csv("plots/walkforward_folds.csv").to_dicts()}}
     if len(sys.argv) > 2:
         comparisons["Experiments (dvc exp show)"] = experiment_rows(json.loads(Path(sys.argv[2]).read_text()))
-    page = render(params.title, read_json("metrics/evaluate.json"), read_json("metrics/backtest.json"),
-                  read_json("metrics/quality.json"), images, csv["regimes"], comparisons)
+    page = render(params.title, read_json("data/predictions/scores.json"), read_json("data/backtest/summary.json"),
+                  read_json("data/quarantine/report.json"), images, csv["regimes"], comparisons)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(page)
     print(f"report: {OUT.resolve()}")

@@ -6,6 +6,7 @@ import numpy as np
 import polars as pl
 
 from stockcast.backtest.engine import Strategy, cost_per_side
+from stockcast.backtest.summary import HEADLINE
 from stockcast.backtest.walk_forward import walk_forward
 from stockcast.dataset import Panel
 from stockcast.errors import exit_on_error
@@ -39,9 +40,11 @@ def main() -> None:
     stitched = pl.concat(list(predictions.values()))
     write_table(stitched, "data/walkforward/predictions.parquet", Predictions)
     accuracy = float(np.mean(calls(stitched, 0.5) == stitched["label"].to_numpy()))
-    write_json({"model": params.model, "folds": len(folds), "accuracy": accuracy, "rows": stitched.height,
-                "test": result.summary["strategy"], "benchmark": result.summary["benchmark"]},
-               "metrics/walkforward.json")
+    summary = {"model": params.model, "folds": len(folds), "accuracy": accuracy, "rows": stitched.height,
+               "test": result.summary["strategy"], "benchmark": result.summary["benchmark"]}
+    write_json(summary, "data/walkforward/summary.json")
+    write_json(summary | {side: {k: v for k, v in summary[side].items() if k in keys}
+                          for side, keys in HEADLINE.items()}, "metrics/walkforward.json")
     equity = result.returns.select("date", strategy=(1 + pl.col("strategy")).cum_prod() * backtest.initial_capital,
                                    benchmark=(1 + pl.col("benchmark")).cum_prod() * backtest.initial_capital)
     write_csv(equity, "plots/walkforward_equity.csv")

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
-from stockcast.evaluate import evaluate, score_segment
+from stockcast.evaluation.scorecard import evaluate, score_segment
 from stockcast.evaluation.breakdown import accuracy_by
 from stockcast.evaluation.classification import (baseline_accuracy, classification_metrics, majority_class,
                                                  yesterday_direction)

@@ -15,7 +15,7 @@ from sklearn.metrics import (accuracy_score, confusion_matrix, f1_score, log_los
 
 from stockcast.artifacts import load_model, save_model
 from stockcast.errors import StockcastError
-from stockcast.evaluate import evaluate
+from stockcast.evaluation.scorecard import evaluate
 from stockcast.evaluation.classification import majority_class
 from stockcast.evaluation.cross_section import top_flop_accuracy
 from stockcast.evaluation.significance import binomial_pvalue, pesaran_timmermann

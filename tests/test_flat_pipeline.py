@@ -21,8 +21,9 @@ def test_an_experiment_with_a_flat_class_runs_the_pipeline_and_scores_three_clas
     total = predictions.select(pl.col("prob_down") + pl.col("prob") + pl.col("prob_flat")).to_series()
     assert ((total - 1).abs() < 1e-5).all()
     metrics = json.loads((repo / "metrics/evaluate.json").read_text())
-    assert {"accuracy", "auc", "log_loss", "null_rate", "flat_rate", "p_binomial", "pt_n_up_down",
+    assert {"accuracy", "auc", "log_loss", "null_rate", "flat_rate", "p_binomial",
             "p_pesaran_timmermann_up_down"} <= set(metrics["test"])
+    assert "pt_n_up_down" in json.loads((repo / "data/predictions/scores.json").read_text())["test"]
     assert set(metrics["baselines"]) == {"majority_class", "always_up", "yesterday"}
     assert pl.read_csv(repo / "plots/confusion.csv").height == 9
     assert json.loads((repo / "models/lstm/config.json").read_text())["n_classes"] == 3

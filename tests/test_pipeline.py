@@ -55,13 +55,38 @@ def test_every_output_honours_its_contract(repo):
     assert "data:image/png;base64," in html and "https://" not in html
 
 
-def test_metrics_files_keep_their_contract(repo):
+def _leaves(tree: dict, prefix: str = "") -> dict[str, object]:
+    out = {}
+    for key, value in tree.items():
+        out |= _leaves(value, f"{prefix}{key}.") if isinstance(value, dict) else {prefix + key: value}
+    return out
+
+
+def test_metrics_files_hold_the_headline_and_the_detail_files_the_rest(repo):
     evaluate = json.loads((repo / "metrics/evaluate.json").read_text())
-    assert {"accuracy", "precision", "recall", "f1", "auc"} <= set(evaluate["test"])
+    assert {"accuracy", "accuracy_low", "accuracy_high", "null_rate", "p_binomial", "auc", "f1"} <= set(evaluate["test"])
     assert {"majority_class", "always_up"} <= set(evaluate["baselines"])
+    scores = json.loads((repo / "data/predictions/scores.json").read_text())
+    assert {"precision", "recall", "top_flop_accuracy", "ic_tstat"} <= set(scores["test"])
+    assert {k: scores["test"][k] for k in evaluate["test"]} == evaluate["test"]
     backtest = json.loads((repo / "metrics/backtest.json").read_text())
     for side in ("test", "benchmark"):
-        assert {"annual_return", "sharpe", "max_drawdown", "win_rate"} <= set(backtest[side])
+        assert {"annual_return", "sharpe", "max_drawdown"} <= set(backtest[side])
+    assert "win_rate" in json.loads((repo / "data/backtest/summary.json").read_text())["test"]
+    quality = json.loads((repo / "metrics/quality.json").read_text())
+    report = json.loads((repo / "data/quarantine/report.json").read_text())
+    assert quality["quarantined"] == report["by_rule"] and "by_ticker" in report["missing_sessions"]
+
+
+def test_every_metrics_file_is_small_flat_and_names_no_ticker(repo):
+    """So `dvc exp show` stays readable: two levels at most, a few dozen keys, no per-ticker key."""
+    tickers = set(pl.read_parquet(repo / "data/raw/ohlcv.parquet")["ticker"].unique())
+    for path in [*(repo / "metrics").glob("*.json"), repo / "dvclive/metrics.json"]:
+        leaves = _leaves(json.loads(path.read_text()))
+        assert len(leaves) <= 40, f"{path.name}: {len(leaves)} keys"
+        assert all(key.count(".") <= 1 for key in leaves), f"{path.name}: nested deeper than two levels"
+        named = {part for key in leaves for part in key.split(".")} & tickers
+        assert not named, f"{path.name} has per-ticker keys {named}"
 
 
 def test_second_repro_does_nothing(repo):

@@ -13,10 +13,25 @@ from stockcast.backtest.metrics import excess, summarize
 from stockcast.backtest.regimes import worst_periods
 
 
+HEADLINE = {
+    "test": ("sharpe", "sharpe_gross", "annual_return", "annual_return_gross", "max_drawdown", "deflated_sharpe",
+             "probabilistic_sharpe", "information_ratio", "excess_return", "mean_turnover"),
+    "benchmark": ("sharpe", "annual_return", "max_drawdown"),
+}
+"""What metrics/backtest.json keeps of each side (the rest: data/backtest/summary.json)."""
+
+
+def headline(report: dict) -> dict:
+    """metrics/backtest.json: the HEADLINE keys, each strategy's net Sharpe, the number of days."""
+    return {**{side: {k: report[side][k] for k in keys if k in report[side]} for side, keys in HEADLINE.items()},
+            "strategies": {name: numbers["sharpe"] for name, numbers in report["strategies"].items()},
+            "days": report["days"]}
+
+
 def backtest_metrics(results: dict[str, pl.DataFrame], chosen: str, periods_per_year: int = 252,
                      risk_free: float = 0.0, trials: int = 1) -> dict[str, dict[str, float] | int]:
-    """metrics/backtest.json: `test` (the chosen strategy), `benchmark`, `strategies` (a few numbers of
-    each strategy run) and `days`."""
+    """Every number (data/backtest/summary.json; `headline` picks metrics/backtest.json's): `test` (the
+    chosen strategy), `benchmark`, `strategies` (a few numbers of each strategy run) and `days`."""
     daily = results[chosen]
     test = summarize(daily["strategy"].to_numpy(), periods_per_year, risk_free, trials)
     gross = summarize(daily["strategy_gross"].to_numpy(), periods_per_year, risk_free, trials)

@@ -358,7 +358,8 @@ def _years(ledger: _Ledger) -> pl.DataFrame:
 
 def _report(bars: pl.DataFrame, quarantine: pl.DataFrame, ledger: _Ledger, missing: pl.DataFrame | None,
             splits: pl.DataFrame, params: QualityParams) -> dict[str, Any]:
-    """metrics/quality.json: small, flat where it can be, every rule listed (0 included) so diffs line up."""
+    """Everything the checks found (data/quarantine/report.json, `stockcast audit --json`); every rule
+    listed (0 included) so diffs line up. `headline` picks what metrics/quality.json keeps."""
     counts = dict(quarantine.group_by("rule").len().iter_rows())
     years = _years(ledger)
     kept = years["ticker"]
@@ -387,3 +388,10 @@ def _report(bars: pl.DataFrame, quarantine: pl.DataFrame, ledger: _Ledger, missi
             "tickers_20y_plus": int((years["years"] >= 20).sum()),
         },
     }
+
+
+def headline(report: dict[str, Any]) -> dict[str, Any]:
+    """metrics/quality.json: row and ticker counts and rows per rule; per-ticker detail stays in the report."""
+    return {key: report[key] for key in ("rows_in", "rows_clean", "rows_quarantined", "tickers_in", "tickers_kept")} | {
+        "tickers_dropped": len(report["tickers_dropped"]), "missing_sessions": report["missing_sessions"]["total"],
+        "splits_found": report["splits"]["found"], "quarantined": report["by_rule"], "warned": report["warnings"]}

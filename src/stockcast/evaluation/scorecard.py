@@ -35,9 +35,21 @@ from stockcast.evaluation.significance import binomial_pvalue, pesaran_timmerman
 from stockcast.labels import FLAT, UP
 
 
+HEADLINE = ("n", "accuracy", "accuracy_low", "accuracy_high", "null_rate", "p_binomial", "p_pesaran_timmermann",
+            "p_pesaran_timmermann_up_down", "flat_rate", "auc", "log_loss", "f1", "ic_mean", "rank_ic_mean")
+"""The keys of each segment that metrics/evaluate.json keeps (the rest: data/predictions/scores.json)."""
+
+
+def headline(metrics: dict) -> dict:
+    """metrics/evaluate.json: per segment the HEADLINE keys it has, the baselines, the train majority."""
+    return {**{s: {k: metrics[s][k] for k in HEADLINE if k in metrics[s]} for s in ("val", "test")},
+            "baselines": metrics["baselines"], "train_majority_class": metrics["train_majority_class"]}
+
+
 @dataclass(frozen=True)
 class Evaluation:
-    """`metrics`: small and flat per segment (metrics/evaluate.json); `plots`: name -> plot data."""
+    """`metrics`: every number per segment (data/predictions/scores.json; `headline` picks the few
+    metrics/evaluate.json keeps); `plots`: name -> plot data."""
 
     metrics: dict[str, dict[str, float] | int]
     plots: dict[str, pl.DataFrame]
