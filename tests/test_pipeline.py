@@ -204,3 +204,47 @@ def test_editing_a_module_reruns_exactly_the_stages_that_import_it(repo):
             if changed != expected:
                 wrong.append(f"{module.relative_to(repo)}: dvc status {sorted(changed)}, closure {sorted(expected)}")
     assert not wrong, "\n".join(wrong)
+
+
+def _copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(source, target) if source.is_dir() else shutil.copy2(source, target)
+
+
+def test_each_stage_runs_on_its_declared_deps_alone_and_writes_only_its_outs(repo, tmp_path):
+    """A stage that read an undeclared file would fail here; one that wrote an undeclared file is named."""
+    from dvc.repo import Repo
+
+    with Repo(str(repo)) as dvc:
+        stages = [(s.name, s.cmd, [d.def_path for d in s.deps], [o.def_path for o in s.outs])
+                  for s in dvc.index.stages]
+    problems = []
+    for name, cmd, deps, outs in stages:
+        work = tmp_path / name
+        work.mkdir()
+        shutil.copy(repo / "params.yaml", work / "params.yaml")
+        inputs = [d for d in deps if not stage_deps.is_code_dep(d)]
+        for dep in inputs:
+            _copy(repo / dep, work / dep)
+        before = {p for p in work.rglob("*") if p.is_file()}
+        script, *args = cmd.split()[1:]
+        done = subprocess.run([sys.executable, str(repo / script), *args], cwd=work, capture_output=True, text=True)
+        if done.returncode != 0:
+            problems.append(f"{name} fails with only its deps {inputs}: {done.stderr.strip().splitlines()[-1:]}")
+            continue
+        written = {p.relative_to(work).as_posix() for p in work.rglob("*") if p.is_file() and p not in before}
+        undeclared = sorted(w for w in written if not any(w == o or w.startswith(o.rstrip("/") + "/") for o in outs))
+        if undeclared:
+            problems.append(f"{name} writes {undeclared}, which are not among its outs {outs}")
+    assert not problems, "\n".join(problems)
+
+
+def test_a_bad_param_fails_before_any_output_is_deleted(repo):
+    kept = {p: p.read_bytes() for folder in ("models", "dvclive", "logs/train") for p in (repo / folder).rglob("*")
+            if p.is_file()}
+    done = subprocess.run(["dvc", "exp", "run", "-S", "train.epochs=-5"], cwd=repo, capture_output=True, text=True,
+                          env=os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"})
+    assert done.returncode != 0 and "train.epochs: Input should be greater than or equal to 1" in done.stdout + done.stderr
+    assert "Running stage 'train'" not in done.stdout + done.stderr
+    assert kept and all(p.read_bytes() == content for p, content in kept.items())
+    run(["git", "checkout", "--", "params.yaml"], repo)
