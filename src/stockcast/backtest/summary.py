@@ -14,8 +14,8 @@ from stockcast.backtest.regimes import worst_periods
 
 
 HEADLINE = {
-    "test": ("sharpe", "sharpe_gross", "annual_return", "annual_return_gross", "max_drawdown", "deflated_sharpe",
-             "probabilistic_sharpe", "information_ratio", "excess_return", "mean_turnover"),
+    "test": ("sharpe", "sharpe_gross", "annual_return", "max_drawdown", "deflated_sharpe", "information_ratio",
+             "mean_turnover"),
     "benchmark": ("sharpe", "annual_return", "max_drawdown"),
 }
 """What metrics/backtest.json keeps of each side (the rest: data/backtest/summary.json)."""

@@ -35,14 +35,17 @@ from stockcast.evaluation.significance import binomial_pvalue, pesaran_timmerman
 from stockcast.labels import FLAT, UP
 
 
-HEADLINE = ("n", "accuracy", "accuracy_low", "accuracy_high", "null_rate", "p_binomial", "p_pesaran_timmermann",
-            "p_pesaran_timmermann_up_down", "flat_rate", "auc", "log_loss", "f1", "ic_mean", "rank_ic_mean")
+HEADLINE = {
+    "test": ("n", "accuracy", "accuracy_low", "accuracy_high", "null_rate", "p_binomial", "p_pesaran_timmermann",
+             "p_pesaran_timmermann_up_down", "flat_rate", "auc", "log_loss", "f1", "ic_mean"),
+    "val": ("accuracy", "auc", "log_loss"),
+}
 """The keys of each segment that metrics/evaluate.json keeps (the rest: data/predictions/scores.json)."""
 
 
 def headline(metrics: dict) -> dict:
     """metrics/evaluate.json: per segment the HEADLINE keys it has, the baselines, the train majority."""
-    return {**{s: {k: metrics[s][k] for k in HEADLINE if k in metrics[s]} for s in ("val", "test")},
+    return {**{s: {k: metrics[s][k] for k in keys if k in metrics[s]} for s, keys in HEADLINE.items()},
             "baselines": metrics["baselines"], "train_majority_class": metrics["train_majority_class"]}
 
 
