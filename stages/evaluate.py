@@ -1,6 +1,9 @@
 """Stage evaluate: predict val and test, score them against naive baselines."""
 
 import sys
+import tempfile
+
+from pathlib import Path
 
 import polars as pl
 
@@ -12,7 +15,7 @@ from stockcast.evaluation.classification import majority_class
 from stockcast.normalize import normalizer_from_dict
 from stockcast.params import load_section
 from stockcast.schemas import Predictions
-from stockcast.scoring import normalize_in_place, predictions
+from stockcast.scoring import predictions
 from stockcast.tables import read_table, write_csv, write_json, write_table
 
 
@@ -22,8 +25,10 @@ def main() -> None:
     seq_len = config["params"]["seq_len"]
     labels = read_table("data/splits/labels.parquet")
     panel = Panel.load("data/features/features.parquet", labels, config["features"])
-    normalize_in_place(panel, normalizer_from_dict(config["normalizer"]))
-    scored = predictions(model, panel, seq_len, ("val", "test"))
+    with tempfile.TemporaryDirectory(prefix="stockcast-panel-") as spill:
+        if not model.reads_sequences:  # a tabular model gathers its rows: the panel waits on disk (rowfile.py)
+            panel.spill(Path(spill))
+        scored = predictions(model, panel, normalizer_from_dict(config["normalizer"]), seq_len, ("val", "test"))
     write_table(scored, "data/predictions/predictions.parquet", Predictions)
 
     majority = majority_class(panel.keys.filter(pl.col("segment") == "train")["label"])

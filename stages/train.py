@@ -4,6 +4,7 @@ Runs alone (`python stages/train.py`) or as N processes (`torchrun --nproc_per_n
 then every process trains its shard with DistributedDataParallel and rank 0 alone writes.
 """
 
+import tempfile
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -28,7 +29,8 @@ def main() -> None:
     n_classes = read_json("data/splits/boundaries.json")["n_classes"]
     main_rank = distributed.is_main()
 
-    with Live(dir="dvclive", dvcyaml=False, save_dvc_exp=False) if main_rank else nullcontext() as live:
+    with Live(dir="dvclive", dvcyaml=False, save_dvc_exp=False) if main_rank else nullcontext() as live, \
+            tempfile.TemporaryDirectory(prefix="stockcast-panel-") as spill:
         def log_epoch(epoch: int, metrics: dict[str, float]) -> None:
             for name, value in metrics.items():
                 live.log_metric(name, value)
@@ -36,7 +38,7 @@ def main() -> None:
             print(f"epoch {epoch}: " + " ".join(f"{k}={v:.4f}" for k, v in metrics.items()))
 
         fitted = fit(panel, params, n_classes, Path("logs/train"), log_epoch if main_rank else None,
-                     Path(params.checkpoint_dir) / params.model)
+                     Path(params.checkpoint_dir) / params.model, Path(spill))
         result = fitted.result
         if main_rank:
             live.summary = {"best_epoch": result.best_epoch, **{f"best_{k}": v for k, v in result.best.items()}}

@@ -1,5 +1,6 @@
 """Stage walkforward: retrain per walk-forward fold, trade the stitched out-of-sample predictions."""
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -28,12 +29,14 @@ def main() -> None:
     n_classes = read_json("data/splits/boundaries.json")["n_classes"]
     panel = Panel.load("data/features/features.parquet", read_table("data/splits/labels.parquet"), names)
     predictions = {}
-    for fold in folds:
-        predictions[fold.fold] = fold_predictions(panel, fold, train, Path(f"logs/walkforward/fold_{fold.fold}"),
-                                                  n_classes)
-        days = predictions[fold.fold]["date"].n_unique()
-        print(f"walkforward: fold {fold.fold} test {fold.test[0]}..{fold.test[1]}: {days} days, "
-              f"{predictions[fold.fold].height} predictions")
+    with tempfile.TemporaryDirectory(prefix="stockcast-panel-") as spill:
+        panel.spill(Path(spill))  # the models are tabular: each fold gathers its rows from the file
+        for fold in folds:
+            predictions[fold.fold] = fold_predictions(panel, fold, train, Path(f"logs/walkforward/fold_{fold.fold}"),
+                                                      n_classes)
+            days = predictions[fold.fold]["date"].n_unique()
+            print(f"walkforward: fold {fold.fold} test {fold.test[0]}..{fold.test[1]}: {days} days, "
+                  f"{predictions[fold.fold].height} predictions")
     strategy = Strategy(backtest.strategy, backtest.threshold, backtest.top_k, backtest.max_swaps)
     result = walk_forward(predictions, strategy, cost_per_side(backtest.cost_bps, backtest.slippage_bps),
                           backtest.periods_per_year, backtest.trials)

@@ -62,7 +62,7 @@ def test_a_bare_yaml_null_selects_the_null_market(tmp_path):
 
 def test_params_are_read_as_yaml_1_2_like_dvc_writes_them(tmp_path):
     """`dvc exp run -S` rewrites params.yaml as YAML 1.2: `2:1` unquoted must stay a ratio, not 121."""
-    from stockcast.params import read_yaml
+    from stockcast.yaml12 import read_yaml
 
     path = tmp_path / "params.yaml"
     path.write_text("x:\n  ratios: [2:1, 3:2]\n  lr: 1e-4\n  word: yes\n  flag: true\n")

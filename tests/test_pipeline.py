@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 import yaml
 
-from stockcast.params import TRACE_ENV
+from stockcast.section import TRACE_ENV
 from stockcast.schemas import OHLCV, Labels, Predictions, Quarantine, RawOHLCV, Returns, features_schema
 
 from .conftest import ROOT

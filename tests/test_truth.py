@@ -50,9 +50,9 @@ def _test_accuracy(bars: pl.DataFrame, model: str, tmp_path, peek: bool = False,
     panel = Panel.from_tables(table, labels, names)
     params = TrainParams(model=model, **SEQUENCE)
     fitted = fit(panel, params, n_classes(mode), tmp_path / "logs")
-    test = predictions(fitted.model, panel, params.seq_len, ("test",))
+    test = predictions(fitted.model, panel, fitted.normalizer, params.seq_len, ("test",))
     y = test["label"].to_numpy()
-    majority = majority_class(pl.Series(panel.y[fitted.windows.ends["train"]]))
+    majority = majority_class(pl.Series(fitted.windows.rows("train")[1]))
     if flat:
         proba = np.column_stack([test["prob_down"], test["prob"], test["prob_flat"]])
         return float(np.mean(proba.argmax(axis=1) == y)), len(y), float(np.mean(y == majority))

@@ -19,6 +19,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from stockcast.errors import StockcastError
+from stockcast.rowfile import RowFile
 
 
 @dataclass
@@ -26,12 +27,13 @@ class Panel:
     """The long table as arrays: keys (ticker, date, segment, label, returns), x (n, F), y (n,)."""
 
     keys: pl.DataFrame
-    x: np.ndarray
+    x: np.ndarray | RowFile  # a RowFile once spilled to disk (tabular models)
     y: np.ndarray
     features: list[str]
 
     def __post_init__(self) -> None:
         self._finite: np.ndarray | None = None
+        self.normalized_by: object | None = None  # the normaliser x was transformed by in place (scoring.py)
 
     @classmethod
     def from_tables(cls, features: pl.DataFrame, labels: pl.DataFrame, names: list[str]) -> Panel:
@@ -57,6 +59,18 @@ class Panel:
     def _with_labels(cls, keys: pl.DataFrame, x: np.ndarray, names: list[str]) -> Panel:
         y = keys["label"].cast(pl.Float32).fill_null(float("nan")).to_numpy()
         return cls(keys.select("ticker", "date", "segment", "label", "fwd_return", "next_return"), x, y, list(names))
+
+    def spill(self, folder: Path) -> None:
+        """Move x to a file in `folder` (rowfile.RowFile) and free it from memory: for tabular models,
+        which gather the rows they read (scoring.model_windows). The finite mask is computed first."""
+        self.finite_rows()
+        self.x = RowFile.spill(self.x, Path(folder) / "panel.f32")
+
+    def with_segments(self, segment: pl.Series) -> Panel:
+        """The same rows (x shared, not copied) with other segments: one walk-forward fold."""
+        panel = Panel(self.keys.with_columns(segment=segment), self.x, self.y, self.features)
+        panel._finite = self.finite_rows()
+        return panel
 
     def segment_rows(self, segment: str) -> np.ndarray:
         return np.flatnonzero((self.keys["segment"] == segment).to_numpy())

@@ -7,110 +7,22 @@ Checks that need the domain (is the feature set registered, the calendar known, 
 enough for the features' lookback) live in params_check.py, which `stockcast check-params` and the
 pipeline's first stage run before any stage deletes an output.
 
-The defaults here are the shipped params.yaml (a test keeps the two equal). With
-STOCKCAST_PARAMS_TRACE=<folder> set, every key a process reads is appended to
-<folder>/<script>.keys, so a test can check that each stage lists in dvc.yaml exactly what it reads.
+The defaults here are the shipped params.yaml (a test keeps the two equal). Every section is a
+section.Section: strict, and traced when STOCKCAST_PARAMS_TRACE is set (see section.py).
 """
 
 from __future__ import annotations
 
-import atexit
 import difflib
-import os
-import re
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from stockcast.errors import StockcastError
-
-TRACE_ENV = "STOCKCAST_PARAMS_TRACE"
-_read_keys: set[str] | None = None
-"""Dotted keys read by this process while tracing (None: not tracing)."""
-
-
-class Section(BaseModel):
-    """Base for a params section: unknown keys are errors, values are never coerced silently.
-
-    Each loaded section knows its dotted key (`train.lightgbm`), so reading a field can be traced.
-    """
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-    _key: str = PrivateAttr("")  # "" for sections not read from a params file (validators, config.json)
-    _replaced: frozenset[str] = PrivateAttr(frozenset())  # fields set by model_copy(update=...), not the file
-
-    def __getattribute__(self, name: str) -> Any:
-        value = super().__getattribute__(name)
-        if _read_keys is not None and name in type(self).model_fields and not _is_section(value):
-            private = object.__getattribute__(self, "__pydantic_private__")
-            if private["_key"] and name not in private["_replaced"]:
-                _read_keys.add(f"{private['_key']}.{name}")
-        return value
-
-    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
-        """A dump reads every field it includes (config.json records them): traced as such."""
-        data = super().model_dump(**kwargs)
-        if _read_keys is not None and self._key:
-            _read_keys.update(f"{self._key}.{key}" for key in _leaf_keys(data) if key not in self._replaced)
-        return data
-
-    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Any:
-        """A copy whose `update`d fields are not traced as read from the params file."""
-        copy = super().model_copy(update=update, deep=deep)
-        copy._replaced = self._replaced | set(update or ())
-        return copy
-
-
-def _is_section(value: Any) -> bool:
-    return isinstance(value, Section) or (isinstance(value, list) and any(isinstance(v, Section) for v in value))
-
-
-def _leaf_keys(data: dict[str, Any], prefix: str = "") -> list[str]:
-    keys = []
-    for key, value in data.items():
-        if isinstance(value, dict):
-            keys.extend(_leaf_keys(value, f"{prefix}{key}."))
-        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            keys.extend(dict.fromkeys(k for v in value for k in _leaf_keys(v, f"{prefix}{key}.")))
-        else:
-            keys.append(prefix + key)
-    return keys
-
-
-def _label(section: Section, key: str) -> Section:
-    """Give `section` and every section inside it its dotted key (list items share the list's key).
-    Nested sections are copied first: a default instance is shared by every model that uses it."""
-    section._key = key
-    for name in type(section).model_fields:
-        value = object.__getattribute__(section, name)
-        if isinstance(value, Section):
-            section.__dict__[name] = _label(value.model_copy(), f"{key}.{name}")
-        elif isinstance(value, list) and any(isinstance(v, Section) for v in value):
-            section.__dict__[name] = [_label(v.model_copy(), f"{key}.{name}") if isinstance(v, Section) else v
-                                      for v in value]
-    return section
-
-
-def _start_tracing() -> None:
-    """Record the keys read from now on; write them at exit to $STOCKCAST_PARAMS_TRACE/<script>.keys."""
-    global _read_keys
-    folder = os.environ.get(TRACE_ENV)
-    if not folder or _read_keys is not None:
-        return
-    _read_keys = set()
-
-    def _write() -> None:
-        path = Path(folder) / f"{Path(sys.argv[0]).stem}.keys"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a") as handle:
-            handle.writelines(f"{key}\n" for key in sorted(_read_keys or ()))
-
-    atexit.register(_write)
-
+from stockcast.section import Section, label, start_tracing
+from stockcast.yaml12 import read_yaml
 
 class DownloadParams(Section):
     """The `download` source: daily bars from Yahoo Finance (yfinance), cached per ticker, incremental."""
@@ -409,48 +321,6 @@ SECTIONS: dict[str, type[Section]] = {
 }
 
 
-class _Yaml12Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2's core schema for plain scalars, the schema DVC writes params.yaml in.
-
-    PyYAML follows YAML 1.1: `1e-4` stays a string, `2:1` is the base-60 integer 121 and `yes`/`on`
-    are booleans. DVC (`dvc exp run -S`) reads and rewrites params.yaml as YAML 1.2, where `1e-4` is
-    a float and `2:1` and `yes` are strings; reading it the same way keeps the two in agreement.
-    """
-
-
-_Yaml12Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag not in (
-        "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool")]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-for _tag, _pattern, _first in (
-    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
-    ("tag:yaml.org,2002:int", r"^[-+]?[0-9]+$|^0o[0-7]+$|^0x[0-9a-fA-F]+$", "-+0123456789"),
-    ("tag:yaml.org,2002:float",
-     r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$",
-     "-+0123456789."),
-):
-    _Yaml12Loader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
-
-
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    """The params file as a mapping; a missing or malformed file is a one-line error."""
-    path = Path(path)
-    try:
-        loader = _Yaml12Loader(path.read_text())
-        try:
-            data = loader.get_single_data()
-        finally:
-            loader.dispose()
-    except FileNotFoundError:
-        raise StockcastError(f"{path}: params file not found") from None
-    except yaml.YAMLError as err:
-        raise StockcastError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise StockcastError(f"{path}: expected a mapping of sections, got {type(data).__name__}")
-    return data
-
-
 def parse_section(name: str, raw: Any, source: str = "params.yaml") -> Section:
     """Validate one section's mapping into its typed model."""
     if name not in SECTIONS:
@@ -468,15 +338,15 @@ def parse_section(name: str, raw: Any, source: str = "params.yaml") -> Section:
 
 def load_section(name: str, path: str | Path = "params.yaml") -> Any:
     """The typed params of one stage, read from `path` (traced, see the module doc)."""
-    _start_tracing()
-    return _label(parse_section(name, read_yaml(path).get(name), str(path)), name)
+    start_tracing()
+    return label(parse_section(name, read_yaml(path).get(name), str(path)), name)
 
 
 def load_all(path: str | Path = "params.yaml") -> dict[str, Section]:
     """Every section, validated; unknown top-level sections are errors too."""
-    _start_tracing()
+    start_tracing()
     data = read_yaml(path)
-    return {name: _label(parse_section(name, raw, str(path)), name) for name, raw in data.items()}
+    return {name: label(parse_section(name, raw, str(path)), name) for name, raw in data.items()}
 
 
 def _describe(err: ValidationError, section: str, model: type[Section], source: str) -> str:

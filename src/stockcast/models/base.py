@@ -46,19 +46,25 @@ class Windows:
     x: np.ndarray
     y: np.ndarray
     seq_len: int
-    ends: dict[str, np.ndarray]
+    ends: dict[str, np.ndarray]  # ascending row numbers
 
     def dataset(self, segment: str) -> WindowDataset:
         return WindowDataset(self.x, self.y, self.ends[segment], self.seq_len)
 
     def rows(self, segment: str) -> tuple[np.ndarray, np.ndarray]:
-        """The feature row and label at each window's end date."""
+        """The feature row and label at each window's end date: a view when the (ascending) ends are
+        consecutive rows, as scoring.model_windows lays tabular segments out; a copy otherwise."""
         ends = self.ends[segment]
+        if len(ends) and ends[-1] - ends[0] + 1 == len(ends):
+            return self.x[ends[0]:ends[-1] + 1], self.y[ends[0]:ends[-1] + 1]
         return self.x[ends], self.y[ends]
 
 
 class Model(ABC):
     """What train and evaluate see of any model, neural or not."""
+
+    reads_sequences = False
+    """True when the model reads whole windows (nets), False when it reads the end row alone."""
 
     def __init__(self, n_features: int, params: TrainParams, n_classes: int = 2, trainer: NetTrainer | None = None):
         if n_classes not in (2, 3):

@@ -27,6 +27,7 @@ class Ensemble(Model):
         super().__init__(n_features, params, n_classes, trainer)
         self.members = {name: build(name, n_features, params.model_copy(update={"model": name}), n_classes, trainer)
                         for name in params.ensemble.members}
+        self.reads_sequences = any(m.reads_sequences for m in self.members.values())
 
     def fit(self, data: Windows, log_dir: Path, on_epoch: EpochCallback | None = None,
             checkpoint_dir: Path | None = None) -> FitResult:

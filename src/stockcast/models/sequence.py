@@ -23,6 +23,8 @@ class SequenceModel(Model):
     """Wraps any nn.Module class with `from_config(n_features, params, n_classes)` and forward(x) -> logits
     (one per window for two classes, n_classes per window beyond)."""
 
+    reads_sequences = True
+
     def __init__(self, net_class: type[nn.Module], n_features: int, params: TrainParams, n_classes: int = 2,
                  trainer: NetTrainer | None = None):
         super().__init__(n_features, params, n_classes, trainer)
