@@ -1,8 +1,9 @@
 """Benchmark the backtest on 10.17M predictions (1,695 tickers x 6,000 sessions); prints JSON.
 
 Predictions are synthetic (seeded numpy) in the Predictions layout the evaluate stage writes: one row
-per (ticker, date), grouped by ticker and dated in order, P(up) as float32, and no next_return on
-each ticker's last row. Two universes of the same size:
+per (ticker, date), grouped by ticker and dated in order, P(up) as float32, with the clean bars they
+are filled from (open, close, volume) and a sector per ticker (11, like GICS). Two universes of the
+same size:
 - dense: every ticker on every session (10.17M rows);
 - ragged: tickers list and delist at random sessions and 0.1% of rows are missing, so the
   benchmark trades on most sessions and the grid has holes (fewer rows; its count is printed).
@@ -13,7 +14,14 @@ Each timing is the median of --repeats runs, in seconds (wall and process CPU):
   the goal is 0.5 s.
 - its parts on the dense universe: grid (long table -> matrices), benchmark (buy-and-hold returns
   and turnover), long_short (weights + simulation);
-- long_flat and topk_dropout (k = 169, 16 swaps a day), weights + simulation.
+- long_flat and topk_dropout (k = 169, 16 swaps a day), weights + simulation;
+- fills: the holding returns of the next-open fill and the median dollar volume from the bars, joined
+  to the predictions with sectors and borrow (fills.holding_returns + tradable_predictions);
+- run_desk: engine.backtest of all three strategies on the filled predictions, with borrow on shorts
+  and the participation cap at $100k checked (the stage's call); run_sector_neutral: long_short
+  with neutralize=sector;
+- capacity: the capacity table of long_short at five capitals from 1e5 to 1e9.
+The issue's goals: run_desk at most 1.0 s, capacity at most 5 s.
 
 Usage: python benchmarks/backtest.py [--tickers 1695] [--days 6000] [--repeats 5]
 """
@@ -33,11 +41,15 @@ import numpy as np
 import polars as pl
 
 from stockcast.backtest.benchmark import buy_and_hold
-from stockcast.backtest.engine import Strategy, run, simulate
+from stockcast.backtest.capacity import capacity_table
+from stockcast.backtest.engine import Capacity, Costs, Strategy, backtest, run, simulate
+from stockcast.backtest.fills import holding_returns, tradable_predictions
 from stockcast.backtest.grid import to_grid
-from stockcast.backtest.strategies import long_flat, long_short, topk_dropout
+from stockcast.backtest.strategies import STRATEGIES, long_flat, long_short, topk_dropout
+from stockcast.data.universe import universe_of
 
-COST = 10 / 1e4
+COSTS = Costs(10 / 1e4, borrow_bps_per_year=25.0)
+SECTORS = 11
 
 
 def predictions(days: int, tickers: int, ragged: bool = False, seed: int = 0) -> pl.DataFrame:
@@ -51,6 +63,10 @@ def predictions(days: int, tickers: int, ragged: bool = False, seed: int = 0) ->
         "prob": rng.random(days * tickers, dtype=np.float32),
         "next_return": rng.normal(0.0003, 0.02, days * tickers),
     })
+    frame = frame.with_columns(close=(100 * (1 + pl.col("next_return").shift(1).fill_null(0.0)).cum_prod())
+                               .over("ticker"))
+    frame = frame.with_columns(open=pl.col("close") * pl.Series(rng.normal(1, 0.005, frame.height)),
+                               volume=pl.Series(rng.integers(10_000, 5_000_000, frame.height)).cast(pl.Float64))
     if ragged:
         listed = np.sort(rng.integers(0, days, size=(tickers, 2)), axis=1)
         listed[rng.random(tickers) < 0.5, 0] = 0
@@ -83,17 +99,40 @@ def main() -> None:
     frame = predictions(args.days, args.tickers)
     ragged = predictions(args.days, args.tickers, ragged=True)
     k = args.tickers // 10
-    grid = to_grid(frame)
+    plain = frame.rename({"next_return": "hold_return"})
+    grid = to_grid(plain)
+    zero = np.zeros(grid.shape[1])
+    universe = universe_of(frame["ticker"], None)[0].with_columns(
+        sector=(pl.int_range(pl.len()) % SECTORS).cast(pl.String))
+    bars = frame.select("ticker", "date", "open", "close", "volume")
+    preds = frame.select("ticker", "date", "prob")
+
+    def fills() -> pl.DataFrame:
+        return tradable_predictions(preds, holding_returns(bars, "next_open", universe), universe, 0.0, 1e6)
+
+    filled = fills()
+    desk = backtest(filled, [Strategy(name, top_k=k, max_swaps=k // 10) for name in STRATEGIES], COSTS)
+    long_short_k = Strategy("long_short", top_k=k)
     timings = {
-        "run_long_short": median_seconds(lambda: run(frame, [Strategy("long_short", top_k=k)], COST), args.repeats),
-        "run_long_short_ragged": median_seconds(lambda: run(ragged, [Strategy("long_short", top_k=k)], COST),
-                                                args.repeats),
-        "grid": median_seconds(lambda: to_grid(frame), args.repeats),
+        "run_long_short": median_seconds(lambda: run(plain, [long_short_k], COSTS), args.repeats),
+        "run_long_short_ragged": median_seconds(
+            lambda: run(ragged.rename({"next_return": "hold_return"}), [long_short_k], COSTS), args.repeats),
+        "grid": median_seconds(lambda: to_grid(plain), args.repeats),
         "benchmark": median_seconds(lambda: buy_and_hold(grid), args.repeats),
-        "long_short": median_seconds(lambda: simulate(long_short(grid, k), grid.returns, COST), args.repeats),
-        "long_flat": median_seconds(lambda: simulate(long_flat(grid, 0.5), grid.returns, COST), args.repeats),
-        "topk_dropout": median_seconds(lambda: simulate(topk_dropout(grid, k, k // 10), grid.returns, COST),
+        "long_short": median_seconds(lambda: simulate(long_short(grid, k), grid.returns, zero), args.repeats),
+        "long_flat": median_seconds(lambda: simulate(long_flat(grid, 0.5), grid.returns, zero), args.repeats),
+        "topk_dropout": median_seconds(lambda: simulate(topk_dropout(grid, k, k // 10), grid.returns, zero),
                                        args.repeats),
+        "fills": median_seconds(fills, args.repeats),
+        "run_desk": median_seconds(lambda: backtest(filled, [Strategy(name, top_k=k, max_swaps=k // 10)
+                                                             for name in STRATEGIES], COSTS, Capacity(1e5, 0.1)),
+                                   args.repeats),
+        "run_sector_neutral": median_seconds(
+            lambda: backtest(filled, [Strategy("long_short", top_k=k // SECTORS, neutralize="sector")], COSTS,
+                             Capacity(1e5, 0.1)), args.repeats),
+        "capacity": median_seconds(lambda: capacity_table(desk.grid, long_short_k, COSTS,
+                                                          desk.daily["long_flat"]["benchmark"].to_numpy(),
+                                                          [1e5, 1e6, 1e7, 1e8, 1e9], 0.1), max(1, args.repeats // 2)),
     }
     print(json.dumps({"rows": frame.height, "rows_ragged": ragged.height, "days": args.days, "tickers": args.tickers, "top_k": k,
                       "repeats": args.repeats, "cpus": len(os.sched_getaffinity(0)), "numpy": np.__version__,

@@ -9,6 +9,7 @@ import polars as pl
 
 from stockcast.artifacts import load_model
 from stockcast.dataset import Panel
+from stockcast.data.universe import read_universe_file, universe_of
 from stockcast.errors import exit_on_error
 from stockcast.evaluation.scorecard import evaluate, headline
 from stockcast.evaluation.classification import majority_class
@@ -32,7 +33,9 @@ def main() -> None:
     write_table(scored, "data/predictions/predictions.parquet", Predictions)
 
     majority = majority_class(panel.keys.filter(pl.col("segment") == "train")["label"])
-    result = evaluate(scored, labels, majority, params.threshold, params.top_k)
+    universe, _ = universe_of(scored["ticker"], read_universe_file(load_section("universe").path))
+    result = evaluate(scored.join(universe.select("ticker", "sector"), on="ticker", how="left"), labels, majority,
+                      params.threshold, params.top_k)
     for name, frame in result.plots.items():
         write_csv(frame, f"plots/{name}.csv")
     write_json(result.metrics, "data/predictions/scores.json")

@@ -14,7 +14,7 @@ import polars as pl
 
 from stockcast.errors import exit_on_error
 from stockcast.params import load_section
-from stockcast.report import (accuracy_by_year_plot, calibration_plot, confusion_plot, drawdown_plot, equity_plot,
+from stockcast.report import (accuracy_by_year_plot, calibration_plot, capacity_plot, confusion_plot, drawdown_plot, equity_plot,
                               experiment_rows, ic_plot, importance_plot, model_rows, read_importance, render,
                               roc_plot)
 from stockcast.tables import read_json
@@ -26,9 +26,11 @@ def main() -> None:
     params = load_section("report")
     model_dir = Path(sys.argv[1])
     csv = {name: pl.read_csv(f"plots/{name}.csv", try_parse_dates=True)
-           for name in ("equity", "drawdown", "regimes", "roc", "calibration", "confusion", "accuracy_by_year", "ic")}
+           for name in ("equity", "drawdown", "regimes", "roc", "calibration", "confusion", "accuracy_by_year", "ic",
+                         "capacity")}
     images = {"Equity against the benchmark (test segment)": equity_plot(csv["equity"]),
               "Drawdown (test segment)": drawdown_plot(csv["drawdown"]),
+              "Capacity: net Sharpe against capital": capacity_plot(csv["capacity"]),
               "ROC (test)": roc_plot(csv["roc"]),
               "Calibration (test)": calibration_plot(csv["calibration"]),
               "Confusion (test)": confusion_plot(csv["confusion"]),

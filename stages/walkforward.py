@@ -6,9 +6,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from stockcast.backtest.engine import Strategy, cost_per_side
+from stockcast.backtest.engine import Capacity, Costs, Strategy, cost_per_side
+from stockcast.backtest.fills import holding_returns, tradable_predictions
 from stockcast.backtest.summary import HEADLINE
 from stockcast.backtest.walk_forward import walk_forward
+from stockcast.data.universe import read_universe_file, universe_of
 from stockcast.dataset import Panel
 from stockcast.errors import exit_on_error
 from stockcast.evaluation.classification import calls
@@ -37,9 +39,16 @@ def main() -> None:
             days = predictions[fold.fold]["date"].n_unique()
             print(f"walkforward: fold {fold.fold} test {fold.test[0]}..{fold.test[1]}: {days} days, "
                   f"{predictions[fold.fold].height} predictions")
-    strategy = Strategy(backtest.strategy, backtest.threshold, backtest.top_k, backtest.max_swaps)
-    result = walk_forward(predictions, strategy, cost_per_side(backtest.cost_bps, backtest.slippage_bps),
-                          backtest.periods_per_year, backtest.trials)
+    bars = read_table("data/clean/ohlcv.parquet")
+    universe, _ = universe_of(bars["ticker"], read_universe_file(load_section("universe").path))
+    holdings = holding_returns(bars, backtest.fill, universe, backtest.liquidity_window)
+    tradable = {n: tradable_predictions(p, holdings, universe, backtest.min_price, backtest.min_dollar_volume)
+                for n, p in predictions.items()}
+    strategy = Strategy(backtest.strategy, backtest.threshold, backtest.top_k, backtest.max_swaps, backtest.neutralize)
+    costs = Costs(cost_per_side(backtest.cost_bps, backtest.slippage_bps), backtest.borrow_bps_per_year,
+                  backtest.periods_per_year)
+    result = walk_forward(tradable, strategy, costs, backtest.trials,
+                          Capacity(backtest.initial_capital, backtest.max_participation))
     stitched = pl.concat(list(predictions.values()))
     write_table(stitched, "data/walkforward/predictions.parquet", Predictions)
     accuracy = float(np.mean(calls(stitched, 0.5) == stitched["label"].to_numpy()))

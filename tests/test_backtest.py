@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stockcast.backtest.benchmark import buy_and_hold
-from stockcast.backtest.engine import Strategy, cost_per_side, equity_curve, run, simulate
+from stockcast.backtest.engine import Costs, Strategy, cost_per_side, equity_curve, run, simulate
 from stockcast.backtest.grid import to_grid
 from stockcast.backtest.regimes import Regime, regime_table, worst_periods
 from stockcast.backtest.strategies import STRATEGIES, long_flat, long_short, target_weights, topk_dropout
@@ -18,11 +18,12 @@ from stockcast.backtest.walk_forward import stitch, walk_forward
 from stockcast.errors import StockcastError
 
 COST = cost_per_side(5, 5)
+COSTS = Costs(COST)
 
 
 def _frame(probs: dict[str, list[float]], returns: dict[str, list[float]], start: date = date(2020, 1, 6)):
     days = [start + timedelta(i) for i in range(len(next(iter(probs.values()))))]
-    return pl.DataFrame([{"ticker": t, "date": d, "prob": p, "next_return": r}
+    return pl.DataFrame([{"ticker": t, "date": d, "prob": p, "hold_return": r}
                          for t in probs for d, p, r in zip(days, probs[t], returns[t]) if p is not None])
 
 
@@ -33,13 +34,13 @@ def _random(days: int = 60, names: int = 12, seed: int = 0, holes: float = 0.0) 
         "ticker": np.repeat([f"T{i:02d}" for i in range(names)], days),
         "date": [start + timedelta(i) for i in range(days)] * names,
         "prob": rng.random(days * names).astype(np.float32),
-        "next_return": rng.normal(0.0005, 0.02, days * names)})
+        "hold_return": rng.normal(0.0005, 0.02, days * names)})
     return frame.filter(pl.Series(rng.random(frame.height) >= holes))
 
 
 def test_a_position_earns_the_return_of_the_following_session_net_of_costs():
     pred = _frame({"AAA": [0.9, 0.9, 0.1]}, {"AAA": [0.02, -0.01, 0.05]})
-    out = run(pred, [Strategy("long_flat", threshold=0.5)], COST)["long_flat"]
+    out = run(pred, [Strategy("long_flat", threshold=0.5)], COSTS)["long_flat"]
     np.testing.assert_allclose(out["strategy"], [0.02 - COST, -0.01, -COST])
     np.testing.assert_allclose(out["turnover"], [1, 0, 1])
     np.testing.assert_allclose(out["benchmark"], [0.02 - COST, -0.01, 0.05])  # buys once, then holds
@@ -47,14 +48,14 @@ def test_a_position_earns_the_return_of_the_following_session_net_of_costs():
 
 def test_capital_is_split_across_the_tickers_of_the_day():
     pred = _frame({"A": [0.9], "B": [0.1]}, {"A": [0.1], "B": [-0.1]})
-    out = run(pred, [Strategy("long_flat")], 0.0)["long_flat"]
+    out = run(pred, [Strategy("long_flat")], Costs(0.0))["long_flat"]
     assert out["strategy"][0] == pytest.approx(0.05) and out["benchmark"][0] == pytest.approx(0.0)
     assert equity_curve(out, 100.0)["strategy"][0] == pytest.approx(105.0)
 
 
 def test_keeping_equal_weights_trades_the_drift_and_pays_for_it():
     pred = _frame({"A": [0.9, 0.9], "B": [0.9, 0.9]}, {"A": [0.10, 0.0], "B": [-0.10, 0.0]})
-    out = run(pred, [Strategy("long_flat")], COST)["long_flat"]
+    out = run(pred, [Strategy("long_flat")], COSTS)["long_flat"]
     # after day 1 the book is A 0.55 / B 0.45 (of 1.0): back to 0.5 / 0.5 trades 0.1 of the book
     np.testing.assert_allclose(out["turnover"], [1.0, 0.1])
     np.testing.assert_allclose(out["strategy"], [0.0 - COST, -0.1 * COST])
@@ -63,8 +64,8 @@ def test_keeping_equal_weights_trades_the_drift_and_pays_for_it():
 
 def test_buy_and_hold_is_the_average_growth_of_its_names():
     frame = _random(days=40, names=5)
-    out = run(frame, [Strategy("long_flat")], 0.0)["long_flat"]
-    growth = frame.sort("date").group_by("ticker").agg((1 + pl.col("next_return")).cum_prod().alias("g"))
+    out = run(frame, [Strategy("long_flat")], Costs(0.0))["long_flat"]
+    growth = frame.sort("date").group_by("ticker").agg((1 + pl.col("hold_return")).cum_prod().alias("g"))
     average = np.mean(np.vstack(growth["g"].to_list()), axis=0)
     np.testing.assert_allclose((1 + out["benchmark"]).cum_prod(), average, rtol=1e-12)
 
@@ -100,8 +101,16 @@ def _reference_buy_and_hold(grid) -> np.ndarray:
 @given(seed=st.integers(0, 10_000), holes=st.sampled_from([0.0, 0.2, 0.6]))
 def test_the_benchmark_accounts_like_the_engine(seed, holes):
     grid = to_grid(_random(days=20, names=6, seed=seed, holes=holes))
-    np.testing.assert_allclose(buy_and_hold(grid), simulate(_reference_buy_and_hold(grid), grid.returns, 0.0),
+    np.testing.assert_allclose(buy_and_hold(grid), _reference_book(grid),
                                atol=1e-12)
+
+
+def _gross_turnover(book) -> tuple[np.ndarray, np.ndarray]:
+    return book.gross, book.turnover
+
+
+def _reference_book(grid) -> tuple[np.ndarray, np.ndarray]:
+    return _gross_turnover(simulate(_reference_buy_and_hold(grid), grid.returns, np.zeros(grid.shape[1])))
 
 
 def test_long_short_is_dollar_neutral_with_unit_gross_exposure():
@@ -165,7 +174,7 @@ def test_topk_dropout_bounds_the_daily_swaps():
 @pytest.mark.parametrize("name", STRATEGIES)
 def test_no_strategy_holds_an_untradable_cell(name):
     grid = to_grid(_random(holes=0.4).with_columns(
-        next_return=pl.when(pl.col("prob") < 0.1).then(None).otherwise(pl.col("next_return"))))
+        hold_return=pl.when(pl.col("prob") < 0.1).then(None).otherwise(pl.col("hold_return"))))
     weights = target_weights(grid, name, threshold=0.5, top_k=3, max_swaps=1)
     assert not weights[~grid.tradable].any()
 
@@ -182,7 +191,7 @@ def test_the_grid_does_not_depend_on_row_order():
 def test_turnover_is_measured_against_the_drifted_book():
     weights = np.array([[0.5, -0.5], [0.5, -0.5]])
     returns = np.array([[0.1, 0.1], [0.0, 0.0]])
-    gross, turnover = simulate(weights, returns, 0.0)
+    gross, turnover = _gross_turnover(simulate(weights, returns, np.zeros(2)))
     np.testing.assert_allclose(gross, [0.0, 0.0])
     np.testing.assert_allclose(turnover, [1.0, 0.1])  # long grew to 0.55, short to -0.55
 
@@ -192,7 +201,7 @@ def test_costs_outside_a_sane_range_are_refused():
         cost_per_side(-1, 0)
     with pytest.raises(ValueError, match="slippage_bps"):
         cost_per_side(0, 2000)
-    with pytest.raises(StockcastError, match="next_return"):
+    with pytest.raises(StockcastError, match="hold_return"):
         to_grid(pl.DataFrame({"ticker": ["A"], "date": [date(2020, 1, 1)], "prob": [0.5]}))
 
 
@@ -224,8 +233,8 @@ def test_walk_forward_trades_the_stitched_out_of_sample_folds():
     folds = {number: frame.filter(pl.col("date").is_between(a, b, closed="left"))
              for number, (a, b) in enumerate(zip(cuts, cuts[1:]), start=29)}
     strategy = Strategy("long_short", top_k=3)
-    result = walk_forward(folds, strategy, COST, trials=3)
-    whole = run(frame, [strategy], COST)["long_short"]
+    result = walk_forward(folds, strategy, COSTS, trials=3)
+    whole = run(frame, [strategy], COSTS)["long_short"]
     np.testing.assert_allclose(result.returns["strategy"], whole["strategy"])
     assert result.returns["fold"].unique().sort().to_list() == [29, 30, 31]  # the folds' own numbers
     assert result.folds["days"].to_list() == [30, 30, 30] and result.folds["first"][1] == date(2020, 1, 31)
@@ -236,7 +245,7 @@ def test_walk_forward_trades_the_stitched_out_of_sample_folds():
 
 
 def test_backtest_metrics_keep_their_contract():
-    results = run(_random(days=120), [Strategy(s, top_k=3) for s in STRATEGIES], COST)
+    results = run(_random(days=120), [Strategy(s, top_k=3) for s in STRATEGIES], COSTS)
     report = backtest_metrics(results, "long_short", trials=3)
     for side in ("test", "benchmark"):
         assert {"annual_return", "sharpe", "max_drawdown", "win_rate", "sortino", "calmar", "var_95", "cvar_95",
@@ -258,7 +267,7 @@ def test_long_flat_is_all_cash_when_the_model_is_bearish():
 
 def _pivot(frame: pl.DataFrame, column: str) -> np.ndarray:
     """The grid written plainly: a polars pivot, tradable rows only."""
-    tradable = frame.filter(pl.col("prob").is_not_nan() & pl.col("next_return").is_not_nan())
+    tradable = frame.filter(pl.col("prob").is_not_nan() & pl.col("hold_return").is_not_nan())
     wide = tradable.pivot(on="ticker", index="date", values=column).sort("date")
     names = sorted(frame["ticker"].unique().to_list())
     return wide.select([pl.col(n) if n in wide.columns else pl.lit(None).alias(n) for n in names]).to_numpy()
@@ -270,10 +279,10 @@ def _pivot(frame: pl.DataFrame, column: str) -> np.ndarray:
 def test_the_grid_is_the_pivot_of_the_tradable_rows(seed, holes, shuffle, dead):
     frame = _random(days=300, names=7, seed=seed, holes=holes)  # 2,100 rows: sliced runs or scattered rows
     rng = np.random.default_rng(seed)
-    frame = frame.with_columns(next_return=pl.when(pl.Series(rng.random(frame.height) < dead)).then(float("nan"))
-                               .otherwise(pl.col("next_return")))
+    frame = frame.with_columns(hold_return=pl.when(pl.Series(rng.random(frame.height) < dead)).then(float("nan"))
+                               .otherwise(pl.col("hold_return")))
     grid = to_grid(frame.sample(fraction=1.0, shuffle=True, seed=seed) if shuffle else frame)
-    prob, returns = _pivot(frame, "prob"), _pivot(frame, "next_return")
+    prob, returns = _pivot(frame, "prob"), _pivot(frame, "hold_return")
     np.testing.assert_array_equal(grid.prob, prob.astype(np.float32))
     np.testing.assert_array_equal(grid.returns, np.nan_to_num(returns, nan=0.0))
     np.testing.assert_array_equal(grid.tradable, ~np.isnan(prob))
@@ -282,10 +291,10 @@ def test_the_grid_is_the_pivot_of_the_tradable_rows(seed, holes, shuffle, dead):
 def test_sessions_without_a_tradable_row_are_dropped():
     frame = _random(days=10, names=4)
     unknown = pl.col("date").is_in([date(2020, 1, 1), date(2020, 1, 5), date(2020, 1, 10)])
-    grid = to_grid(frame.with_columns(next_return=pl.when(unknown).then(None).otherwise(pl.col("next_return"))))
+    grid = to_grid(frame.with_columns(hold_return=pl.when(unknown).then(None).otherwise(pl.col("hold_return"))))
     assert grid.dates.to_list() == [date(2020, 1, d) for d in (2, 3, 4, 6, 7, 8, 9)]
-    last = to_grid(frame.with_columns(next_return=pl.when(pl.col("date") == date(2020, 1, 10)).then(None)
-                                      .otherwise(pl.col("next_return"))))
+    last = to_grid(frame.with_columns(hold_return=pl.when(pl.col("date") == date(2020, 1, 10)).then(None)
+                                      .otherwise(pl.col("hold_return"))))
     assert last.dates.to_list() == [date(2020, 1, d) for d in range(1, 10)] and last.prob.shape == (9, 4)
 
 
@@ -293,7 +302,7 @@ def test_the_benchmark_buys_back_a_holding_that_lost_everything():
     pred = _frame({"A": [0.5, 0.5, 0.5, 0.5], "B": [0.5, 0.5, 0.5, 0.5]},
                   {"A": [-1.0, 0.1, 0.0, 0.0], "B": [0.0, 0.0, 0.0, 0.0]})
     grid = to_grid(pred)
-    np.testing.assert_allclose(buy_and_hold(grid), simulate(_reference_buy_and_hold(grid), grid.returns, 0.0),
+    np.testing.assert_allclose(buy_and_hold(grid), _reference_book(grid),
                                atol=1e-12)
 
 

@@ -41,7 +41,8 @@ def test_params_py_imports_nothing_of_the_domain():
     tree = ast.parse((ROOT / "src/stockcast/params.py").read_text())
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
     imported |= {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
-    assert {m for m in imported if m.startswith("stockcast")} == {"stockcast.errors", "stockcast.section", "stockcast.yaml12"}
+    leaves = {"stockcast.errors", "stockcast.section", "stockcast.yaml12"}
+    assert {m for m in imported if m.startswith("stockcast")} == leaves
 
 
 def test_every_default_is_the_shipped_params_yaml():

@@ -36,7 +36,8 @@ def test_a_stage_that_imports_a_new_module_is_caught_and_rewritten(tmp_path):
     shutil.copy(ROOT / "dvc.yaml", repo / "dvc.yaml")
     (repo / "src/stockcast/extra.py").write_text("VALUE = 1\n")
     report = repo / "stages/report.py"
-    report.write_text(report.read_text().replace("import polars as pl\n", "import polars as pl\n\nimport stockcast.extra\n"))
+    source = report.read_text().replace("import polars as pl\n", "import polars as pl\n\nimport stockcast.extra\n")
+    report.write_text(source)
     assert stage_deps.differences(repo) == {"report": (["src/stockcast/extra.py"], [])}
     assert stage_deps.write(repo) == ["report"]
     assert stage_deps.differences(repo) == {}

@@ -198,7 +198,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.write:
         changed = write()
-        print(f"dvc.yaml: code deps rewritten for {', '.join(changed)}" if changed else "dvc.yaml: code deps up to date")
+        print(f"dvc.yaml: code deps rewritten for {', '.join(changed)}" if changed
+              else "dvc.yaml: code deps up to date")
         return 0
     diff = differences()
     for stage, (missing, extra) in diff.items():

@@ -276,8 +276,13 @@ REGIMES = [  # reported wherever the test segment reaches; windows may overlap
 ]
 
 
+class UniverseParams(Section):
+    path: str = Field("data/sample/universe.csv", min_length=1)  # a CSV (stockcast.data.universe); a dep in dvc.yaml
+
+
 class BacktestParams(Section):
     strategy: Literal["long_flat", "long_short", "topk_dropout"] = "long_flat"  # reported as `test`
+    fill: Literal["next_open", "next_close", "same_close"] = "next_open"  # same_close: research only, untradable
     threshold: float = Field(0.5, gt=0, lt=1)   # long_flat: long when P(up) > threshold, else cash
     top_k: int = Field(2, ge=1)                 # long_short and topk_dropout: names per side
     max_swaps: int = Field(1, ge=0)             # topk_dropout: holdings replaced per day at most
@@ -287,6 +292,13 @@ class BacktestParams(Section):
     periods_per_year: int = Field(252, ge=1)
     risk_free: float = Field(0.0, ge=-0.01, le=0.01)  # per period (daily), for Sharpe and Sortino
     trials: int = Field(3, ge=1)                # experiments tried; deflates the Sharpe ratio
+    borrow_bps_per_year: float = Field(25.0, ge=0, le=10_000)  # on shorts, unless the universe gives a ticker's own
+    min_price: float = Field(0.0, ge=0)         # tradable when the close reaches it (clean prices are adjusted)
+    min_dollar_volume: float = Field(1e6, ge=0)  # ... and the median dollar volume over liquidity_window
+    liquidity_window: int = Field(20, ge=1)     # sessions ending at the signal's date
+    max_participation: float = Field(0.1, gt=0, le=1)  # of the median dollar volume per trade, at the book's capital
+    neutralize: Literal["none", "sector"] = "none"  # long_short: as much long as short in each sector
+    capacity_capitals: list[float] = [1e5, 1e6, 1e7, 1e8, 1e9]  # starting capitals of the capacity table
     regimes: list[RegimeParams] = Field(default_factory=lambda: [RegimeParams.model_validate(r) for r in REGIMES])
 
     @model_validator(mode="after")
@@ -294,6 +306,10 @@ class BacktestParams(Section):
         names = [r.name for r in self.regimes]
         if len(set(names)) != len(names):
             raise ValueError(f"regime names must be distinct (got {names})")
+        if len(self.capacity_capitals) < 4 or any(c <= 0 for c in self.capacity_capitals) \
+                or sorted(self.capacity_capitals) != self.capacity_capitals:
+            raise ValueError("capacity_capitals must be at least 4 rising positive capitals "
+                             f"(got {self.capacity_capitals})")
         return self
 
 
@@ -314,6 +330,7 @@ SECTIONS: dict[str, type[Section]] = {
     "features": FeaturesParams,
     "split": SplitParams,
     "train": TrainParams,
+    "universe": UniverseParams,
     "evaluate": EvaluateParams,
     "backtest": BacktestParams,
     "walkforward": WalkForwardParams,

@@ -62,6 +62,16 @@ def drawdown_plot(drawdown: pl.DataFrame) -> str:
     return _lines(drawdown, [c for c in drawdown.columns if c != "date"], "drawdown from running peak")
 
 
+def capacity_plot(capacity: pl.DataFrame) -> str:
+    """Net Sharpe of the chosen strategy against the book's starting capital (log scale)."""
+    fig, ax = plt.subplots(figsize=(4.5, 3.6))
+    ax.plot(capacity["capital"].to_numpy(), capacity["sharpe"].to_numpy(), marker="o")
+    ax.set_xscale("log")
+    ax.set_xlabel("starting capital ($)")
+    ax.set_ylabel("net Sharpe (participation cap)")
+    return figure_to_data_uri(fig)
+
+
 def roc_plot(roc: pl.DataFrame) -> str:
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     ax.plot(roc["fpr"].to_numpy(), roc["tpr"].to_numpy(), label="model")
@@ -213,7 +223,40 @@ def classification_rows(evaluate: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:0.85em}td,th{border:1px solid #ccc;padding:3px 6px;
-text-align:right}img{max-width:100%}.note{color:#555}.figures{display:flex;flex-wrap:wrap;gap:1em}"""
+text-align:right}img{max-width:100%}.note{color:#555}.figures{display:flex;flex-wrap:wrap;gap:1em}
+.verdict{font-size:1.05em}.warning{color:#a40000}"""
+
+
+def verdict(evaluate: dict, backtest: dict) -> str:
+    """The page's first paragraph: does the model beat its baselines, does the strategy beat its
+    benchmark after costs, with the intervals and the deflated Sharpe of the excess return; and what
+    makes the backtest untrustworthy (a fill nobody can get, a universe of survivors)."""
+    test = evaluate.get("test", {})
+    low, high = test.get("accuracy_low", float("nan")), test.get("accuracy_high", float("nan"))
+    baselines = evaluate.get("baselines", {})
+    best_name, best = max(baselines.items(), key=lambda kv: kv[1]) if baselines else ("none", float("nan"))
+    beats_baselines = low > max(best, test.get("null_rate", 0.0))
+    model = (f"The model {'beats' if beats_baselines else 'does not beat'} its baselines: test accuracy "
+             f"{_fmt(test.get('accuracy'))} (95% interval {_fmt(low)} to {_fmt(high)}) against {_fmt(best)} for "
+             f"the best baseline ({html.escape(best_name)}) and a null rate of {_fmt(test.get('null_rate'))}, "
+             f"p(binomial) {_fmt(test.get('p_binomial'))}.")
+    side = backtest.get("test", {})
+    dsr = side.get("excess_deflated_sharpe", float("nan"))
+    beats_benchmark = dsr > 0.95
+    strategy = (f"The strategy {'beats' if beats_benchmark else 'does not beat'} its benchmark after costs: "
+                f"information ratio {_fmt(side.get('information_ratio'))}, excess return "
+                f"{_fmt(side.get('excess_return'))} a year, deflated Sharpe of the excess return {_fmt(dsr)} "
+                f"(0.95 needed) over {backtest.get('days', 'n/a')} days; net Sharpe {_fmt(side.get('sharpe'))} "
+                f"against the benchmark's {_fmt(backtest.get('benchmark', {}).get('sharpe'))}.")
+    warnings = []
+    if backtest.get("tradable_fill") is False:
+        warnings.append(f"Fills at {html.escape(str(backtest.get('fill')))}: at the close the signal was computed "
+                        "from, which nobody can trade. This backtest is research only, not tradable.")
+    if backtest.get("delisted_tickers") == 0:
+        warnings.append("No ticker in the universe ever delists: the backtest trades the survivors only "
+                        "(survivorship bias inflates every return on this page).")
+    notes = "".join(f"<p class='warning'><strong>{w}</strong></p>" for w in warnings)
+    return f"<h2>Verdict</h2><p class='verdict'>{model} {strategy}</p>{notes}"
 
 
 def render(title: str, evaluate: dict, backtest: dict, quality: dict, images: dict[str, str],
@@ -240,6 +283,15 @@ def render(title: str, evaluate: dict, backtest: dict, quality: dict, images: di
         "<h2>Backtest</h2>", _table(backtest_rows),
         "<h3>Strategies (net of costs)</h3>", _table(backtest.get("strategies", {})),
     ]
+    capacity = backtest.get("capacity") or {}
+    if capacity.get("table"):
+        sections += [f"<h3>Capacity (edge halves at {_fmt(capacity.get('halving_capital'))} of capital)</h3>",
+                     _table({f"{row['capital']:.0e}": row for row in capacity["table"]})]
+    if backtest.get("sectors"):
+        sections += ["<h3>Contribution to gross return by sector</h3>",
+                     _table({name: {"contribution": value} for name, value in backtest["sectors"].items()})]
+    if evaluate.get("by_sector"):
+        sections += ["<h3>Accuracy by sector (test)</h3>", _table(evaluate["by_sector"])]
     if regimes is not None and regimes.height:
         sections += ["<h2>Market regimes</h2>",
                      _table({r.pop("regime"): r for r in regimes.with_columns(pl.col(pl.Date).cast(pl.String))
@@ -254,9 +306,10 @@ def render(title: str, evaluate: dict, backtest: dict, quality: dict, images: di
     body = "\n".join(sections)
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>
+{verdict(evaluate, backtest)}
 <p class="note">Out-of-sample only: val and test segments the model never trained on. Daily direction is
 close to a coin flip: read the model beside its baselines and intervals. Backtest returns are net of
-costs and slippage unless marked gross.</p>
+costs, slippage and borrow unless marked gross.</p>
 {body}
 </body></html>
 """

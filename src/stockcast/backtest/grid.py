@@ -1,9 +1,11 @@
 """Long predictions as dense (session x ticker) matrices: the shape every strategy is computed on.
 
 A cell with no row (a ticker not listed yet, delisted, or missing that session) or with no
-`next_return` is not tradable: it is never held and earns nothing. Sessions are the dates present in
-the predictions that can be traded, oldest first. Building the grid is index arithmetic, with no
-sort when the rows are grouped by ticker (as the evaluate stage writes each segment).
+`hold_return` (fills.py: what a position taken on the signal earns until the next fill) is not
+tradable: it is never held and earns nothing. Sessions are the dates present in the predictions
+that can be traded, oldest first. Building the grid is index arithmetic, with no sort when the rows
+are grouped by ticker (as the evaluate stage writes each segment). Optional columns: the median
+dollar volume of each cell (for the participation cap), and per ticker its sector and borrow fee.
 """
 
 from __future__ import annotations
@@ -16,18 +18,22 @@ import polars as pl
 
 from stockcast.errors import StockcastError
 
-COLUMNS = ("ticker", "date", "prob", "next_return")
+COLUMNS = ("ticker", "date", "prob", "hold_return")
 
 
 @dataclass(frozen=True)
 class Grid:
-    """prob (sessions, tickers), NaN where not tradable; returns, 0 where not tradable."""
+    """prob (sessions, tickers), NaN where not tradable; returns, 0 where not tradable; dollar_volume
+    (NaN where unknown), sectors and borrow_bps (per ticker) when the predictions carry them."""
 
     dates: pl.Series
     tickers: pl.Series
     prob: np.ndarray
     returns: np.ndarray
     tradable: np.ndarray
+    dollar_volume: np.ndarray | None = None
+    sectors: np.ndarray | None = None
+    borrow_bps: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -37,14 +43,15 @@ class Grid:
 def to_grid(predictions: pl.DataFrame) -> Grid:
     """The (session x ticker) grid of `predictions` (unique ticker, date, as Predictions guarantees).
 
-    `next_return` of (ticker, t) is close[t+1] / close[t] - 1: what a position taken at the close of
-    t earns by the next close. Rows with a null or NaN prob or next_return are not tradable, and a
-    session with no tradable row is not a session of the grid.
+    `hold_return` of (ticker, t) is what a position taken on the signal of t earns until the next
+    fill (fills.py). Rows with a null or NaN prob or hold_return are not tradable, and a session with
+    no tradable row is not a session of the grid.
     """
     missing = [c for c in COLUMNS if c not in predictions.columns]
     if missing:
         raise StockcastError(f"backtest: predictions lack column {missing[0]!r} (need {', '.join(COLUMNS)})")
-    frame = predictions.select(COLUMNS).drop_nulls(["ticker", "date"])
+    extra = [c for c in ("median_dollar_volume", "sector", "borrow_bps") if c in predictions.columns]
+    frame = predictions.select(*COLUMNS, *extra).drop_nulls(["ticker", "date"])
     if frame.height == 0:
         raise StockcastError("backtest: no predictions to trade (is the test segment empty?)")
     starts = _ticker_starts(frame)
@@ -60,16 +67,22 @@ def to_grid(predictions: pl.DataFrame) -> Grid:
     np.take(np.cumsum(present, dtype=session.dtype) - 1, session, out=session, mode="clip")
     cells = _Cells(starts, session, (len(starts), n_sessions))
     prob, returns = cells.matrices(frame["prob"].cast(pl.Float32).fill_null(np.nan).to_numpy(),
-                                   frame["next_return"].cast(pl.Float64).fill_null(np.nan).to_numpy())
+                                   frame["hold_return"].cast(pl.Float64).fill_null(np.nan).to_numpy())
     tradable = ~np.isnan(prob)
+    volume = None
+    if "median_dollar_volume" in frame.columns:
+        volume = cells.matrix(frame["median_dollar_volume"].cast(pl.Float64).fill_null(np.nan).to_numpy())
+    per_ticker = {c: frame[c].gather(starts).to_numpy() for c in ("sector", "borrow_bps") if c in frame.columns}
     dates = pl.Series("date", np.flatnonzero(present) + first, dtype=pl.Int32).cast(pl.Date)
     traded = np.flatnonzero(tradable.any(axis=1))
     if len(traded) == 0:
-        raise StockcastError("backtest: no prediction has both a prob and a next_return to trade")
+        raise StockcastError("backtest: no prediction has both a prob and a hold_return to trade (see backtest.fill)")
     if len(traded) < len(dates):  # e.g. the last session, whose next return is not known yet
         keep = slice(traded[0], traded[-1] + 1) if traded[-1] - traded[0] + 1 == len(traded) else traded
         dates, prob, returns, tradable = dates[keep], prob[keep], returns[keep], tradable[keep]
-    return Grid(dates, frame["ticker"].gather(starts).rename("ticker"), prob, returns, tradable)
+        volume = None if volume is None else volume[keep]
+    return Grid(dates, frame["ticker"].gather(starts).rename("ticker"), prob, returns, tradable, volume,
+                per_ticker.get("sector"), per_ticker.get("borrow_bps"))
 
 
 def _ticker_starts(frame: pl.DataFrame) -> np.ndarray:
@@ -119,6 +132,17 @@ class _Cells:
         with ThreadPoolExecutor(max_workers=2) as pool:
             for done in [pool.submit(self._blocks, blocks[half::2], prob, returns, out) for half in (0, 1)]:
                 done.result()
+        return out
+
+    def matrix(self, values: np.ndarray) -> np.ndarray:
+        """The (session x ticker) float64 matrix of one value per row, NaN where there is no row."""
+        tickers, sessions = self.shape
+        out = np.empty((sessions, tickers))
+        block = np.empty((self.block, sessions))
+        for index, first in enumerate(range(0, tickers, self.block)):
+            width = min(self.block, tickers - first)
+            self._fill(block[:width], values, index, np.nan)
+            out[:, first:first + width] = block[:width].T
         return out
 
     def _blocks(self, blocks: list[tuple[int, int]], prob: np.ndarray, returns: np.ndarray,

@@ -10,6 +10,8 @@ Only tradable cells (a prediction and a next return) are ever held.
 - long_short: the k most likely up at +1/(2k), the k least likely at -1/(2k): dollar neutral, gross
   exposure 1 (alphalens' convention of weights whose absolute values sum to 1; double the returns for
   the 100/100 "spread" convention). On a day with fewer than 2k tradable names, k_t = floor(N_t / 2).
+  With neutralize=sector the ranking is within each sector: k_s = min(k, floor(N_s / 2)) long and as
+  many short in every sector s, each at 1/(2 sum_s k_s), so every sector nets to zero.
 - topk_dropout: qlib's TopkDropoutStrategy (method_sell="bottom", method_buy="top"): hold k names
   long; each day rank holdings and the best non-held names together and sell at most `max_swaps`
   holdings from the bottom, buying as many of the best non-held names with the freed cash. It bounds
@@ -148,12 +150,30 @@ def _best(score: np.ndarray, n: int) -> np.ndarray:
     return pick[np.argsort(-score[pick], kind="stable")]
 
 
-def target_weights(grid: Grid, strategy: str, threshold: float, top_k: int, max_swaps: int) -> np.ndarray:
-    """Dispatch by name: long_flat uses `threshold`, long_short `top_k`, topk_dropout both k and swaps."""
+def sector_neutral_long_short(grid: Grid, top_k: int) -> np.ndarray:
+    """long_short within each sector, rescaled so the whole book has gross exposure 1 (module doc)."""
+    if grid.sectors is None:
+        raise StockcastError("backtest.neutralize: sector needs sectors (set universe.path to a universe file)")
+    weights = np.zeros(grid.shape)
+    pairs = np.zeros(grid.shape[0])
+    for sector in np.unique(grid.sectors.astype(str)):
+        columns = np.flatnonzero(grid.sectors.astype(str) == sector)
+        part = Grid(grid.dates, grid.tickers, grid.prob[:, columns], grid.returns[:, columns],
+                    grid.tradable[:, columns])
+        k = np.minimum(top_k, np.count_nonzero(part.tradable, axis=1) // 2)
+        weights[:, columns] = long_short(part, top_k) * (2 * np.maximum(k, 1))[:, None]  # +-1 per name
+        pairs += k
+    return weights / (2 * np.maximum(pairs, 1))[:, None]
+
+
+def target_weights(grid: Grid, strategy: str, threshold: float, top_k: int, max_swaps: int,
+                   neutralize: str = "none") -> np.ndarray:
+    """Dispatch by name: long_flat uses `threshold`, long_short `top_k` (and `neutralize`), topk_dropout
+    both k and swaps."""
     if strategy == "long_flat":
         return long_flat(grid, threshold)
     if strategy == "long_short":
-        return long_short(grid, top_k)
+        return sector_neutral_long_short(grid, top_k) if neutralize == "sector" else long_short(grid, top_k)
     if strategy == "topk_dropout":
         return topk_dropout(grid, top_k, max_swaps)
     raise StockcastError(f"backtest.strategy: unknown strategy {strategy!r} (known: {', '.join(STRATEGIES)})")

@@ -1,7 +1,11 @@
 """The backtest's numbers: the chosen strategy against the benchmark, the others beside it, curves.
 
 Metrics are net of costs unless named `_gross`. `excess_return` compares net with net (qlib's
-"excess return with cost"); `excess_return_gross` gross with gross ("without cost").
+"excess return with cost"); `excess_return_gross` gross with gross ("without cost"). The headline
+that cannot mislead is on the excess return s - b: its probabilistic and deflated Sharpe
+(`excess_probabilistic_sharpe`, `excess_deflated_sharpe`; Bailey & Lopez de Prado) beside the
+absolute ones, which a long book in a bull market passes without any skill. `trading_cost` and
+`borrow_cost` are the annualised drags of commissions plus slippage and of borrow on shorts.
 """
 
 from __future__ import annotations
@@ -9,23 +13,25 @@ from __future__ import annotations
 import polars as pl
 
 from stockcast.backtest.engine import drawdown_curve, equity_curve
-from stockcast.backtest.metrics import excess, summarize
+from stockcast.backtest.metrics import deflated_sharpe, excess, probabilistic_sharpe, summarize
 from stockcast.backtest.regimes import worst_periods
 
 
 HEADLINE = {
     "test": ("sharpe", "sharpe_gross", "annual_return", "max_drawdown", "deflated_sharpe", "information_ratio",
-             "mean_turnover"),
+             "excess_deflated_sharpe", "excess_probabilistic_sharpe", "borrow_cost", "mean_turnover"),
     "benchmark": ("sharpe", "annual_return", "max_drawdown"),
 }
 """What metrics/backtest.json keeps of each side (the rest: data/backtest/summary.json)."""
 
 
 def headline(report: dict) -> dict:
-    """metrics/backtest.json: the HEADLINE keys, each strategy's net Sharpe, the number of days."""
+    """metrics/backtest.json: the HEADLINE keys, each strategy's net Sharpe, the number of days and,
+    when the stage ran it, the capital at which the edge halves."""
+    capacity = {"halving_capital": report["capacity"]["halving_capital"]} if "capacity" in report else {}
     return {**{side: {k: report[side][k] for k in keys if k in report[side]} for side, keys in HEADLINE.items()},
             "strategies": {name: numbers["sharpe"] for name, numbers in report["strategies"].items()},
-            "days": report["days"]}
+            "days": report["days"], **capacity}
 
 
 def backtest_metrics(results: dict[str, pl.DataFrame], chosen: str, periods_per_year: int = 252,
@@ -41,6 +47,11 @@ def backtest_metrics(results: dict[str, pl.DataFrame], chosen: str, periods_per_
              "mean_turnover": float(daily["turnover"].mean()),
              "excess_return_gross": gross_excess["excess_return"]}
     test |= excess(daily["strategy"].to_numpy(), bench, periods_per_year) | worst_periods(daily, "strategy")
+    spread = daily["strategy"].to_numpy() - bench
+    test |= {"excess_probabilistic_sharpe": probabilistic_sharpe(spread),
+             "excess_deflated_sharpe": deflated_sharpe(spread, trials),
+             "trading_cost": float(daily["trading_cost"].mean() * periods_per_year),
+             "borrow_cost": float(daily["borrow"].mean() * periods_per_year)}
     benchmark = (summarize(bench, periods_per_year, risk_free, trials=1) | worst_periods(daily, "benchmark")
                  | {"mean_turnover": float(daily["benchmark_turnover"].mean())})
     strategies = {}

@@ -15,7 +15,7 @@ from itertools import pairwise
 import numpy as np
 import polars as pl
 
-from stockcast.backtest.engine import Strategy, run
+from stockcast.backtest.engine import Capacity, Costs, Strategy, run
 from stockcast.backtest.metrics import summarize
 from stockcast.errors import StockcastError
 
@@ -42,13 +42,14 @@ def stitch(folds: Mapping[int, pl.DataFrame]) -> pl.DataFrame:
     return pl.concat([f.with_columns(fold=pl.lit(i, pl.Int32)) for i, f in folds.items()], how="vertical_relaxed")
 
 
-def walk_forward(folds: Mapping[int, pl.DataFrame], strategy: Strategy, cost: float, periods_per_year: int = 252,
-                 trials: int = 1) -> WalkForward:
-    """Trade the stitched out-of-sample predictions (ticker, date, prob, next_return) of `folds`
+def walk_forward(folds: Mapping[int, pl.DataFrame], strategy: Strategy, costs: Costs, trials: int = 1,
+                 capacity: Capacity | None = None) -> WalkForward:
+    """Trade the stitched out-of-sample predictions (ticker, date, prob, hold_return) of `folds`
     (fold number -> its test predictions, in date order)."""
     predictions = stitch(folds)
     calendar = predictions.group_by("date").agg(pl.col("fold").first())
-    returns = run(predictions, [strategy], cost)[strategy.name].join(calendar, on="date").sort("date")
+    periods_per_year = costs.periods_per_year
+    returns = run(predictions, [strategy], costs, capacity)[strategy.name].join(calendar, on="date").sort("date")
     per_fold = returns.group_by("fold").agg(
         first=pl.col("date").min(), last=pl.col("date").max(), days=pl.len(),
         strategy=pl.col("strategy"), benchmark=pl.col("benchmark")).sort("fold")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from stockcast.evaluation.classification import predicted_class
+from stockcast.evaluation.cross_section import ic_summary, information_coefficients
 from stockcast.evaluation.significance import wilson_interval
 
 
@@ -30,3 +31,11 @@ def accuracy_by(frame: pl.DataFrame, key: pl.Expr, threshold: float) -> pl.DataF
     low, high = wilson_interval(table["hits"].to_numpy(), table["n"].to_numpy())
     return table.with_columns(accuracy=pl.col("hits") / pl.col("n"), accuracy_low=low, accuracy_high=high).select(
         key.meta.output_name(), "n", "accuracy", "accuracy_low", "accuracy_high", "up_rate", "auc", "mean_prob")
+
+
+def by_sector(frame: pl.DataFrame, threshold: float) -> pl.DataFrame:
+    """accuracy_by sector, with each sector's mean daily IC among its own tickers (NaN where no date has
+    MIN_NAMES of them)."""
+    table = accuracy_by(frame, pl.col("sector"), threshold)
+    ic = [ic_summary(information_coefficients(frame.filter(pl.col("sector") == s)))["ic_mean"] for s in table["sector"]]
+    return table.with_columns(ic_mean=pl.Series(ic, dtype=pl.Float64))

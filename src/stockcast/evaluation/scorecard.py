@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from stockcast.evaluation.breakdown import accuracy_by
+from stockcast.evaluation.breakdown import accuracy_by, by_sector
 from stockcast.evaluation.classification import (baseline_accuracy, calls, class_probabilities,
                                                  classification_metrics, has_flat_class, multiclass_metrics,
                                                  yesterday_direction)
@@ -118,4 +118,9 @@ def evaluate(predictions: pl.DataFrame, labels: pl.DataFrame, train_majority: in
     metrics["baselines"] = baseline_accuracy(test["label"].to_numpy(), train_majority,
                                              test["yesterday_up"].to_numpy())
     metrics["train_majority_class"] = train_majority
-    return Evaluation(metrics, plot_data(test, threshold))
+    plots = plot_data(test, threshold)
+    if "sector" in test.columns:  # from the universe file: accuracy, its interval, IC and n per sector
+        plots["accuracy_by_sector"] = by_sector(test, threshold)
+        metrics["by_sector"] = {row.pop("sector"): row for row in plots["accuracy_by_sector"].select(
+            "sector", "n", "accuracy", "accuracy_low", "accuracy_high", "ic_mean").to_dicts()}
+    return Evaluation(metrics, plots)

@@ -1,0 +1,204 @@
+"""Fills a trader could get, borrow, liquidity, capacity, a point-in-time universe with sectors."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+
+from stockcast.backtest.capacity import capacity_table, halving_capital
+from stockcast.backtest.engine import Capacity, Costs, Strategy, backtest, run, simulate_capped, trade
+from stockcast.backtest.fills import holding_returns, tradable_predictions
+from stockcast.backtest.grid import to_grid
+from stockcast.backtest.strategies import sector_neutral_long_short
+from stockcast.data.universe import read_universe_file, universe_of
+from stockcast.errors import StockcastError
+
+DAYS = [date(2021, 1, 4) + timedelta(i) for i in range(5)]
+NO_UNIVERSE = universe_of(pl.Series(["A", "B", "C"]), None)[0]
+
+
+def _bars(opens: dict[str, list[float]], closes: dict[str, list[float]], volume: float = 1e6) -> pl.DataFrame:
+    return pl.concat([pl.DataFrame({"ticker": t, "date": DAYS[:len(opens[t])], "open": np.array(opens[t], float),
+                                    "close": np.array(closes[t], float),
+                                    "volume": volume}) for t in opens])
+
+
+TOY = _bars({"A": [10, 11, 12, 13, 14], "B": [20, 19, 18, 20, 21], "C": [5, 5, 6, 6, 5]},
+            {"A": [10.5, 11.5, 12.5, 13.5, 14.5], "B": [19.5, 18.5, 19, 20.5, 21], "C": [5, 5.5, 6, 5.5, 5]})
+
+
+def test_next_open_earns_open_to_open_from_the_session_after_the_signal():
+    held = holding_returns(TOY, "next_open", NO_UNIVERSE).filter(pl.col("ticker") == "A")
+    # the signal of day 0 fills at the open of day 1 (11) and is held to the open of day 2 (12)
+    np.testing.assert_allclose(held["hold_return"].to_list()[:3], [12 / 11 - 1, 13 / 12 - 1, 14 / 13 - 1])
+    assert held["hold_return"].to_list()[3:] == [None, None] and held["fill_price"][0] == 11
+    close = holding_returns(TOY, "same_close", NO_UNIVERSE).filter(pl.col("ticker") == "B")["hold_return"]
+    np.testing.assert_allclose(close.to_list()[:2], [18.5 / 19.5 - 1, 19 / 18.5 - 1])
+    later = holding_returns(TOY, "next_close", NO_UNIVERSE).filter(pl.col("ticker") == "C")["hold_return"]
+    np.testing.assert_allclose(later.to_list()[:2], [6 / 5.5 - 1, 5.5 / 6 - 1])
+
+
+def test_a_three_ticker_long_flat_book_filled_at_the_next_open_matches_a_hand_computation():
+    prob = {"A": [0.9, 0.9, 0.1], "B": [0.9, 0.1, 0.1], "C": [0.1, 0.1, 0.1]}
+    predictions = pl.concat([pl.DataFrame({"ticker": t, "date": DAYS[:3], "prob": p}) for t, p in prob.items()])
+    held = holding_returns(TOY, "next_open", NO_UNIVERSE, window=1)
+    frame = tradable_predictions(predictions, held, NO_UNIVERSE, 0.0, 0.0)
+    out = run(frame, [Strategy("long_flat", threshold=0.5)], Costs(0.001))["long_flat"]
+    a0, b0 = 12 / 11 - 1, 18 / 19 - 1
+    gross0 = (a0 + b0) / 3
+    a1 = 13 / 12 - 1
+    drifted = np.array([(1 + a0), (1 + b0), 0.0]) / 3 / (1 + gross0)
+    turnover1 = abs(1 / 3 - drifted[0]) + drifted[1]
+    np.testing.assert_allclose(out["strategy_gross"], [gross0, a1 / 3, 0.0])
+    np.testing.assert_allclose(out["turnover"], [2 / 3, turnover1, 1 / 3 * (1 + a1) / (1 + a1 / 3)])
+    np.testing.assert_allclose(out["strategy"], out["strategy_gross"] - 0.001 * out["turnover"])
+
+
+def _edge_market(where: str, days: int = 600, names: int = 40, seed: int = 0) -> pl.DataFrame:
+    """A market whose only edge is overnight (close t -> open t+1) or intraday (open -> close): the
+    prediction of date t knows the sign of the next overnight (or the next session's) move."""
+    rng = np.random.default_rng(seed)
+    sessions = [date(2015, 1, 1) + timedelta(i) for i in range(days)]
+    frames = []
+    for n in range(names):
+        night = rng.normal(0, 0.01, days)
+        session = rng.normal(0, 0.01, days)
+        opens, closes, close = np.empty(days), np.empty(days), 100.0
+        for t in range(days):
+            opens[t] = close * np.exp(night[t])
+            close = opens[t] * np.exp(session[t])
+            closes[t] = close
+        known = night if where == "overnight" else session
+        prob = np.r_[0.5 + 0.4 * np.sign(known[1:]), 0.5]  # the signal of t foresees day t+1's move
+        frames.append(pl.DataFrame({"ticker": f"T{n}", "date": sessions, "open": opens, "close": closes,
+                                    "volume": 1e6, "prob": prob}))
+    return pl.concat(frames)
+
+
+def _sharpe(market: pl.DataFrame, fill: str) -> float:
+    universe = universe_of(market["ticker"], None)[0]
+    held = holding_returns(market.drop("prob"), fill, universe)
+    frame = tradable_predictions(market.select("ticker", "date", "prob"), held, universe, 0.0, 0.0)
+    daily = run(frame, [Strategy("long_short", top_k=10)], Costs(0.0))["long_short"]["strategy"].to_numpy()
+    return float(daily.mean() / daily.std() * np.sqrt(252))
+
+
+def test_an_overnight_edge_shows_at_the_same_close_and_vanishes_at_the_next_open():
+    market = _edge_market("overnight")
+    assert _sharpe(market, "same_close") > 10
+    assert abs(_sharpe(market, "next_open")) < 2.5
+
+
+def test_an_intraday_edge_is_captured_by_the_next_open_fill():
+    market = _edge_market("intraday")
+    assert _sharpe(market, "next_open") > 10 and _sharpe(market, "same_close") > 10
+    assert abs(_sharpe(market, "next_close")) < 2.5  # filled after the move it foresaw
+
+
+def _grid(weights_prob: dict[str, list[float]], returns: dict[str, list[float]], **extra) -> pl.DataFrame:
+    return pl.concat([pl.DataFrame({"ticker": t, "date": DAYS[:len(p)], "prob": p, "hold_return": returns[t],
+                                    **{k: pl.Series(v[t], dtype=pl.Float64) for k, v in extra.items()}})
+                      for t, p in weights_prob.items()])
+
+
+def test_shorts_pay_borrow_at_the_default_rate_or_the_tickers_own():
+    frame = _grid({"A": [0.9, 0.9], "B": [0.1, 0.1]}, {"A": [0.0, 0.0], "B": [0.0, 0.0]},
+                  borrow_bps={"A": [None, None], "B": [500.0, 500.0]})
+    out = run(frame, [Strategy("long_short", top_k=1)], Costs(0.0, borrow_bps_per_year=30.0))["long_short"]
+    np.testing.assert_allclose(out["borrow"], [0.5 * 0.05 / 252] * 2)  # half the book short B at 5%/year
+    np.testing.assert_allclose(out["strategy"], -out["borrow"])
+    plain = _grid({"A": [0.9], "B": [0.1]}, {"A": [0.0], "B": [0.0]})
+    out = run(plain, [Strategy("long_short", top_k=1)], Costs(0.0, borrow_bps_per_year=30.0))["long_short"]
+    np.testing.assert_allclose(out["borrow"], [0.5 * 0.003 / 252])
+
+
+def test_the_participation_cap_leaves_the_rest_of_an_order_undone():
+    target = np.array([[0.5, 0.5], [0.5, 0.5]])
+    returns = np.zeros((2, 2))
+    volume = np.array([[1e6, 1e4], [1e6, 1e4]])  # B trades at most 10% of $10k = $1k a day
+    book = simulate_capped(target, returns, np.zeros(2), 0.0, volume, Capacity(1e5, 0.1))
+    np.testing.assert_allclose(book.weights, [[0.5, 0.01], [0.5, 0.02]])  # $1k of a $100k book per day
+    np.testing.assert_allclose(book.turnover, [0.51, 0.01])
+
+
+def test_a_tiny_book_is_never_capped_and_a_huge_one_loses_its_edge():
+    market = _edge_market("intraday", days=300, names=30)
+    universe = universe_of(market["ticker"], None)[0]
+    frame = tradable_predictions(market.select("ticker", "date", "prob"),
+                                 holding_returns(market.drop("prob"), "next_open", universe), universe, 0.0, 0.0)
+    result = backtest(frame, [Strategy("long_short", top_k=5)], Costs(0.001))
+    strategy = Strategy("long_short", top_k=5)
+    small = trade(result.grid, strategy, Costs(0.001), Capacity(1e3, 0.1))
+    np.testing.assert_array_equal(small.weights, result.books["long_short"].weights)
+    table = capacity_table(result.grid, strategy, Costs(0.001), result.daily["long_short"]["benchmark"].to_numpy(),
+                           [1e4, 1e6, 1e8, 1e10], 0.1)
+    assert table.height == 4 and table["edge"][0] > 0 and table["edge"][-1] < table["edge"][0] / 2
+    half = halving_capital(table)
+    assert half is not None and 1e4 < half < 1e10
+
+
+def test_the_halving_capital_is_interpolated_in_log_capital():
+    table = pl.DataFrame({"capital": [1e5, 1e6, 1e7, 1e8], "edge": [0.2, 0.2, 0.0, -0.1]})
+    assert halving_capital(table) == pytest.approx(10 ** 6.5)
+    assert halving_capital(table.with_columns(edge=pl.lit(-0.1))) is None
+
+
+def test_a_ticker_trades_only_inside_its_listing_window_and_takes_its_delisting_return(tmp_path):
+    path = tmp_path / "universe.csv"
+    path.write_text("ticker,listed,delisted,delisting_return\nA,2021-01-05,2021-01-07,-0.5\n")
+    universe, missing = universe_of(TOY["ticker"], read_universe_file(path))
+    assert missing == ["B", "C"] and universe.filter(pl.col("ticker") == "B")["sector"][0] == "unknown"
+    held = holding_returns(TOY, "same_close", universe).filter(pl.col("ticker") == "A")
+    assert held["date"].to_list() == DAYS[1:4]
+    np.testing.assert_allclose(held["hold_return"].to_list(), [12.5 / 11.5 - 1, 13.5 / 12.5 - 1, -0.5])
+    opened = holding_returns(TOY, "next_open", universe).filter(pl.col("ticker") == "A")["hold_return"].to_list()
+    np.testing.assert_allclose(opened[:2], [13 / 12 - 1, 13.5 * 0.5 / 13 - 1])  # last open to the delisted value
+    assert opened[2] is None
+
+
+def test_an_illiquid_or_cheap_cell_is_not_tradable():
+    held = holding_returns(TOY.with_columns(volume=pl.when(pl.col("ticker") == "C").then(1.0).otherwise(1e6)),
+                           "same_close", NO_UNIVERSE, window=2)
+    predictions = TOY.select("ticker", "date", prob=pl.lit(0.9))
+    frame = tradable_predictions(predictions, held, NO_UNIVERSE, min_price=6.0, min_dollar_volume=1e5)
+    ok = frame.filter(pl.col("hold_return").is_not_null())
+    assert set(ok["ticker"]) == {"A", "B"} and ok.filter(pl.col("ticker") == "A")["date"].min() == DAYS[1]
+
+
+def test_a_sector_neutral_book_nets_to_zero_in_every_sector():
+    rng = np.random.default_rng(1)
+    names = [f"N{i}" for i in range(12)]
+    sector = {n: ["tech", "energy", "health"][i % 3] for i, n in enumerate(names)}
+    frame = pl.concat([pl.DataFrame({"ticker": n, "date": DAYS, "prob": rng.random(5), "hold_return": 0.0,
+                                     "sector": sector[n]}) for n in names])
+    grid = to_grid(frame)
+    weights = sector_neutral_long_short(grid, top_k=1)
+    for name in ("tech", "energy", "health"):
+        np.testing.assert_allclose(weights[:, grid.sectors == name].sum(axis=1), 0, atol=1e-15)
+    np.testing.assert_allclose(np.abs(weights).sum(axis=1), 1.0)
+    assert (np.count_nonzero(weights, axis=1) == 6).all()
+
+
+def test_the_universe_file_names_an_unknown_column_and_a_bad_date(tmp_path):
+    bad = tmp_path / "u.csv"
+    bad.write_text("ticker,sectr\nA,tech\n")
+    with pytest.raises(StockcastError, match=r"unknown column 'sectr' \(did you mean 'sector'"):
+        read_universe_file(bad)
+    bad.write_text("ticker,listed\nA,01/02/2020\n")
+    with pytest.raises(StockcastError, match=r"listed '01/02/2020' of ticker 'A' is not an ISO date"):
+        read_universe_file(bad)
+    bad.write_text("ticker\nA\nA\n")
+    with pytest.raises(StockcastError, match="'A' is listed twice"):
+        read_universe_file(bad)
+
+
+def test_the_bundled_universe_covers_the_sample():
+    from .conftest import ROOT, SAMPLE
+
+    table = read_universe_file(ROOT / "data/sample/universe.csv")
+    universe, missing = universe_of(pl.read_parquet(SAMPLE)["ticker"], table)
+    assert missing == [] and set(universe["sector"]) >= {"Information Technology", "Index"}
+    assert universe["delisted"].null_count() == universe.height  # survivors only: the report says so
