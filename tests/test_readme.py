@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -109,7 +110,7 @@ def test_stockcast_tensorboard_serves_the_training_curves(repo):
     port = _free_port()
     env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     server = subprocess.Popen(["stockcast", "tensorboard", "--port", str(port)], cwd=repo, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline, body = time.monotonic() + 60, ""
         while time.monotonic() < deadline and not body:
@@ -119,8 +120,8 @@ def test_stockcast_tensorboard_serves_the_training_curves(repo):
             except OSError:
                 time.sleep(0.5)
         assert "train" in json.loads(body or "[]"), body
-    finally:
-        server.terminate()
+    finally:  # the command and the tensorboard server it started, as Ctrl-C would stop them
+        os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
 
 

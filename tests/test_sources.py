@@ -19,6 +19,7 @@ from stockcast.data.sources import load, sidecar_path, write_meta
 from stockcast.data.tickers import cache_path, read_universe, ticker_from_filename, validate_ticker
 from stockcast.errors import StockcastError
 from stockcast.params import parse_section
+from stockcast.params_check import check_sections
 from stockcast.schemas import RawOHLCV
 
 from .conftest import ROOT, SAMPLE
@@ -129,8 +130,8 @@ def test_ticker_cannot_escape_the_cache_dir(tmp_path):
     for bad in ("../../x", "/etc/passwd", "a/../../b"):
         with pytest.raises(StockcastError):
             cache_path(tmp_path, bad)
-    with pytest.raises(StockcastError, match="not a valid ticker"):
-        parse_section("ingest", {"download": {"tickers": ["AAPL", "../secret"]}})
+    with pytest.raises(StockcastError, match="ingest.download.tickers: '../secret' is not a valid ticker"):
+        check_sections({"ingest": parse_section("ingest", {"download": {"tickers": ["AAPL", "../secret"]}})})
 
 
 def test_a_ticker_column_with_a_path_in_it_is_rejected():
