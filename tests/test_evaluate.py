@@ -185,3 +185,19 @@ def test_evaluation_keeps_the_metrics_contract():
     assert result.metrics["test"]["n"] == test.height
     assert result.metrics["baselines"]["always_up"] == pytest.approx(test["label"].mean())
 
+
+
+def test_each_sector_gets_its_accuracy_interval_ic_and_count():
+    rows = _panel(n_tickers=8, signal=0.3).with_columns(
+        sector=pl.when(pl.col("ticker").is_in(["T0", "T1", "T2", "T3", "T4"])).then(pl.lit("tech"))
+        .otherwise(pl.lit("energy")))
+    result = evaluate(rows, rows.select("ticker", "date", "next_return"), train_majority=1, threshold=0.5, top_k=2)
+    test = rows.filter(pl.col("segment") == "test")
+    tech = test.filter(pl.col("sector") == "tech")
+    hits = int(((tech["prob"] > 0.5).cast(pl.Int8) == tech["label"]).sum())
+    low, high = wilson_interval(hits, tech.height)
+    assert result.metrics["by_sector"]["tech"] == pytest.approx(
+        {"n": tech.height, "accuracy": hits / tech.height, "accuracy_low": float(low), "accuracy_high": float(high),
+         "ic_mean": information_coefficients(tech)["ic"].mean()})
+    assert result.metrics["by_sector"]["energy"]["n"] == test.height - tech.height
+    assert "accuracy_by_sector" in result.plots

@@ -92,3 +92,29 @@ def test_models_and_feature_importance_are_read_from_their_folders(tmp_path):
     flat.write_text(json.dumps({"a": 2, "b": 1.5}))
     nested.write_text(json.dumps({"split": {"a": 1}, "gain": {"a": 0.3}}))
     assert read_importance(flat) == {"a": 2.0, "b": 1.5} and read_importance(nested) == {"a": 0.3}
+
+
+def _verdict_inputs(accuracy_low: float, excess_dsr: float, **backtest) -> tuple[dict, dict]:
+    evaluate = {"test": {"accuracy": accuracy_low + 0.01, "accuracy_low": accuracy_low,
+                         "accuracy_high": accuracy_low + 0.02, "null_rate": 0.52, "p_binomial": 0.3},
+                "baselines": {"always_up": 0.52, "majority_class": 0.48, "yesterday": 0.5}}
+    return evaluate, {"test": {"excess_deflated_sharpe": excess_dsr, "information_ratio": 0.1, "sharpe": 1.0},
+                      "benchmark": {"sharpe": 0.9}, "days": 300, **backtest}
+
+
+def test_the_page_opens_with_a_verdict_against_the_baselines_and_the_benchmark():
+    evaluate, backtest = _verdict_inputs(0.51, 0.4, fill="next_open", tradable_fill=True, delisted_tickers=3)
+    page = render("t", evaluate, backtest, {}, {})
+    first = page.index("<h2>Verdict</h2>")
+    assert first < page.index("<h2>Classification</h2>") and first < page.index('class="note"')
+    assert "The model does not beat its baselines" in page and "always_up" in page
+    assert "The strategy does not beat its benchmark after costs" in page and "survivor" not in page
+    evaluate, backtest = _verdict_inputs(0.56, 0.99, fill="next_open", tradable_fill=True, delisted_tickers=3)
+    page = render("t", evaluate, backtest, {}, {})
+    assert "The model beats its baselines" in page and "The strategy beats its benchmark" in page
+
+
+def test_a_same_close_fill_and_a_survivor_universe_are_called_out():
+    evaluate, backtest = _verdict_inputs(0.5, 0.5, fill="same_close", tradable_fill=False, delisted_tickers=0)
+    page = render("t", evaluate, backtest, {}, {})
+    assert "not tradable" in page and "survivor" in page
