@@ -105,7 +105,8 @@ def test_the_benchmark_accounts_like_the_engine(seed, holes):
                                atol=1e-12)
 
 
-def _gross_turnover(book) -> tuple[np.ndarray, np.ndarray]:
+def _gross_turnover(result) -> tuple[np.ndarray, np.ndarray]:
+    book, _ = result
     return book.gross, book.turnover
 
 

@@ -9,7 +9,8 @@ import polars as pl
 import pytest
 
 from stockcast.backtest.capacity import capacity_table, halving_capital
-from stockcast.backtest.engine import Capacity, Costs, Strategy, backtest, run, simulate_capped, trade
+from stockcast.backtest.engine import (Capacity, Costs, Strategy, backtest, run, simulate, simulate_capped,
+                                       trade)
 from stockcast.backtest.fills import holding_returns, tradable_predictions
 from stockcast.backtest.grid import to_grid
 from stockcast.backtest.strategies import sector_neutral_long_short
@@ -202,3 +203,19 @@ def test_the_bundled_universe_covers_the_sample():
     universe, missing = universe_of(pl.read_parquet(SAMPLE)["ticker"], table)
     assert missing == [] and set(universe["sector"]) >= {"Information Technology", "Index"}
     assert universe["delisted"].null_count() == universe.height  # survivors only: the report says so
+
+
+@pytest.mark.parametrize("capital", [1e3, 1e5, 3e5, 1e6, 1e7])
+def test_the_cap_is_reported_binding_exactly_when_the_capped_book_differs(capital):
+    rng = np.random.default_rng(int(capital))
+    days, names = 700, 7  # more than one chunk of the drift loop
+    target = rng.dirichlet(np.ones(names), days) * (rng.random((days, 1)) < 0.8)
+    returns = rng.normal(0.001, 0.02, (days, names))
+    volume = rng.uniform(1e5, 1e7, (days, names))
+    volume[rng.random((days, names)) < 0.05] = np.nan
+    costs = Capacity(capital, 0.1)
+    book, capped = simulate(target, returns, np.zeros(names), 128, 0.001, volume, costs)
+    exact = simulate_capped(target, returns, np.zeros(names), 0.001, volume, costs)
+    assert capped == (not np.allclose(exact.weights, book.weights, rtol=0, atol=1e-12))
+    if not capped:
+        np.testing.assert_allclose(exact.turnover, book.turnover, atol=1e-12)

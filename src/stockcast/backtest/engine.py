@@ -97,12 +97,21 @@ def borrow_rates(grid: Grid, costs: Costs) -> np.ndarray:
     return fee / 1e4 / costs.periods_per_year
 
 
-def simulate(weights: np.ndarray, returns: np.ndarray, borrow: np.ndarray, chunk: int = 512) -> Book:
-    """The book of target `weights` on `returns` without a participation cap (module doc).
-    The drift is computed `chunk` sessions at a time, so its temporaries stay small."""
+def simulate(weights: np.ndarray, returns: np.ndarray, borrow: np.ndarray, chunk: int = 512,
+             cost: float = 0.0, dollar_volume: np.ndarray | None = None, capacity: Capacity | None = None
+             ) -> tuple[Book, bool]:
+    """The book of target `weights` on `returns` without a participation cap (module doc), and whether
+    the cap of `capacity` (with `dollar_volume` and `cost`) would cut any of its trades. The drift is
+    computed `chunk` sessions at a time, so its temporaries stay small, and the cap is checked on the
+    same chunk of trades."""
     gross = np.einsum("ij,ij->i", weights, returns)
+    fees = np.minimum(weights, 0.0) @ -borrow
     turnover = np.empty(len(gross))
     turnover[0] = np.abs(weights[0]).sum()
+    check = capacity is not None and dollar_volume is not None
+    share = capacity.max_participation / capacity.capital if check else 0.0
+    equity = 1.0
+    capped = check and bool(np.any(np.abs(weights[0]) > np.nan_to_num(share * dollar_volume[0], nan=np.inf)))
     for first in range(1, len(gross), chunk):
         last = min(first + chunk, len(gross))
         drift = 1.0 + returns[first - 1:last - 1]
@@ -111,7 +120,13 @@ def simulate(weights: np.ndarray, returns: np.ndarray, borrow: np.ndarray, chunk
         drift -= weights[first:last]
         np.abs(drift, out=drift)
         turnover[first:last] = drift.sum(axis=1)
-    return Book(weights, gross, turnover, np.minimum(weights, 0.0) @ -borrow)
+        if check and not capped:  # trades of sessions first..last-1 against the book's equity before each
+            net = gross[first - 1:last - 1] - cost * turnover[first - 1:last - 1] - fees[first - 1:last - 1]
+            before = equity * np.cumprod(1.0 + net)
+            room = dollar_volume[first:last] * (share / before)[:, None]
+            capped = bool(np.any(drift > np.nan_to_num(room, nan=np.inf) * (1 + 1e-12)))
+            equity = before[-1]
+    return Book(weights, gross, turnover, fees), capped
 
 
 def simulate_capped(target: np.ndarray, returns: np.ndarray, borrow: np.ndarray, cost: float,
@@ -135,25 +150,14 @@ def simulate_capped(target: np.ndarray, returns: np.ndarray, borrow: np.ndarray,
     return Book(held, gross, turnover, fees)
 
 
-def binds(book: Book, returns: np.ndarray, cost: float, dollar_volume: np.ndarray, capacity: Capacity) -> bool:
-    """Would the participation cap cut any trade of this uncapped book?"""
-    equity = np.concatenate(([1.0], np.cumprod(1.0 + book.net(cost))[:-1]))
-    drifted = np.zeros_like(book.weights)
-    drifted[1:] = book.weights[:-1] * (1.0 + returns[:-1]) / (1.0 + book.gross[:-1, None])
-    trade = np.abs(book.weights - drifted)
-    room = capacity.max_participation * dollar_volume / (capacity.capital * equity[:, None])
-    return bool(np.any(trade > np.nan_to_num(room, nan=np.inf) * (1 + 1e-12)))
-
-
 def trade(grid: Grid, strategy: Strategy, costs: Costs, capacity: Capacity | None = None) -> Book:
     """One strategy's book on the grid, capped when `capacity` is given and the cap binds."""
     weights = target_weights(grid, strategy.name, strategy.threshold, strategy.top_k, strategy.max_swaps,
                              strategy.neutralize)
     borrow = borrow_rates(grid, costs)
-    book = simulate(weights, grid.returns, borrow)
-    if capacity is None or grid.dollar_volume is None:
-        return book
-    if not binds(book, grid.returns, costs.per_side, grid.dollar_volume, capacity):
+    book, capped = simulate(weights, grid.returns, borrow, cost=costs.per_side, dollar_volume=grid.dollar_volume,
+                            capacity=capacity)
+    if not capped:
         return book
     return simulate_capped(weights, grid.returns, borrow, costs.per_side, grid.dollar_volume, capacity)
 
