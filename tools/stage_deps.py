@@ -152,11 +152,11 @@ def expected_code_deps(cmd: str, root: Path = ROOT) -> list[str]:
 def load_dvc_yaml(root: Path = ROOT):
     from ruamel.yaml import YAML  # DVC's own YAML library: keeps comments when rewriting
 
-    yaml = YAML()
-    yaml.preserve_quotes = True
-    yaml.width = 120
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    return yaml, yaml.load((root / "dvc.yaml").read_text())
+    parser = YAML(typ="rt")  # round-trip: plain mappings and lists with their comments, never Python objects
+    parser.preserve_quotes = True
+    parser.width = 120
+    parser.indent(mapping=2, sequence=4, offset=2)
+    return parser, parser.load((root / "dvc.yaml").read_text())
 
 
 def differences(root: Path = ROOT) -> dict[str, tuple[list[str], list[str]]]:
