@@ -219,3 +219,12 @@ def test_the_cap_is_reported_binding_exactly_when_the_capped_book_differs(capita
     assert capped == (not np.allclose(exact.weights, book.weights, rtol=0, atol=1e-12))
     if not capped:
         np.testing.assert_allclose(exact.turnover, book.turnover, atol=1e-12)
+
+
+def test_params_accept_exactly_the_fills_the_engine_knows():
+    from typing import get_args
+
+    from stockcast.backtest.fills import FILLS
+    from stockcast.params import BacktestParams
+
+    assert get_args(BacktestParams.model_fields["fill"].annotation) == FILLS

@@ -227,6 +227,9 @@ text-align:right}img{max-width:100%}.note{color:#555}.figures{display:flex;flex-
 .verdict{font-size:1.05em}.warning{color:#a40000}"""
 
 
+SIGNIFICANT_DSR = 0.95  # the deflated Sharpe of the excess return a strategy needs to "beat" its benchmark
+
+
 def verdict(evaluate: dict, backtest: dict) -> str:
     """The page's first paragraph: does the model beat its baselines, does the strategy beat its
     benchmark after costs, with the intervals and the deflated Sharpe of the excess return; and what
@@ -242,11 +245,11 @@ def verdict(evaluate: dict, backtest: dict) -> str:
              f"p(binomial) {_fmt(test.get('p_binomial'))}.")
     side = backtest.get("test", {})
     dsr = side.get("excess_deflated_sharpe", float("nan"))
-    beats_benchmark = dsr > 0.95
+    beats_benchmark = dsr > SIGNIFICANT_DSR
     strategy = (f"The strategy {'beats' if beats_benchmark else 'does not beat'} its benchmark after costs: "
                 f"information ratio {_fmt(side.get('information_ratio'))}, excess return "
                 f"{_fmt(side.get('excess_return'))} a year, deflated Sharpe of the excess return {_fmt(dsr)} "
-                f"(0.95 needed) over {backtest.get('days', 'n/a')} days; net Sharpe {_fmt(side.get('sharpe'))} "
+                f"({SIGNIFICANT_DSR} needed) over {backtest.get('days', 'n/a')} days; net Sharpe {_fmt(side.get('sharpe'))} "
                 f"against the benchmark's {_fmt(backtest.get('benchmark', {}).get('sharpe'))}.")
     warnings = []
     if backtest.get("tradable_fill") is False:
