@@ -6,16 +6,17 @@ import json
 import shutil
 import subprocess
 import sys
-from datetime import date
+from datetime import date, datetime, timezone
 
 import polars as pl
 import pytest
 
+from stockcast.data.calendar import last_completed_session
 from stockcast.data.quality import RULES, check
 from stockcast.data.synthetic import generate
 from stockcast.errors import StockcastError
 from stockcast.params import QualityParams, parse_section
-from stockcast.schemas import OHLCV, Findings, Quarantine
+from stockcast.schemas import OHLCV, Findings, Quarantine, validate
 
 from .conftest import ROOT, SAMPLE
 
@@ -182,7 +183,7 @@ def test_duplicates_keep_the_first_usable_row():
     bad_first = bars.slice(10, 1).with_columns(close=pl.lit(float("nan")))
     repeat = bars.slice(20, 1)
     result = check(pl.concat([bad_first, bars, repeat]), QualityParams())
-    assert result.report["by_rule"]["missing_value"] == 1 and result.report["by_rule"]["duplicate"] == 1
+    assert result.report["by_rule"]["non_finite_value"] == 1 and result.report["by_rule"]["duplicate"] == 1
     assert result.clean.height == bars.height  # the good copy of row 10 is kept, one copy of row 20 too
 
 
@@ -238,3 +239,71 @@ def test_quality_stage_writes_its_outputs(tmp_path):
     metrics = json.loads((tmp_path / "metrics" / "quality.json").read_text())
     assert metrics["rows_in"] == metrics["rows_clean"] + metrics["rows_quarantined"] == 39_329
     Findings.validate(pl.read_parquet(tmp_path / "data" / "quarantine" / "findings.parquet"))
+
+
+NOW = datetime(2026, 12, 2, 1, 0, tzinfo=timezone.utc)  # after XNYS's close of Tuesday 2026-12-01
+
+
+@pytest.mark.parametrize(("column", "value", "rule"), [
+    ("high", float("inf"), "non_finite_value"),        # passed as clean before: 11 seed95 features went NaN
+    ("adj_close", float("inf"), "non_finite_value"),
+    ("low", float("-inf"), "non_finite_value"),
+    ("close", float("nan"), "non_finite_value"),
+    ("adj_close", float("nan"), "non_finite_value"),
+    ("adj_close", 0.0, "non_positive_price"),          # audit kept it, the stage then broke its own contract
+    ("adj_close", -10.0, "non_positive_price"),
+])
+def test_non_finite_and_non_positive_values_are_quarantined_with_ticker_and_date(column, value, rule):
+    bars = _bars().with_columns(adj_close=pl.col("close"))
+    at = bars.row(7, named=True)
+    hostile = bars.with_row_index("i").with_columns(
+        pl.when(pl.col("i") == 7).then(pl.lit(value)).otherwise(pl.col(column)).alias(column)).drop("i")
+    result = check(hostile, QualityParams(), now=NOW)
+    assert _quarantined(result, rule) == {(at["ticker"], at["date"])}
+    assert result.report["rows_quarantined"] == result.report["by_rule"][rule] == 1
+    shown = "inf" if value == float("inf") else "-inf" if value == float("-inf") else "NaN" if value != value else ""
+    assert f"{column}={shown}" in result.quarantine["detail"][0] or rule == "non_positive_price"
+    OHLCV.validate(result.clean)  # what the stage writes: no contract error once the row is out
+
+
+def test_the_clean_contract_refuses_non_finite_prices():
+    bars = _bars().with_columns(adj_close=pl.col("close"))
+    for column in ("high", "adj_close"):
+        with pytest.raises(StockcastError, match="finite_prices"):
+            validate(bars.with_columns(pl.lit(float("inf")).alias(column)), OHLCV, "clean")
+
+
+def test_dates_after_the_last_completed_session_are_quarantined():
+    bars = _bars()
+    late = bars.tail(3).with_columns(date=pl.Series([date(2026, 12, 2), date(2099, 1, 2), date(9999, 12, 31)]))
+    result = check(pl.concat([bars, late]), QualityParams(), now=NOW)
+    ticker = late["ticker"][0]
+    assert _quarantined(result, "future_date") == {(ticker, d) for d in late["date"]}  # Dec 2 has not closed yet
+    assert result.quarantine.filter(pl.col("date") == date(2099, 1, 2))["detail"][0] == (
+        "2099-01-02 is after the last completed XNYS session (2026-12-01)")
+    assert result.report["last_completed_session"] == "2026-12-01" and result.clean["date"].max() < date(2026, 1, 1)
+    after_close = check(pl.concat([bars, late]), QualityParams(), now=datetime(2026, 12, 2, 21, 1, tzinfo=timezone.utc))
+    assert (ticker, date(2026, 12, 2)) not in _quarantined(after_close, "future_date")
+    no_calendar = check(pl.concat([bars, late]), _params(calendar=None), now=NOW)
+    assert _quarantined(no_calendar, "future_date") == {(ticker, date(2099, 1, 2)), (ticker, date(9999, 12, 31))}
+
+
+def test_last_completed_session_follows_the_exchange_close():
+    assert last_completed_session("XNYS", datetime(2026, 12, 1, 20, 59, tzinfo=timezone.utc)) == date(2026, 11, 30)
+    assert last_completed_session("XNYS", datetime(2026, 12, 1, 21, 0, tzinfo=timezone.utc)) == date(2026, 12, 1)
+    assert last_completed_session("XNYS", datetime(2026, 12, 5, 12, tzinfo=timezone.utc)) == date(2026, 12, 4)  # Sat
+    assert last_completed_session(None, datetime(2026, 12, 5, 23, tzinfo=timezone.utc)) == date(2026, 12, 5)
+
+
+def test_future_dates_may_only_warn_and_a_far_date_is_then_one_line():
+    bars = pl.concat([_bars(), _bars().tail(1).with_columns(date=pl.lit(date(2099, 1, 2)))])
+    warned = check(bars, _params(**_rules(future_date="warn")), now=NOW)
+    assert warned.report["warnings"]["future_date"] == 1 and warned.report["by_rule"]["future_date"] == 0
+    far = pl.concat([_bars(), _bars().tail(1).with_columns(date=pl.lit(date(9999, 12, 31)))])
+    with pytest.raises(StockcastError, match="calendar XNYS: no sessions for 2000..9999"):
+        check(far, _params(**_rules(future_date="warn")), now=NOW)
+
+
+def test_non_finite_value_cannot_be_switched_off():
+    with pytest.raises(StockcastError, match="non_finite_value must stay enabled"):
+        parse_section("quality", {"rules": {"non_finite_value": {"enabled": False}}})

@@ -86,7 +86,7 @@ class TickerRuleParams(RuleParams):
     action: RuleAction = "quarantine_ticker"
 
 
-CONTRACT_RULES = ("missing_value", "non_positive_price", "ohlc_inconsistent", "non_positive_volume", "duplicate")
+CONTRACT_RULES = ("missing_value", "non_finite_value", "non_positive_price", "ohlc_inconsistent", "non_positive_volume", "duplicate")
 """Rules the clean table's OHLCV contract enforces anyway: they cannot be switched off or only warn."""
 TICKER_RULES = ("extreme_move", "missing_session", "short_history")
 """Rules about a series, not a row: a move belongs to two rows, a gap or a short history to none."""
@@ -96,9 +96,11 @@ class QualityRules(Section):
     """Every rule of stockcast.data.quality, in the order they are applied (each is defined there)."""
 
     missing_value: RuleParams = RuleParams()
+    non_finite_value: RuleParams = RuleParams()
     non_positive_price: RuleParams = RuleParams()
     ohlc_inconsistent: RuleParams = RuleParams()
     non_positive_volume: RuleParams = RuleParams()
+    future_date: RuleParams = RuleParams()            # a bar dated after the last completed session
     non_session: RuleParams = RuleParams()
     duplicate: RuleParams = RuleParams()
     stale_price: RuleParams = RuleParams()

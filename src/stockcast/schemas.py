@@ -13,7 +13,7 @@ import polars as pl
 from pandera.api.polars.types import PolarsData
 from pandera.errors import SchemaError, SchemaErrors
 
-from stockcast.errors import StockcastError
+from stockcast.errors import StockcastError, shown
 
 SEGMENTS = ("train", "val", "test", "embargo")
 
@@ -56,6 +56,13 @@ class OHLCV(RawOHLCV):
         return data.lazyframe.select(
             pl.when(run == run.shift(1)).then(pl.col("date") > pl.col("date").shift(1))
             .otherwise(pl.col("ticker") > pl.col("ticker").shift(1)).fill_null(True))
+
+    @pa.dataframe_check
+    def finite_prices(cls, data: PolarsData) -> pl.LazyFrame:
+        """No NaN or inf: polars orders NaN above every number, so `gt=0` alone would let both through."""
+        return data.lazyframe.select(pl.all_horizontal(
+            *(pl.col(c).is_finite() for c in ("open", "high", "low", "close")),
+            pl.col("adj_close").is_finite() | pl.col("adj_close").is_null()))
 
     @pa.dataframe_check
     def ohlc_consistent(cls, data: PolarsData) -> pl.LazyFrame:
@@ -156,5 +163,5 @@ def validate(frame: pl.DataFrame, schema: Any, what: str) -> pl.DataFrame:
     try:
         return schema.validate(frame)
     except (SchemaError, SchemaErrors) as err:
-        first = str(err).strip().splitlines()[0]
+        first = shown(str(err).strip().splitlines()[0], 200)
         raise StockcastError(f"{what}: breaks the {getattr(schema, 'name', None) or schema.__name__} contract: {first}") from None

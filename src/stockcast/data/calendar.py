@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import warnings
-from datetime import date
+from datetime import date, datetime, timezone
 from functools import lru_cache
 
 import numpy as np
@@ -29,25 +29,42 @@ def check_calendar(name: str, origin: str = "") -> None:
 
 
 @lru_cache(maxsize=8)
-def _sessions(name: str, first_year: int, last_year: int) -> np.ndarray:
+def _calendar(name: str, first_year: int, last_year: int) -> tuple[np.ndarray, np.ndarray]:
+    """(sessions as datetime64[D], their closes as UTC datetime64[s]) of `name` over whole years."""
     import exchange_calendars as xcals
 
     check_calendar(name)
-    with warnings.catch_warnings():  # exchange_calendars 4.x trips a pandas 3 deprecation warning on build
-        warnings.simplefilter("ignore", FutureWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        calendar = xcals.get_calendar(name, start=f"{first_year}-01-01", end=f"{last_year}-12-31")
+    try:
+        with warnings.catch_warnings():  # exchange_calendars 4.x trips a pandas 3 deprecation warning on build
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            calendar = xcals.get_calendar(name, start=f"{first_year}-01-01", end=f"{last_year}-12-31")
+    except ValueError as err:  # e.g. a date in year 9999: pandas cannot build the year after it
+        raise StockcastError(f"calendar {name}: no sessions for {first_year}..{last_year} ({err})") from None
     sessions = calendar.sessions.values.astype("datetime64[D]")
-    sessions.flags.writeable = False
-    return sessions
+    closes = calendar.closes.dt.tz_convert(None).to_numpy().astype("datetime64[s]")
+    sessions.flags.writeable = closes.flags.writeable = False
+    return sessions, closes
 
 
 def sessions(name: str, first: date, last: date) -> np.ndarray:
     """Sorted datetime64[D] sessions of exchange `name` (e.g. XNYS) between `first` and `last`, inclusive."""
-    every = _sessions(name, first.year, last.year)
+    every = _calendar(name, first.year, last.year)[0]
     lo, hi = np.searchsorted(every, [np.datetime64(first, "D"), np.datetime64(last, "D")], side="left")
     hi += int(hi < len(every) and every[hi] == np.datetime64(last, "D"))
     return every[lo:hi]
+
+
+def last_completed_session(name: str | None, now: datetime) -> date:
+    """The latest date a complete daily bar can carry at `now` (timezone-aware): the last session of `name`
+    whose close has passed. Without a calendar, `now`'s UTC date: no exchange closes its session D before
+    D has begun in UTC, so a later date is in the future everywhere (today's bar may still be partial)."""
+    utc = now.astimezone(timezone.utc)
+    if name is None:
+        return utc.date()
+    every, closes = _calendar(name, utc.year - 1, utc.year)
+    done = np.searchsorted(closes, np.datetime64(utc.replace(tzinfo=None), "s"), side="right")
+    return every[done - 1].item()
 
 
 def first_sessions(name: str, start: date, count: int) -> np.ndarray:

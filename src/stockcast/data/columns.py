@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from stockcast.data.tickers import validate_ticker
-from stockcast.errors import StockcastError
+from stockcast.errors import StockcastError, shown
 
 OHLCV_COLUMNS = ["ticker", "date", "open", "high", "low", "close", "volume", "adj_close"]
 REQUIRED = ["date", "open", "high", "low", "close", "volume"]
@@ -50,7 +50,7 @@ def contract_names(frame: pl.DataFrame, origin: str) -> dict[str, str]:
             continue
         if target in mapping.values():
             other = next(k for k, v in mapping.items() if v == target)
-            raise StockcastError(f"{origin}: columns {other!r} and {name!r} both mean {target!r}; keep one")
+            raise StockcastError(f"{origin}: columns {shown(other)} and {shown(name)} both mean {target!r}; keep one")
         mapping[name] = target
     if "date" not in mapping.values() and unnamed is not None:
         mapping[unnamed] = "date"
@@ -100,7 +100,7 @@ def _bad(series: pl.Series, parsed: pl.Series, origin: str, what: str) -> None:
     failed = series.filter(series.is_not_null() & parsed.is_null())
     if failed.len():
         raise StockcastError(f"{origin}: column {series.name!r}: {failed.len()} values are not {what} "
-                             f"(first: {failed[0]!r})")
+                             f"(first: {shown(failed[0])})")
 
 
 def _dates(series: pl.Series, origin: str) -> pl.Series:

@@ -3,8 +3,8 @@
 `check` validates the input against RawOHLCV (types), sorts it by ticker and date, then applies the
 rules in the order of params.QualityRules; each rule is defined where it is computed below.
 
-- Row rules look at one row: missing_value, non_positive_price, ohlc_inconsistent,
-  non_positive_volume, non_session.
+- Row rules look at one row: missing_value, non_finite_value, non_positive_price, ohlc_inconsistent,
+  non_positive_volume, future_date, non_session.
 - Sequence rules compare a row with the previous usable row of its ticker (one not quarantined by an
   earlier rule): duplicate, stale_price, extreme_move. Unadjusted splits are found between the two.
 - Series rules judge a ticker: missing_session, short_history.
@@ -23,6 +23,7 @@ million rows take seconds; per-row Python only ever touches the rows a rule flag
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, timezone
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,7 @@ import polars as pl
 
 from stockcast.data import calendar
 from stockcast.data.adjust import PRICES, adj_close_factor, restate
+from stockcast.data.calendar import last_completed_session
 from stockcast.data.columns import sort_bars
 from stockcast.data.stock_splits import find_splits, parse_ratio, restatement
 from stockcast.params import QualityParams, QualityRules
@@ -144,12 +146,19 @@ class _Ledger:
         )
 
 
-def check(raw: pl.DataFrame, params: QualityParams, origin: str = "input") -> QualityResult:
-    """Split `raw` (RawOHLCV) into clean adjusted rows, quarantined rows and findings, with a report."""
+def check(raw: pl.DataFrame, params: QualityParams, origin: str = "input", now: datetime | None = None,
+          ) -> QualityResult:
+    """Split `raw` (RawOHLCV) into clean adjusted rows, quarantined rows and findings, with a report.
+
+    `now` (timezone-aware; default: the clock) decides which dates are in the future; tests pass their own.
+    """
     bars = sort_bars(validate(raw, RawOHLCV, origin))
     ledger = _Ledger(bars, params.rules)
     _row_rules(ledger)
-    sessions = _sessions(ledger, params.calendar)
+    until = last_completed_session(params.calendar, now or datetime.now(timezone.utc))
+    _future_dates(ledger, until, params.calendar)
+    future = params.rules.future_date
+    sessions = _sessions(ledger, params.calendar, until if future.enabled and future.action != "warn" else None)
     if sessions is not None:
         _non_sessions(ledger, sessions)
     _duplicates(ledger)
@@ -163,27 +172,36 @@ def check(raw: pl.DataFrame, params: QualityParams, origin: str = "input") -> Qu
     quarantine = ledger.quarantine()
     findings = pl.concat([pl.DataFrame(schema=FINDINGS_SCHEMA), *ledger.findings]).sort(
         "ticker", "date", "rule", maintain_order=True)
-    return QualityResult(clean, quarantine, findings, _report(bars, quarantine, ledger, missing, splits, params))
+    report = _report(bars, quarantine, ledger, missing, splits, params) | {"last_completed_session": str(until)}
+    return QualityResult(clean, quarantine, findings, report)
 
 
 def _row_rules(ledger: _Ledger) -> None:
     """Rules that need nothing but the row itself."""
     price = [pl.col(c) for c in PRICES]
+    every = [*price, pl.col("adj_close")]  # adj_close may be null (no adjustment), never anything else bad
     flags = ledger.bars.select(
-        # missing_value: a null or NaN open/high/low/close, or a null volume
-        missing_value=pl.any_horizontal(*(p.is_null() | p.is_nan() for p in price), pl.col("volume").is_null()),
-        # non_positive_price: any of open/high/low/close <= 0 (a price is never zero or negative)
-        non_positive_price=pl.any_horizontal(*(p <= 0 for p in price)),
+        # missing_value: a null open/high/low/close or volume (an empty cell)
+        missing_value=pl.any_horizontal(*(p.is_null() for p in price), pl.col("volume").is_null()),
+        # non_finite_value: NaN, inf or -inf in open/high/low/close or adj_close. Polars orders NaN above
+        # every number, so NaN and inf would pass `> 0` and `high >= close`: this rule runs before those
+        non_finite_value=pl.any_horizontal(*(~p.is_finite() for p in every)),
+        # non_positive_price: any of open/high/low/close, or adj_close, <= 0 (a price is never zero or negative)
+        non_positive_price=pl.any_horizontal(*(p <= 0 for p in every)),
         # ohlc_inconsistent: high below max(open, close) or low above min(open, close)
         ohlc_inconsistent=(pl.col("high") < pl.max_horizontal("open", "close"))
         | (pl.col("low") > pl.min_horizontal("open", "close")),
         # non_positive_volume: zero or negative volume (no trade, or a feed's placeholder)
         non_positive_volume=pl.col("volume") <= 0,
     ).fill_null(False)
-    shown = {c: pl.col(c).cast(pl.String).fill_null("null") for c in (*PRICES, "volume")}  # format() drops nulls
+    columns = (*PRICES, "volume", "adj_close")
+    shown = {c: pl.col(c).cast(pl.String).fill_null("null") for c in columns}  # format() drops nulls
     details = {
-        "missing_value": pl.format("open={} high={} low={} close={} volume={}", *shown.values()),
-        "non_positive_price": pl.format("min(open, high, low, close)={}", pl.min_horizontal(*PRICES)),
+        "missing_value": pl.format("open={} high={} low={} close={} volume={}", *(shown[c] for c in columns[:5])),
+        "non_finite_value": pl.format("open={} high={} low={} close={} adj_close={}",
+                                      *(shown[c] for c in (*PRICES, "adj_close"))),
+        "non_positive_price": pl.format("min(open, high, low, close, adj_close)={}",
+                                        pl.min_horizontal(*PRICES, "adj_close")),
         "ohlc_inconsistent": pl.format("open={} high={} low={} close={}", *(shown[c] for c in PRICES)),
         "non_positive_volume": pl.format("volume={}", shown["volume"]),
     }
@@ -198,14 +216,30 @@ class _Sessions:
     index: np.ndarray  # per input row: its date's position in `dates`, -1 if it is not a session
 
 
-def _sessions(ledger: _Ledger, name: str | None) -> _Sessions | None:
+def _future_dates(ledger: _Ledger, until: date, name: str | None) -> None:
+    # future_date: dated after the last completed session (of `calendar`; without one, after today in UTC):
+    # no such bar can be complete, whatever the file says
+    late = np.flatnonzero(ledger.days > (until - date(1970, 1, 1)).days)
+    ledger.rows("future_date", late, pl.format("{} is after the last completed {} ({})", pl.col("date"),
+                                               pl.lit(f"{name} session" if name else "day in UTC"), pl.lit(str(until))))
+
+
+def _sessions(ledger: _Ledger, name: str | None, until: date | None) -> _Sessions | None:
+    """The calendar's sessions over the input's dates, up to `until` when the rows after it are quarantined
+    (future_date): a stray date in 2099 or 9999 then never makes the calendar build that far."""
     if name is None or ledger.bars.is_empty():
         return None
     first, last = ledger.bars["date"].min(), ledger.bars["date"].max()
-    dates = calendar.sessions(name, first, last)
-    lookup = np.full((last - first).days + 1, -1, dtype=np.int32)  # day offset -> session index
+    last = min(last, until) if until is not None else last
+    dates = calendar.sessions(name, first, last) if last >= first else np.empty(0, dtype="datetime64[D]")
+    span = max((last - first).days + 1, 0)
+    lookup = np.full(span, -1, dtype=np.int32)  # day offset -> session index
     lookup[(dates - np.datetime64(first, "D")).astype(np.int64)] = np.arange(len(dates))
-    return _Sessions(name, dates, lookup[ledger.days - ledger.days.min()])
+    offset = ledger.days - ledger.days.min()
+    index = np.full(len(offset), -1, dtype=np.int32)
+    inside = offset < span
+    index[inside] = lookup[offset[inside]]
+    return _Sessions(name, dates, index)
 
 
 def _non_sessions(ledger: _Ledger, sessions: _Sessions) -> None:

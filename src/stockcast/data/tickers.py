@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from stockcast.errors import StockcastError
+from stockcast.errors import StockcastError, shown
 
 # Yahoo-style symbols: letters, digits and . ^ = - _ & (^GSPC, BRK-B, BRK.B, EURUSD=X, 0700.HK, ES=F).
 _TICKER = re.compile(r"[A-Za-z0-9^][A-Za-z0-9.^=_&-]{0,31}")
@@ -22,7 +22,7 @@ def validate_ticker(ticker: str, origin: str = "ticker") -> str:
     symbol = ticker.strip()
     if not _TICKER.fullmatch(symbol) or ".." in symbol:
         raise StockcastError(
-            f"{origin}: {ticker!r} is not a valid ticker (1-32 of A-Z a-z 0-9 . ^ = - _ &, "
+            f"{origin}: {shown(ticker)} is not a valid ticker (1-32 of A-Z a-z 0-9 . ^ = - _ &, "
             "starting with a letter, digit or ^; no path separators, no '..')")
     return symbol
 
@@ -42,7 +42,7 @@ def cache_path(cache_dir: Path, ticker: str) -> Path:
     symbol = validate_ticker(ticker, str(cache_dir))
     path = cache_dir / f"{symbol}.parquet"
     if path.resolve().parent != cache_dir.resolve():
-        raise StockcastError(f"{cache_dir}: ticker {ticker!r} would be written outside the cache folder")
+        raise StockcastError(f"{cache_dir}: ticker {shown(ticker)} would be written outside the cache folder")
     return path
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from stockcast.errors import StockcastError
+from stockcast.errors import StockcastError, shown
 
 SCHEMA = {"ticker": pl.String, "name": pl.String, "sector": pl.String, "industry": pl.String,
           "exchange": pl.String, "currency": pl.String, "listed": pl.Date, "delisted": pl.Date,
@@ -38,7 +38,7 @@ def read_universe_file(path: str | Path) -> pl.DataFrame:
     if unknown:
         close = difflib.get_close_matches(unknown[0], list(SCHEMA), n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
-        raise StockcastError(f"{path}: unknown column {unknown[0]!r} ({hint}known: {', '.join(SCHEMA)})")
+        raise StockcastError(f"{path}: unknown column {shown(unknown[0])} ({hint}known: {', '.join(SCHEMA)})")
     if "ticker" not in raw.columns:
         raise StockcastError(f"{path}: no ticker column")
     table = raw.with_columns(pl.col(c).str.strip_chars().replace("", None) for c in raw.columns)
@@ -48,7 +48,7 @@ def read_universe_file(path: str | Path) -> pl.DataFrame:
             table[column].str.to_date("%Y-%m-%d", strict=False)
         bad = table.filter(parsed.is_null() & table[column].is_not_null())
         if bad.height:
-            raise StockcastError(f"{path}: {column} {bad[column][0]!r} of ticker {bad['ticker'][0]!r} is not "
+            raise StockcastError(f"{path}: {column} {shown(bad[column][0])} of ticker {shown(bad['ticker'][0])} is not "
                                  f"{'an ISO date' if dtype == pl.Date else 'a number'}")
         table = table.with_columns(parsed.alias(column))
     table = table.select(list(SCHEMA))
@@ -56,7 +56,7 @@ def read_universe_file(path: str | Path) -> pl.DataFrame:
         raise StockcastError(f"{path}: a row has no ticker")
     repeated = table.filter(table["ticker"].is_duplicated())["ticker"].unique().sort()
     if repeated.len():
-        raise StockcastError(f"{path}: ticker {repeated[0]!r} is listed twice")
+        raise StockcastError(f"{path}: ticker {shown(repeated[0])} is listed twice")
     late = table.filter(pl.col("delisted") < pl.col("listed"))
     if late.height:
         raise StockcastError(f"{path}: {late['ticker'][0]} is delisted ({late['delisted'][0]}) before it is "
