@@ -17,7 +17,9 @@ def main() -> None:
     bars, meta = load(params)
     write_table(bars, OUT, RawOHLCV)
     write_meta(meta, OUT)
-    print(f"ingest: {bars.height} rows, {meta['tickers']} tickers from {params.source} -> {OUT}")
+    skipped = f"; skipped {len(meta['skipped_files'])} hidden or editor files" if meta.get("skipped_files") else ""
+    blank = f"; skipped {sum(meta['blank_rows'].values())} blank rows" if meta.get("blank_rows") else ""
+    print(f"ingest: {bars.height} rows, {meta['tickers']} tickers from {params.source} -> {OUT}{skipped}{blank}")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from stockcast.data.columns import conform
 from stockcast.data.directory import load_directory
 from stockcast.data.sources import load, sidecar_path, write_meta
 from stockcast.data.tickers import cache_path, read_universe, ticker_from_filename, validate_ticker
-from stockcast.errors import StockcastError
+from stockcast.errors import StockcastError, shown
 from stockcast.params import parse_section
 from stockcast.params_check import check_sections
 from stockcast.schemas import RawOHLCV
@@ -60,7 +60,7 @@ def test_directory_source_accepts_case_spaces_underscores_and_an_unnamed_index(t
     frame.to_csv(tmp_path / "NVDA.csv")                    # and writes it under an empty header in CSV
     with gzip.open(tmp_path / "IBM.csv.gz", "wt") as out:  # compressed CSV, Yahoo spellings
         out.write(YAHOO_CSV.replace("Adj Close", "Adj_Close"))
-    bars = load_directory(tmp_path)
+    bars, _ = load_directory(tmp_path)
     assert sorted(bars["ticker"].unique()) == ["IBM", "MSFT", "NVDA"]
     # midnight New York time stays the same calendar day (no shift to the UTC date)
     assert bars.filter(pl.col("ticker") == "MSFT")["date"].to_list() == [
@@ -72,7 +72,7 @@ def test_directory_source_reads_long_files_and_globs(tmp_path):
     sample = pl.read_parquet(SAMPLE).filter(pl.col("ticker").is_in(["IBM", "FB"]))
     sample.rename({"ticker": "Symbol", "adj_close": "Adj Close"}).write_csv(tmp_path / "long.csv")
     (tmp_path / "AAPL.csv").write_text(YAHOO_CSV)
-    bars = load_directory(str(tmp_path / "*.csv"))
+    bars, _ = load_directory(str(tmp_path / "*.csv"))
     assert sorted(bars["ticker"].unique()) == ["AAPL", "FB", "IBM"]
     assert bars.filter(pl.col("ticker") != "AAPL").height == sample.height
 
@@ -187,3 +187,91 @@ def test_ingest_stage_with_a_bad_folder_prints_one_line(tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "stages" / "ingest.py")], cwd=tmp_path,
                           capture_output=True, text=True)
     assert done.returncode == 2 and done.stderr.strip().splitlines() == ["error: nowhere: no such file or folder"]
+
+
+def _rows(bars: pl.DataFrame) -> list[tuple]:
+    return bars.select("date", "open", "high", "low", "close", "adj_close", "volume").rows()
+
+
+YAHOO_ROWS = [(date(2020, 1, 2), 74.06, 75.15, 73.80, 75.09, 73.45, 135_480_400),
+              (date(2020, 1, 3), 74.29, 75.14, 74.13, 74.36, 72.74, 146_322_800),
+              (date(2020, 1, 6), 73.45, 74.99, 73.19, 74.95, 73.31, 118_387_200)]
+
+
+@pytest.mark.parametrize(("tail", "blank"), [("\n", 1), (",,,,,,\n", 1), ("\n\n,,,,,,\n  \n", 4),
+                                             (" , ,,,,,\n", 1)])
+def test_blank_lines_and_all_empty_rows_are_skipped_and_counted(tmp_path, tail, blank):
+    """A trailing blank line or `,,,,,,` row stopped ingest with "2 empty dates"; now it is counted."""
+    (tmp_path / "AAPL.csv").write_text(YAHOO_CSV + tail)
+    bars, meta = _ingest(source="directory", path=str(tmp_path))
+    assert _rows(bars) == YAHOO_ROWS
+    assert meta["blank_rows"] == {str(tmp_path / "AAPL.csv"): blank} and meta["rows"] == 3
+
+
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_semicolon_and_tab_files_with_a_decimal_comma_are_read(tmp_path, separator):
+    text = YAHOO_CSV.replace(",", separator)
+    (tmp_path / "AAPL.csv").write_text(text)
+    assert _rows(load_directory(tmp_path)[0]) == YAHOO_ROWS                         # 74.06: decimal point
+    (tmp_path / "AAPL.csv").write_text(text.replace(".", ","))                       # 74,06: decimal comma
+    assert _rows(load_directory(tmp_path)[0]) == YAHOO_ROWS
+    (tmp_path / "AAPL.csv").write_text(text.replace(".", ",").replace("135480400", "135.480.400"))
+    assert _rows(load_directory(tmp_path)[0]) == YAHOO_ROWS                         # 135.480.400 shares
+
+
+def test_european_thousands_and_decimal_comma_are_read():
+    frame = pl.DataFrame({"Date": ["2020-01-02"], "Open": ["1.234,5"], "High": ["1.300,25"], "Low": ["1.200"],
+                          "Close": ["1.250"], "Volume": ["1.234.567"]})
+    bars = conform(frame, "x.csv", "X", decimal=",")
+    assert bars.select("open", "high", "low", "close", "volume").row(0) == (1234.5, 1300.25, 1200.0, 1250.0, 1234567)
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("Date;Open;High;Low;Close;Volume\n2020-01-02;1.5;2;1;1,5;10\n",
+     r"AAPL\.csv: prices are written both as '1\.5' and '1,5': which is the decimal mark\? .*semicolon-separated"),
+    ('Date,Open,High,Low,Close,Volume\n2020-01-02,"74,06",75,73,74,10\n',
+     r"AAPL\.csv: column 'Open': '74,06' is not a number with decimal mark '\.' and ',' between thousands"),
+    ("Date|Open|High|Low|Close|Volume\n2020-01-02|1|2|1|1|10\n",
+     r"AAPL\.csv: one column only \('Date\|Open\|High\|Low\|Close\|Volume'\): the delimiter is none of comma, "
+     "semicolon, tab"),
+    ("Date;Open;High;Low;Close;Volume\n2020-01-02;1;2;1;1;10;11\n",
+     r"AAPL\.csv: cannot read this file as semicolon-separated CSV"),
+])
+def test_a_delimiter_or_decimal_mark_that_cannot_be_read_is_named(tmp_path, content, message):
+    (tmp_path / "AAPL.csv").write_text(content)
+    with pytest.raises(StockcastError, match=message) as info:
+        load_directory(tmp_path)
+    assert "\n" not in str(info.value)
+
+
+def test_hidden_and_editor_files_are_skipped_and_listed(tmp_path):
+    """A macOS `._NFLX.csv` (binary resource fork) stopped the whole ingest."""
+    (tmp_path / "AAPL.csv").write_text(YAHOO_CSV)
+    (tmp_path / "._NFLX.csv").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X")
+    (tmp_path / "~$MSFT.csv").write_text("locked by Excel")
+    (tmp_path / "IBM.csv~").write_text("a backup")
+    (tmp_path / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    bars, meta = _ingest(source="directory", path=str(tmp_path))
+    assert _rows(bars) == YAHOO_ROWS and meta["files"] == 1
+    assert meta["skipped_files"] == [str(tmp_path / n) for n in (".DS_Store", "._NFLX.csv", "IBM.csv~", "~$MSFT.csv")]
+    only_hidden = tmp_path / "hidden"
+    only_hidden.mkdir()
+    (only_hidden / "._NFLX.csv").write_bytes(b"\x00")
+    with pytest.raises(StockcastError, match="no data files found .*skipped hidden or editor files"):
+        load_directory(only_hidden)
+    assert load_directory(str(tmp_path / "*.csv"))[1]["skipped_files"] == [str(tmp_path / "~$MSFT.csv")]
+
+
+def test_a_10000_character_ticker_gives_a_short_line(tmp_path):
+    """It gave a 10,175-character line; a value in a message is cut at 80 characters."""
+    (tmp_path / "long.csv").write_text("Ticker," + YAHOO_CSV.splitlines()[0] + "\n" + "X" * 10_000 + ","
+                                       + YAHOO_CSV.splitlines()[1] + "\n")
+    with pytest.raises(StockcastError, match=r"long\.csv: column 'ticker': 'XXX+… \(10,002 chars\) is not a valid ticker") as info:
+        load_directory(tmp_path)
+    assert len(str(info.value)) < 300 and "\n" not in str(info.value)
+
+
+def test_shown_cuts_long_values_only():
+    assert shown("AAPL") == "'AAPL'" and shown(3.5) == "3.5"
+    cut = shown("y" * 500)
+    assert len(cut) < 100 and cut.startswith("'yyy") and cut.endswith("… (502 chars)")

@@ -75,10 +75,12 @@ def audit(path: str = typer.Argument(..., help="a parquet/CSV file, a folder of 
     try:
         quality = load_section("quality", params) if params else QualityParams()
         quality = quality.model_copy(update={"calendar": None if calendar.lower() == "none" else calendar})
-        result = check(load_directory(path), quality, origin=path)
+        bars, read = load_directory(path)
+        result = check(bars, quality, origin=path)
     except StockcastError as err:
         _fail(err)
     report = result.report
+    _print_skipped(read)
     table = Table("rule", "action", "rows quarantined", "warnings", title=f"audit of {path}")
     for rule, rows in report["by_rule"].items():
         settings = getattr(quality.rules, rule, None)
@@ -103,6 +105,14 @@ def audit(path: str = typer.Argument(..., help="a parquet/CSV file, a folder of 
     if quarantine:
         write_table(result.quarantine, quarantine, Quarantine)
         console.print(f"quarantined rows: {quarantine}")
+
+
+def _print_skipped(read: dict) -> None:
+    """What reading skipped: hidden and editor files, blank and all-empty rows (never silently)."""
+    for name in read["skipped_files"]:
+        console.print(f"  skipped hidden or editor file: {name}", markup=False, highlight=False)
+    for name, rows in read["blank_rows"].items():
+        console.print(f"  skipped {rows} blank or all-empty rows in {name}", markup=False, highlight=False)
 
 
 @app.command()

@@ -1,7 +1,7 @@
 """Column spellings and types: any source's frame becomes the RawOHLCV contract here, or fails naming why.
 
 Users' files come from Yahoo (`Date, Open, High, Low, Close, Adj Close, Volume`), pandas (`Unnamed: 0`,
-`__index_level_0__` for an index), Kaggle dumps (`symbol`, `adj_close`) and spreadsheets (`1,234,567`).
+`__index_level_0__` for an index), Kaggle dumps (`symbol`, `adj_close`) and spreadsheets (`1,234,567`, or `1.234,5` with a decimal comma).
 Names are matched ignoring case, spaces, underscores and punctuation; values are parsed strictly, so a
 column that is not what it claims is a one-line error naming the file, the column and a bad value.
 """
@@ -57,10 +57,11 @@ def contract_names(frame: pl.DataFrame, origin: str) -> dict[str, str]:
     return mapping
 
 
-def conform(frame: pl.DataFrame, origin: str, ticker: str | None = None) -> pl.DataFrame:
+def conform(frame: pl.DataFrame, origin: str, ticker: str | None = None, decimal: str = ".") -> pl.DataFrame:
     """Any OHLCV frame -> RawOHLCV columns and types, sorted by ticker and date.
 
-    `ticker` names a one-ticker file's rows when the frame has no ticker column (long files have one).
+    `ticker` names a one-ticker file's rows when the frame has no ticker column (long files have one);
+    `decimal` is the decimal mark of numbers written as text ("." or ",", see decimal_mark).
     """
     mapping = contract_names(frame, origin)
     label = {new: old for old, new in mapping.items()}  # errors name the file's own column
@@ -79,8 +80,8 @@ def conform(frame: pl.DataFrame, origin: str, ticker: str | None = None) -> pl.D
     frame = frame.with_columns(
         ticker=pl.col("ticker").cast(pl.String),
         date=_dates(frame["date"].alias(label["date"]), origin),
-        **{c: _numbers(frame[c].alias(label.get(c, c)), origin).alias(c) for c in PRICE_COLUMNS},
-        volume=_numbers(frame["volume"].alias(label["volume"]), origin, keep_integers=True).alias("volume"),
+        **{c: _numbers(frame[c].alias(label.get(c, c)), origin, decimal).alias(c) for c in PRICE_COLUMNS},
+        volume=_numbers(frame["volume"].alias(label["volume"]), origin, decimal, keep_integers=True).alias("volume"),
     )
     if frame["ticker"].null_count():
         raise StockcastError(f"{origin}: column 'ticker' has empty values")
@@ -125,8 +126,34 @@ def _dates(series: pl.Series, origin: str) -> pl.Series:
     return parsed.alias("date")
 
 
-def _numbers(series: pl.Series, origin: str, keep_integers: bool = False) -> pl.Series:
-    """Float64 values (integers kept if asked); text may carry thousands separators; null-like text is null."""
+def decimal_mark(frame: pl.DataFrame, origin: str, separator: str) -> str:
+    """The decimal mark of a CSV file's prices: "," when a semicolon- or tab-separated file writes them as
+    `1,5` or `1.234,5`, else ".". In a comma-separated file a comma can only be a thousands separator.
+
+    A file that writes some prices as `1.5` and others as `1,5` is a one-line error: guessing would scale
+    one of the two by a thousand.
+    """
+    prices = [name for name, target in contract_names(frame, origin).items()
+              if target in PRICE_COLUMNS and frame[name].dtype == pl.String]
+    if separator == "," or not prices:
+        return "."
+    cells = pl.concat([frame[name].drop_nulls().str.strip_chars() for name in prices])
+    comma, dot = cells.str.contains(",", literal=True), cells.str.contains(".", literal=True)
+    if not comma.any():
+        return "."
+    if not dot.any() or cells.str.contains(r"\.\d*,").any():  # 1,5 or 1.234,5
+        return ","
+    if cells.str.contains(r",\d*\.").any():                    # 1,234.5
+        return "."
+    raise StockcastError(f"{origin}: prices are written both as {shown(cells.filter(dot)[0])} and "
+                         f"{shown(cells.filter(comma)[0])}: which is the decimal mark? Write them one way "
+                         f"(read as {'semicolon' if separator == ';' else 'tab'}-separated)")
+
+
+def _numbers(series: pl.Series, origin: str, decimal: str = ".", keep_integers: bool = False) -> pl.Series:
+    """Float64 values (integers kept if asked); null-like text is null. Text may group thousands with the
+    mark that is not `decimal` (1,234.5 or 1.234,5); any other use of it (74,06 in a comma-decimal world
+    read as decimal ".") is an error naming the decimal mark, never a number a hundred times too large."""
     if series.dtype.is_integer() and keep_integers:
         return series
     if series.dtype.is_numeric():
@@ -135,7 +162,19 @@ def _numbers(series: pl.Series, origin: str, keep_integers: bool = False) -> pl.
         return series.cast(pl.Float64)
     if series.dtype != pl.String:
         raise StockcastError(f"{origin}: column {series.name!r} has type {series.dtype}, not numbers")
-    text = series.str.strip_chars().replace(NULL_TEXT, None).str.replace_all(",", "")
+    thousands = "," if decimal == "." else "."
+    text = series.str.strip_chars().replace(NULL_TEXT, None)
+    grouped = text.str.contains(thousands, literal=True).fill_null(False)
+    if grouped.any():
+        groups = rf"^[+-]?\d{{1,3}}(\{thousands}\d{{3}})+(\{decimal}\d*)?$"
+        wrong = text.filter(grouped & ~text.str.contains(groups).fill_null(False))
+        if wrong.len():
+            raise StockcastError(f"{origin}: column {series.name!r}: {shown(wrong[0])} is not a number with "
+                                 f"decimal mark {decimal!r} and {thousands!r} between thousands "
+                                 f"({wrong.len()} such values; a decimal comma is read in semicolon or tab files)")
+        text = text.str.replace_all(thousands, "", literal=True)
+    if decimal == ",":
+        text = text.str.replace(",", ".", literal=True)
     parsed = text.cast(pl.Float64, strict=False)
     _bad(text, parsed, origin, "numbers")
     return parsed

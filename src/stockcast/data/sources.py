@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from stockcast.data.columns import conform
-from stockcast.data.directory import data_files, load_directory
+from stockcast.data.directory import load_directory
 from stockcast.data.download import Downloader, Transport, YFinanceTransport
 from stockcast.data.synthetic import generate
 from stockcast.data.tickers import read_universe
@@ -41,7 +41,8 @@ def load(params: IngestParams, transport: Transport | None = None, today: date |
     if params.source == "sample":
         bars, meta = load_sample(params.path), {"path": params.path}
     elif params.source == "directory":
-        bars, meta = load_directory(params.path), {"path": params.path, "files": len(data_files(params.path))}
+        bars, notes = load_directory(params.path)
+        meta = {"path": params.path, **notes}
     elif params.source == "download":
         bars, meta = _download(params.download, transport, today or datetime.now(NEW_YORK).date())
     else:
