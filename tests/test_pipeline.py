@@ -155,19 +155,23 @@ def _covers(listed: str, key: str) -> bool:
 
 def test_each_stage_lists_exactly_the_params_keys_it_reads(repo, tmp_path):
     runs = [_read_keys(repo.parent / TRACE)]
-    # the keys other settings read: the synthetic source, walk-forward with LightGBM
+    # the keys other settings read: the synthetic and directory sources, walk-forward with LightGBM
+    directory = {"source": "directory", "path": "data/sample", "pattern": "*.parquet"}
     _run_stage(repo, tmp_path / "ingest", "ingest", {"ingest": {"source": "synthetic"}}, ("params.yaml",),
                tmp_path / "trace1")
     _run_stage(repo, tmp_path / "wf", "walkforward", {"walkforward": {"model": "lightgbm"}},
                ("params.yaml", "data"), tmp_path / "trace2")
-    runs += [_read_keys(tmp_path / "trace1"), _read_keys(tmp_path / "trace2")]
+    _run_stage(repo, tmp_path / "dir", "ingest", {"ingest": directory}, ("params.yaml", "data/sample"),
+               tmp_path / "trace3")
+    runs += [_read_keys(tmp_path / "trace1"), _read_keys(tmp_path / "trace2"), _read_keys(tmp_path / "trace3")]
     pipeline = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
     base = yaml.safe_load((repo / "params.yaml").read_text())
     problems = []
     for name, stage in pipeline.items():
         read_anywhere = set()
         for run_params, keys in zip([base, base | {"ingest": {**base["ingest"], "source": "synthetic"}},
-                                     base | {"walkforward": {**base["walkforward"], "model": "lightgbm"}}], runs):
+                                     base | {"walkforward": {**base["walkforward"], "model": "lightgbm"}},
+                                     base | {"ingest": {**base["ingest"], **directory}}], runs):
             if name not in keys:
                 continue
             listed, whole, used = _declared(stage, run_params)

@@ -275,3 +275,40 @@ def test_shown_cuts_long_values_only():
     assert shown("AAPL") == "'AAPL'" and shown(3.5) == "3.5"
     cut = shown("y" * 500)
     assert len(cut) < 100 and cut.startswith("'yyy") and cut.endswith("… (502 chars)")
+
+
+def test_a_glob_ingest_path_is_a_params_error_that_says_how_to_split_it():
+    with pytest.raises(StockcastError, match=r"ingest\.path: .*'/x/\*\.csv' is a glob.*set path: '/x' and pattern: "
+                                             r"'\*\.csv'"):
+        parse_section("ingest", {"source": "directory", "path": "/x/*.csv"})
+    with pytest.raises(StockcastError, match=r"ingest\.pattern: .*must stay inside the folder"):
+        parse_section("ingest", {"source": "directory", "path": "/x", "pattern": "../y/*.csv"})
+    with pytest.raises(StockcastError, match="pattern applies to the directory source only"):
+        parse_section("ingest", {"source": "sample", "pattern": "*.parquet"})
+
+
+def test_a_folder_and_pattern_in_ingest_work_under_dvc_repro(tmp_path):
+    """`ingest.path: /x/*.csv` failed under `dvc repro` (the stage depends on its path, and DVC hashes
+    paths, not globs): the folder is the dependency, the glob selects inside it, and editing a file reruns."""
+    from .project import copy_project, run, set_params
+
+    prices = tmp_path / "prices"  # outside the repository, as in the issue
+    prices.mkdir()
+    (prices / "AAPL.csv").write_text(YAHOO_CSV + ",,,,,,\n")
+    (prices / "MSFT.csv").write_text(YAHOO_CSV.replace(",", ";"))
+    (prices / "._NFLX.csv").write_bytes(b"\x00\x05\x16\x07")  # not even a match: glob skips dot files
+    (prices / "~$NFLX.csv").write_bytes(b"\x00\x05\x16\x07")  # a match, skipped and listed
+    (prices / "notes.txt").write_text("not matched by *.csv")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    copy_project(repo)
+    set_params(repo, {"ingest": {"source": "directory", "path": str(prices), "pattern": "*.csv"}})
+    out = run(["dvc", "repro", "ingest"], repo)
+    assert "ingest: 6 rows, 2 tickers from directory" in out and "skipped 1 blank rows" in out
+    meta = json.loads((repo / "data/raw/ohlcv.meta.json").read_text())
+    assert meta["path"] == str(prices / "*.csv") and meta["files"] == 2
+    assert meta["skipped_files"] == [str(prices / "~$NFLX.csv")]
+    assert "up to date" in run(["dvc", "repro", "ingest"], repo)
+    (prices / "IBM.csv").write_text(YAHOO_CSV)
+    assert "ingest: 9 rows, 3 tickers" in run(["dvc", "repro", "ingest"], repo)
+    assert pl.read_parquet(repo / "data/raw/ohlcv.parquet")["ticker"].unique().sort().to_list() == ["AAPL", "IBM", "MSFT"]

@@ -60,10 +60,43 @@ class SyntheticParams(Section):
 
 
 class IngestParams(Section):
+    """Where bars come from. `path` is a dependency of the ingest stage in dvc.yaml, so it must be a real
+    file or folder: DVC hashes paths, not globs (treeverse/dvc#5252). A glob goes in `pattern`, inside it."""
+
     source: Literal["sample", "directory", "download", "synthetic"] = "sample"
-    path: str = "data/sample/ohlcv.parquet"        # sample: the file; directory: a file, folder or glob
+    path: str = "data/sample/ohlcv.parquet"        # sample: the file; directory: a file or a folder
+    pattern: str | None = None                     # directory: a glob inside the folder (*.csv, **/*.parquet)
     download: DownloadParams = DownloadParams()
     synthetic: SyntheticParams = SyntheticParams()
+
+    @field_validator("path")
+    @classmethod
+    def _a_path_dvc_can_track(cls, value: str) -> str:
+        parts = Path(value).parts
+        plain = next((i for i, part in enumerate(parts) if set("*?[") & set(part)), len(parts))
+        if plain < len(parts):
+            folder, pattern = Path(*parts[:plain]) if plain else Path("."), Path(*parts[plain:])
+            raise ValueError(f"{value!r} is a glob, and the ingest stage depends on this path (DVC tracks paths, "
+                             f"not globs): set path: {str(folder)!r} and pattern: {str(pattern)!r}")
+        return value
+
+    @field_validator("pattern")
+    @classmethod
+    def _inside_the_folder(cls, value: str | None) -> str | None:
+        if value is not None and (Path(value).is_absolute() or ".." in Path(value).parts):
+            raise ValueError(f"{value!r} must stay inside the folder `path` (relative, no '..'): DVC tracks only it")
+        return value
+
+    @model_validator(mode="after")
+    def _pattern_needs_a_folder(self) -> IngestParams:
+        if self.pattern is not None and self.source != "directory":
+            raise ValueError(f"pattern applies to the directory source only (source is {self.source!r}); "
+                             "set it to null")
+        return self
+
+    def location(self) -> str:
+        """What the directory source reads: `path`, or the glob `pattern` inside the folder `path`."""
+        return str(Path(self.path) / self.pattern) if self.pattern is not None else self.path
 
 
 RuleAction = Literal["quarantine_row", "quarantine_ticker", "warn"]

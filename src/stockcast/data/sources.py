@@ -41,8 +41,8 @@ def load(params: IngestParams, transport: Transport | None = None, today: date |
     if params.source == "sample":
         bars, meta = load_sample(params.path), {"path": params.path}
     elif params.source == "directory":
-        bars, notes = load_directory(params.path)
-        meta = {"path": params.path, **notes}
+        bars, notes = load_directory(params.location())
+        meta = {"path": params.location(), **notes}
     elif params.source == "download":
         bars, meta = _download(params.download, transport, today or datetime.now(NEW_YORK).date())
     else:
