@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-
 SHOWN_CHARS = 80
 """The most characters of one value a message quotes: a 10,000-character cell must not become the message."""
 

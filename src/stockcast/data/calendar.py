@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import warnings
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from functools import lru_cache
 
 import numpy as np
@@ -59,7 +59,7 @@ def last_completed_session(name: str | None, now: datetime) -> date:
     """The latest date a complete daily bar can carry at `now` (timezone-aware): the last session of `name`
     whose close has passed. Without a calendar, `now`'s UTC date: no exchange closes its session D before
     D has begun in UTC, so a later date is in the future everywhere (today's bar may still be partial)."""
-    utc = now.astimezone(timezone.utc)
+    utc = now.astimezone(UTC)
     if name is None:
         return utc.date()
     every, closes = _calendar(name, utc.year - 1, utc.year)

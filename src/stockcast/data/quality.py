@@ -23,7 +23,7 @@ million rows take seconds; per-row Python only ever touches the rows a rule flag
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -155,7 +155,7 @@ def check(raw: pl.DataFrame, params: QualityParams, origin: str = "input", now: 
     bars = sort_bars(validate(raw, RawOHLCV, origin))
     ledger = _Ledger(bars, params.rules)
     _row_rules(ledger)
-    until = last_completed_session(params.calendar, now or datetime.now(timezone.utc))
+    until = last_completed_session(params.calendar, now or datetime.now(UTC))
     _future_dates(ledger, until, params.calendar)
     future = params.rules.future_date
     sessions = _sessions(ledger, params.calendar, until if future.enabled and future.action != "warn" else None)
