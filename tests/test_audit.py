@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from datetime import date
 
 import polars as pl
 from typer.testing import CliRunner
 
 from stockcast.cli import app
 
-from .conftest import SAMPLE
+from .conftest import ROOT, SAMPLE
 
 runner = CliRunner()
 
@@ -53,3 +56,53 @@ def test_audit_errors_are_one_line_and_exit_2(tmp_path):
                           (["audit", str(SAMPLE), "--calendar", "XNSY"], "did you mean 'XNYS'")):
         done = runner.invoke(app, args, terminal_width=400)
         assert done.exit_code == 2 and len(done.output.strip().splitlines()) == 1 and message in done.output
+
+
+HOSTILE_CSV = """Date,Open,High,Low,Close,Adj Close,Volume
+2020-01-02,74.06,75.15,73.80,75.09,73.45,135480400
+2020-01-03,74.29,inf,74.13,74.36,72.74,146322800
+2020-01-06,73.45,74.99,73.19,74.95,inf,118387200
+2020-01-07,74.96,75.22,74.37,74.60,0,108872000
+2020-01-08,74.29,76.11,74.29,75.80,-10,132079200
+2020-01-09,76.81,77.61,76.55,77.41,75.72,170108400
+2099-01-02,76.81,77.61,76.55,77.41,75.72,170108400
+2099-01-05,76.81,77.61,76.55,77.41,75.72,170108400
+"""
+HOSTILE_RULES = {date(2020, 1, 3): "non_finite_value", date(2020, 1, 6): "non_finite_value",
+                 date(2020, 1, 7): "non_positive_price", date(2020, 1, 8): "non_positive_price",
+                 date(2099, 1, 2): "future_date", date(2099, 1, 5): "future_date"}
+
+
+def test_audit_and_the_stages_quarantine_the_same_hostile_rows_by_ticker_and_date(tmp_path):
+    """inf in High or Adj Close passed as clean; Adj Close 0 or -10 passed audit, then the quality stage broke
+    its own output contract naming neither ticker nor date; 2099 rows were clean."""
+    prices = tmp_path / "prices"
+    prices.mkdir()
+    (prices / "AAPL.csv").write_text(HOSTILE_CSV)
+    (tmp_path / "params.yaml").write_text(
+        f"ingest: {{source: directory, path: {prices}}}\nquality: {{min_history_days: 1}}\n")
+    audited = tmp_path / "audit.parquet"
+    done = runner.invoke(app, ["audit", str(prices), "--params", str(tmp_path / "params.yaml"),
+                               "--quarantine", str(audited)], terminal_width=400)
+    assert done.exit_code == 0, done.output
+    assert "rows: 8 in, 2 clean, 6 quarantined" in done.output
+    assert "quarantined: AAPL non_finite_value 2 rows" in done.output
+    assert "quarantined: AAPL non_positive_price 2 rows" in done.output
+    for stage in ("ingest", "quality"):
+        run = subprocess.run([sys.executable, str(ROOT / "stages" / f"{stage}.py")], cwd=tmp_path,
+                             capture_output=True, text=True, check=False)
+        assert run.returncode == 0, run.stderr
+    quarantine = pl.read_parquet(tmp_path / "data/quarantine/ohlcv.parquet")
+    assert dict(quarantine.select("date", "rule").iter_rows()) == HOSTILE_RULES
+    assert quarantine.equals(pl.read_parquet(audited))
+    assert pl.read_parquet(tmp_path / "data/clean/ohlcv.parquet")["date"].to_list() == [date(2020, 1, 2),
+                                                                                         date(2020, 1, 9)]
+
+
+def test_audit_lists_what_it_skipped(tmp_path):
+    (tmp_path / "AAPL.csv").write_text(HOSTILE_CSV + ",,,,,,\n\n")
+    (tmp_path / "._NFLX.csv").write_bytes(b"\x00\x05\x16\x07")
+    done = runner.invoke(app, ["audit", str(tmp_path), "--calendar", "none"], terminal_width=400)
+    assert done.exit_code == 0, done.output
+    assert f"skipped hidden or editor file: {tmp_path / '._NFLX.csv'}" in done.output
+    assert f"skipped 2 blank or all-empty rows in {tmp_path / 'AAPL.csv'}" in done.output

@@ -308,3 +308,17 @@ def test_future_dates_may_only_warn_and_a_far_date_is_then_one_line():
 def test_non_finite_value_cannot_be_switched_off():
     with pytest.raises(StockcastError, match="non_finite_value must stay enabled"):
         parse_section("quality", {"rules": {"non_finite_value": {"enabled": False}}})
+
+
+@pytest.mark.parametrize(("adj_close", "high"), [(1e-300, None), (1e308, 1e308)])
+def test_an_adjustment_that_overflows_is_quarantined_not_a_traceback(adj_close, high):
+    """Found by tests/test_hostile_input.py: restating by adj_close/close made volume too large for int64
+    (a polars traceback) or high infinite in the clean table."""
+    bars = _bars().with_columns(adj_close=pl.col("close"))
+    hostile = bars.with_row_index("i").with_columns(
+        adj_close=pl.when(pl.col("i") == 7).then(adj_close).otherwise(pl.col("adj_close")),
+        high=pl.when(pl.col("i") == 7).then(high or pl.col("high")).otherwise(pl.col("high"))).drop("i")
+    result = check(hostile, QualityParams(), now=NOW)
+    assert _quarantined(result, "non_finite_value") == {(bars["ticker"][7], bars["date"][7])}
+    assert result.quarantine["detail"][0].startswith("restating by adj_close/close=")
+    OHLCV.validate(result.clean)

@@ -110,9 +110,10 @@ def audit(path: str = typer.Argument(..., help="a parquet/CSV file, a folder of 
 def _print_skipped(read: dict) -> None:
     """What reading skipped: hidden and editor files, blank and all-empty rows (never silently)."""
     for name in read["skipped_files"]:
-        console.print(f"  skipped hidden or editor file: {name}", markup=False, highlight=False)
+        console.print(f"  skipped hidden or editor file: {name}", markup=False, highlight=False, soft_wrap=True)
     for name, rows in read["blank_rows"].items():
-        console.print(f"  skipped {rows} blank or all-empty rows in {name}", markup=False, highlight=False)
+        console.print(f"  skipped {rows} blank or all-empty rows in {name}", markup=False, highlight=False,
+                      soft_wrap=True)
 
 
 @app.command()

@@ -313,8 +313,26 @@ def _corporate_actions(ledger: _Ledger, params: QualityParams) -> tuple[pl.DataF
         restated, factors = restatement(candidates.same, found, ratios)
         scale[candidates.positions(restated)] = factors
     total = factor if scale is None else scale if factor is None else scale * factor
+    if total is not None:
+        _unrepresentable(ledger, total)
+        total = np.where(ledger.usable, total, 1.0)  # quarantined rows stay as they came
     adjusted = bars if total is None else restate(bars, total, adj_close=scale)
     return adjusted, splits.select("ticker", "date", "ratio")
+
+
+def _unrepresentable(ledger: _Ledger, factor: np.ndarray) -> None:
+    # non_finite_value, after adjustment: restating by the row's factor would make its high infinite, its low
+    # zero or its volume too large for int64 (adj_close 1e308 against a close of 100, or 1e-300)
+    bars = ledger.bars
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        high, low = bars["high"].to_numpy() * factor, bars["low"].to_numpy() * factor
+        volume = bars["volume"].to_numpy() / factor
+    broken = ledger.usable & ~(np.isfinite(high) & (low > 0) & (volume < 9e18))
+    rows = np.flatnonzero(broken)
+    ledger.rows("non_finite_value", rows, pl.format(
+        "restating by adj_close/close={} (adj_close={}, close={}) leaves high={} low={} volume={}", pl.col("factor"),
+        "adj_close", "close", pl.col("new_high"), pl.col("new_low"), pl.col("new_volume")),
+        factor=factor[rows], new_high=high[rows], new_low=low[rows], new_volume=volume[rows])
 
 
 def _extreme_moves(ledger: _Ledger, adjusted: pl.DataFrame, threshold: float) -> None:
