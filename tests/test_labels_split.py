@@ -108,3 +108,36 @@ def test_walk_forward_folds_never_let_training_reach_the_test_period(bars, schem
     assert tests[-1][1] == len(dates) - 1
     starts = {index[f.train[0]] for f in folds}
     assert (starts == {0}) == (scheme == "expanding")
+
+
+def _flat_then_moves(closes: dict[str, list[float]]) -> pl.DataFrame:
+    """Bars with the given closes per ticker (other prices equal to the close), one date per index."""
+    rows = [(t, date(2001, 1, 1 + i), c) for t, cs in closes.items() for i, c in enumerate(cs)]
+    frame = pl.DataFrame(rows, schema=["ticker", "date", "close"], orient="row")
+    return frame.with_columns(open=pl.col("close"), high=pl.col("close"), low=pl.col("close"),
+                              volume=pl.lit(100, pl.Int64))
+
+
+def test_an_unchanged_close_is_labelled_down():
+    """Rule: direction label is 1 only for fwd_return > 0 strictly; an exact 0 return is down (0)."""
+    labels = make_labels(_flat_then_moves({"AAA": [10.0, 10.0, 11.0, 11.0, 9.0, 9.0]}), horizon=1)
+    assert labels["fwd_return"].to_list()[:5] == pytest.approx([0.0, 0.1, 0.0, -2 / 11, 0.0])
+    assert labels["label"].to_list() == [0, 1, 0, 0, 0, None]
+
+
+def test_the_median_ticker_of_an_odd_cross_section_is_labelled_down():
+    """Rule: excess label is 1 only for a return strictly above the date's median; with an odd number
+    of tickers the median ticker's margin is exactly 0 and it is labelled 0, so each date has
+    (n - 1) / 2 ups, not (n + 1) / 2."""
+    closes = {"AAA": [10.0, 11.0, 12.0], "BBB": [10.0, 10.5, 10.5], "CCC": [10.0, 9.0, 9.5]}
+    labels = make_labels(_flat_then_moves(closes), horizon=1, kind="excess").drop_nulls("label")
+    got = {(t, d.day): lab for t, d, lab in labels.select("ticker", "date", "label").iter_rows()}
+    # date 1: returns AAA +10%, BBB +5% (median), CCC -10%; date 2: AAA +9.1%, BBB 0%, CCC +5.6% (median)
+    assert got == {("AAA", 1): 1, ("BBB", 1): 0, ("CCC", 1): 0, ("AAA", 2): 1, ("BBB", 2): 0, ("CCC", 2): 0}
+
+
+def test_equal_returns_on_a_date_are_all_labelled_down():
+    """Rule: ties with the median are down, so a date where every ticker moves alike has no up."""
+    closes = {"AAA": [10.0, 11.0], "BBB": [20.0, 22.0]}
+    labels = make_labels(_flat_then_moves(closes), horizon=1, kind="excess").drop_nulls("label")
+    assert labels["label"].to_list() == [0, 0]
