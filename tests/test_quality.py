@@ -238,3 +238,52 @@ def test_quality_stage_writes_its_outputs(tmp_path):
     metrics = json.loads((tmp_path / "metrics" / "quality.json").read_text())
     assert metrics["rows_in"] == metrics["rows_clean"] + metrics["rows_quarantined"] == 39_329
     Findings.validate(pl.read_parquet(tmp_path / "data" / "quarantine" / "findings.parquet"))
+
+
+def _with_prices(bars: pl.DataFrame, at: int, **prices: float) -> pl.DataFrame:
+    """`bars` with row `at` set to the given open/high/low/close (the others unchanged)."""
+    i = pl.int_range(pl.len()) == at
+    return bars.with_columns(pl.when(i).then(pl.lit(v)).otherwise(pl.col(c)).alias(c) for c, v in prices.items())
+
+
+@pytest.mark.parametrize("prices", [
+    {"open": 12.0, "high": 11.0, "low": 9.0, "close": 10.0},   # open above the high
+    {"open": 8.0, "high": 11.0, "low": 9.0, "close": 10.0},    # open below the low
+    {"open": 10.0, "high": 11.0, "low": 9.0, "close": 11.5},   # close above the high
+    {"open": 10.0, "high": 11.0, "low": 9.0, "close": 8.5},    # close below the low
+])
+def test_an_open_or_close_outside_low_high_is_quarantined(prices):
+    """Rule (ohlc_inconsistent): low <= min(open, close) and max(open, close) <= high, for the open
+    as much as for the close; a row breaking it is quarantined, the rest of its ticker is kept."""
+    bars = _with_prices(_bars(), 40, **prices)
+    result = check(bars, QualityParams())
+    ticker, day = bars.row(40, named=True)["ticker"], bars.row(40, named=True)["date"]
+    assert _quarantined(result, "ohlc_inconsistent") == {(ticker, day)}
+    assert result.clean.height == bars.height - 1
+
+
+def test_an_open_or_close_on_the_high_or_low_is_consistent():
+    """Rule (ohlc_inconsistent), boundary: prices equal to the high or the low are consistent."""
+    bars = _with_prices(_bars(), 40, open=11.0, high=11.0, low=9.0, close=9.0)
+    bars = _with_prices(bars, 41, open=9.0, high=11.0, low=9.0, close=11.0)
+    assert check(bars, QualityParams()).report["by_rule"]["ohlc_inconsistent"] == 0
+
+
+def test_missing_sessions_exactly_at_the_threshold_keep_the_ticker():
+    """Rule (missing_session): a ticker is flagged when it misses MORE than max_missing_fraction of the
+    sessions in its range; exactly that share is allowed, and with the default 0.0 a ticker that misses
+    none is never flagged."""
+    bars = _bars(300).with_row_index("i")
+    gappy = bars.filter(~pl.col("i").is_in([50, 120, 200])).drop("i")   # S0000 misses 3 of its 300 sessions
+    rules = _rules(missing_session="quarantine_ticker")
+    assert 0.01 * 300 == 3
+    at = check(gappy, _params(max_missing_fraction=0.01, **rules))
+    assert at.report["tickers_dropped"] == [] and at.report["missing_sessions"]["by_ticker"] == {"S0000": 3}
+    above = check(gappy, _params(max_missing_fraction=0.0099, **rules))
+    assert above.report["dropped_by_rule"] == {"S0000": "missing_session"}
+    complete = check(bars.drop("i"), _params(max_missing_fraction=0.0, **rules))
+    assert complete.report["tickers_dropped"] == [] and complete.clean.height == 600
+    warned = check(gappy, _params(max_missing_fraction=0.01, **_rules(missing_session="warn")))
+    assert warned.report["warnings"]["missing_session"] == 0
+    warned = check(gappy, _params(max_missing_fraction=0.0, **_rules(missing_session="warn")))
+    assert warned.report["warnings"]["missing_session"] == 3
