@@ -97,3 +97,29 @@ def test_summary_lists_every_metric_of_the_issue():
     assert set(summarize(SERIES["daily_noise"])) == {
         "annual_return", "annual_volatility", "sharpe", "sortino", "calmar", "max_drawdown", "max_drawdown_days",
         "var_95", "cvar_95", "win_rate", "probabilistic_sharpe", "deflated_sharpe"}
+
+
+def _hand_dsr(r: np.ndarray, trials: int) -> float:
+    """The deflated Sharpe of Bailey & Lopez de Prado (2014) written out from the paper, with V the
+    estimate's own sampling variance (1 - g3 SR + (g4 - 1)/4 SR^2) / (n - 1)."""
+    n, sr = len(r), r.mean() / r.std(ddof=1)
+    g3 = np.mean((r - r.mean()) ** 3) / r.std() ** 3
+    g4 = np.mean((r - r.mean()) ** 4) / r.std() ** 4
+    spread = 1 - g3 * sr + (g4 - 1) / 4 * sr**2
+    euler = 0.5772156649015329
+    expected_max = (1 - euler) * norm.ppf(1 - 1 / trials) + euler * norm.ppf(1 - 1 / (trials * np.e))
+    sr0 = np.sqrt(spread / (n - 1)) * expected_max
+    return float(norm.cdf((sr - sr0) * np.sqrt(n - 1) / np.sqrt(spread)))
+
+
+@pytest.mark.parametrize("trials", [2, 7, 50])
+@pytest.mark.parametrize("name", ["daily_noise", "fat_tails"])
+def test_deflated_sharpe_equals_the_papers_formula_by_hand(name, trials):
+    """Rule: DSR = PSR(SR0) with SR0 the expected best Sharpe of `trials` unskilled trials; summarize
+    deflates by the trials it is given, not by one."""
+    r = SERIES[name]
+    assert deflated_sharpe(r, trials) == pytest.approx(_hand_dsr(r, trials), rel=1e-9)
+    assert summarize(r, trials=trials)["deflated_sharpe"] == pytest.approx(_hand_dsr(r, trials), rel=1e-9)
+    assert summarize(r, risk_free=0.0001, trials=trials)["deflated_sharpe"] == pytest.approx(
+        _hand_dsr(r - 0.0001, trials), rel=1e-9)
+    assert _hand_dsr(r, trials) < probabilistic_sharpe(r)  # deflating by more than one trial costs something
