@@ -86,21 +86,32 @@ def _candle(values: np.ndarray, warm_up: int) -> np.ndarray:
     return out
 
 
+def _of_close(f, n: int):
+    """f(close, n) as a feature of (open, high, low, close, volume)."""
+    return lambda o, h, low, c, v: f(c, n)
+
+
+def _bollinger(c):
+    """(%B, width) of Bollinger(20, 2): %B is 0.5 where the bands touch."""
+    upper, middle, lower = T.BBANDS(c, **BBANDS)
+    return _safe_div(c - lower, upper - lower, 0.5), (upper - lower) / middle
+
+
 MACD = {"fastperiod": 12, "slowperiod": 26, "signalperiod": 9}
 BBANDS = {"timeperiod": 20, "nbdevup": 2.0, "nbdevdn": 2.0, "matype": 0}
 STOCH = {"fastk_period": 14, "slowk_period": 3, "slowk_matype": 0, "slowd_period": 3, "slowd_matype": 0}
 T = talib
 EXPECTED = {  # name -> f(open, high, low, close, volume) on one ticker's float64 arrays, oldest first
     # price
-    **{f"logret_{n}": (lambda n: lambda o, h, low, c, v: np.log(c / _shift(c, n)))(n) for n in (1, 5, 10, 20, 60)},
+    **{f"logret_{n}": _of_close(lambda c, n: np.log(c / _shift(c, n)), n) for n in (1, 5, 10, 20, 60)},
     "oc_return": lambda o, h, low, c, v: np.log(c / o),
     "gap_return": lambda o, h, low, c, v: np.log(o / _shift(c, 1)),
     "upper_shadow": lambda o, h, low, c, v: (h - np.maximum(o, c)) / c,
     "lower_shadow": lambda o, h, low, c, v: (np.minimum(o, c) - low) / c,
     "close_location": lambda o, h, low, c, v: _clv(h, low, c),
     # technical
-    **{f"close_sma_{n}": (lambda n: lambda o, h, low, c, v: c / T.SMA(c, n) - 1)(n) for n in (5, 10, 20, 50)},
-    **{f"close_ema_{n}": (lambda n: lambda o, h, low, c, v: c / T.EMA(c, n) - 1)(n) for n in (5, 10, 20, 50)},
+    **{f"close_sma_{n}": _of_close(lambda c, n: c / T.SMA(c, n) - 1, n) for n in (5, 10, 20, 50)},
+    **{f"close_ema_{n}": _of_close(lambda c, n: c / T.EMA(c, n) - 1, n) for n in (5, 10, 20, 50)},
     "close_wma_20": lambda o, h, low, c, v: c / T.WMA(c, 20) - 1,
     "close_dema_20": lambda o, h, low, c, v: c / T.DEMA(c, 20) - 1,
     "close_tema_20": lambda o, h, low, c, v: c / T.TEMA(c, 20) - 1,
@@ -112,12 +123,12 @@ EXPECTED = {  # name -> f(open, high, low, close, volume) on one ticker's float6
     "sma_20_50": lambda o, h, low, c, v: T.SMA(c, 20) / T.SMA(c, 50) - 1,
     "ema_20_roc_5": lambda o, h, low, c, v: T.EMA(c, 20) / _shift(T.EMA(c, 20), 5) - 1,
     "close_linreg_14": lambda o, h, low, c, v: c / T.LINEARREG(c, 14) - 1,
-    **{f"rsi_{n}": (lambda n: lambda o, h, low, c, v: T.RSI(c, n))(n) for n in (6, 14, 28)},
+    **{f"rsi_{n}": _of_close(T.RSI, n) for n in (6, 14, 28)},
     "macd_norm": lambda o, h, low, c, v: T.MACD(c, **MACD)[0] / c,
     "macd_signal_norm": lambda o, h, low, c, v: T.MACD(c, **MACD)[1] / c,
     "macd_hist_norm": lambda o, h, low, c, v: T.MACD(c, **MACD)[2] / c,
-    "bb_percent_20": lambda o, h, low, c, v: (lambda u, m, d: _safe_div(c - d, u - d, 0.5))(*T.BBANDS(c, **BBANDS)),
-    "bb_width_20": lambda o, h, low, c, v: (lambda u, m, d: (u - d) / m)(*T.BBANDS(c, **BBANDS)),
+    "bb_percent_20": lambda o, h, low, c, v: _bollinger(c)[0],
+    "bb_width_20": lambda o, h, low, c, v: _bollinger(c)[1],
     "natr_14": lambda o, h, low, c, v: T.NATR(h, low, c, 14),
     "keltner_position_20": lambda o, h, low, c, v: (c - T.EMA(c, 20)) / (2 * T.ATR(h, low, c, 10)),
     "cci_20": lambda o, h, low, c, v: T.CCI(h, low, c, 20),
@@ -144,7 +155,7 @@ EXPECTED = {  # name -> f(open, high, low, close, volume) on one ticker's float6
     "adosc_norm": lambda o, h, low, c, v: T.ADOSC(h, low, c, v, 3, 10) / _roll(v, 10).mean().to_numpy(),
     "pv_corr_20": lambda o, h, low, c, v: T.CORREL(c, v, 20),
     # momentum
-    **{f"roc_{n}": (lambda n: lambda o, h, low, c, v: 100 * (c / _shift(c, n) - 1))(n) for n in (5, 10, 20)},
+    **{f"roc_{n}": _of_close(lambda c, n: 100 * (c / _shift(c, n) - 1), n) for n in (5, 10, 20)},
     "stoch_k_14": lambda o, h, low, c, v: T.STOCH(h, low, c, **STOCH)[0],
     "stoch_d_14": lambda o, h, low, c, v: T.STOCH(h, low, c, **STOCH)[1],
     "stochf_k_14": lambda o, h, low, c, v: T.STOCHF(h, low, c, 14, 3)[0],
@@ -159,7 +170,7 @@ EXPECTED = {  # name -> f(open, high, low, close, volume) on one ticker's float6
     "mom_z_20": lambda o, h, low, c, v: _mom_z(c),
     # volatility
     "hl_range": lambda o, h, low, c, v: (h - low) / c,
-    **{f"realized_vol_{n}": (lambda n: lambda o, h, low, c, v: _realized(c, n))(n) for n in (5, 20, 60)},
+    **{f"realized_vol_{n}": _of_close(_realized, n) for n in (5, 20, 60)},
     "parkinson_vol_20": lambda o, h, low, c, v: np.sqrt(_roll(np.log(h / low) ** 2, 20).mean().to_numpy()
                                                         / (4 * math.log(2))),
     "garman_klass_vol_20": lambda o, h, low, c, v: np.sqrt(_roll(

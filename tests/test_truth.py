@@ -30,6 +30,7 @@ from stockcast.features.bars import Bars
 from stockcast.features.registry import Feature, feature_set
 
 from .stages import project, run_stage, set_params, stage
+from .test_backtest_metrics import _hand_dsr
 
 Z99 = 2.5758  # two-sided 99% normal quantile
 SEQUENCE = {"seq_len": 5, "hidden_size": 16, "num_layers": 1, "epochs": 4, "patience": 2, "lr": 0.005,
@@ -167,3 +168,17 @@ def test_models_come_close_to_the_best_achievable_accuracy(planted_market, model
     prepared, bayes = planted_market
     accuracy, n, _ = _test_accuracy(prepared, model, tmp_path)
     assert accuracy >= bayes - 0.02, f"{model}: {accuracy:.4f} on {n} test rows, best achievable {bayes}"
+
+
+def test_the_backtest_stage_deflates_the_sharpe_by_its_trials(null_project, tmp_path):
+    """Rule: stages/backtest.py deflates the Sharpe ratios by backtest.trials (Bailey & Lopez de Prado
+    2014), not by one trial: its summary equals the paper's formula on the returns it wrote."""
+    _test_accuracy(null_project, "logreg", tmp_path)
+    folder = tmp_path / "project"
+    set_params(folder, {"backtest": {"trials": 7, "risk_free": 0.0}})
+    run_stage(folder, "backtest")
+    summary = json.loads((folder / "data" / "backtest" / "summary.json").read_text())["test"]
+    returns = pl.read_parquet(folder / "data" / "backtest" / "returns.parquet")
+    strategy, spread = returns["strategy"].to_numpy(), (returns["strategy"] - returns["benchmark"]).to_numpy()
+    assert summary["deflated_sharpe"] == pytest.approx(_hand_dsr(strategy, 7), rel=1e-9)
+    assert summary["excess_deflated_sharpe"] == pytest.approx(_hand_dsr(spread, 7), rel=1e-9)
