@@ -5,7 +5,7 @@ import pytest
 
 from stockcast.errors import StockcastError
 from stockcast.labels import make_labels
-from stockcast.segments import Boundaries, assign_segments, check_embargo, walk_forward_folds
+from stockcast.segments import assign_segments, check_embargo, walk_forward_folds
 
 
 def test_last_h_rows_of_each_ticker_have_no_label(bars):
@@ -165,7 +165,8 @@ def test_cuts_by_rows_fall_on_the_exact_date_the_share_is_reached():
     assert spans["train"] == CALENDAR[0:11]
     assert spans["embargo"] == [CALENDAR[11], CALENDAR[17]]
     assert spans["val"] == CALENDAR[12:17] and spans["test"] == CALENDAR[18:20]
-    assert bounds == Boundaries("2021-03-01", "2021-03-13", "2021-03-19", "2021-03-20")
+    assert (bounds.train_start, bounds.val_start, bounds.test_start, bounds.end) == (
+        "2021-03-01", "2021-03-13", "2021-03-19", "2021-03-20")
     # 0.45 -> 13.5 rows, first reached on index 11 (14 rows)
     labels, _ = assign_segments(_late_listing(), 0.45, 0.35, embargo_days=0)
     assert _spans(labels)["train"] == CALENDAR[0:12] and _spans(labels)["val"] == CALENDAR[12:17]
