@@ -93,10 +93,17 @@ def test_excess_is_qlibs_annualised_arithmetic_mean_and_information_ratio():
     assert out["information_ratio"] == pytest.approx(np.mean(s - b) / np.std(s - b, ddof=1) * np.sqrt(252))
 
 
-def test_summary_lists_every_metric_of_the_issue():
-    assert set(summarize(SERIES["daily_noise"])) == {
-        "annual_return", "annual_volatility", "sharpe", "sortino", "calmar", "max_drawdown", "max_drawdown_days",
-        "var_95", "cvar_95", "win_rate", "probabilistic_sharpe", "deflated_sharpe"}
+def test_summary_lists_every_metric_of_the_issue_with_its_own_settings():
+    """Rule: summarize reports each metric of the issue, computed with the periods per year, the
+    per-period risk-free rate and the number of trials it was given."""
+    r, rf = SERIES["daily_noise"], 0.0001
+    got = summarize(r, periods_per_year=52, risk_free=rf, trials=5)
+    assert got == pytest.approx({
+        "annual_return": annual_return(r, 52), "annual_volatility": np.std(r, ddof=1) * np.sqrt(52),
+        "sharpe": sharpe(r, 52, rf), "sortino": sortino(r, 52, rf), "calmar": calmar(r, 52),
+        "max_drawdown": max_drawdown(r), "max_drawdown_days": max_drawdown_days(r), "var_95": value_at_risk(r),
+        "cvar_95": conditional_value_at_risk(r), "win_rate": win_rate(r),
+        "probabilistic_sharpe": probabilistic_sharpe(r - rf), "deflated_sharpe": _hand_dsr(r - rf, 5)}, rel=1e-9)
 
 
 def _hand_dsr(r: np.ndarray, trials: int) -> float:
