@@ -1,13 +1,24 @@
-"""Shared fixtures: small, real-shaped OHLCV frames and the bundled sample."""
+"""Shared fixtures: small, real-shaped OHLCV frames and the bundled sample; hypothesis profiles."""
 
 from __future__ import annotations
 
+import os
 from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests are deterministic unless asked otherwise: "ci" (the default) derandomises, so a run
+# that passes passes again and a failure reproduces; "dev" explores new random examples each run.
+# Pick one with HYPOTHESIS_PROFILE=dev. A test's own @settings(max_examples=...) still applies.
+settings.register_profile("ci", derandomize=True, max_examples=50, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", derandomize=False, max_examples=200, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample" / "ohlcv.parquet"

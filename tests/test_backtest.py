@@ -17,6 +17,8 @@ from stockcast.backtest.summary import backtest_metrics, curves
 from stockcast.backtest.walk_forward import stitch, walk_forward
 from stockcast.errors import StockcastError
 
+from .test_backtest_metrics import _hand_dsr
+
 COST = cost_per_side(5, 5)
 COSTS = Costs(COST)
 
@@ -255,6 +257,9 @@ def test_backtest_metrics_keep_their_contract():
     daily = results["long_short"]
     gap = (daily["strategy"] - daily["benchmark"]).mean() * 252
     assert report["test"]["excess_return"] == pytest.approx(gap)
+    spread = (daily["strategy"] - daily["benchmark"]).to_numpy()  # deflated by the 3 trials, on both sides
+    assert report["test"]["excess_deflated_sharpe"] == pytest.approx(_hand_dsr(spread, 3), rel=1e-9)
+    assert report["test"]["deflated_sharpe"] == pytest.approx(_hand_dsr(daily["strategy"].to_numpy(), 3), rel=1e-9)
     assert report["test"]["annual_return_gross"] > report["test"]["annual_return"]
     plots = curves(results, "long_short", 100_000)
     assert plots["equity"].columns == ["date", "strategy", "strategy_gross", "benchmark", *STRATEGIES]

@@ -93,7 +93,40 @@ def test_excess_is_qlibs_annualised_arithmetic_mean_and_information_ratio():
     assert out["information_ratio"] == pytest.approx(np.mean(s - b) / np.std(s - b, ddof=1) * np.sqrt(252))
 
 
-def test_summary_lists_every_metric_of_the_issue():
-    assert set(summarize(SERIES["daily_noise"])) == {
-        "annual_return", "annual_volatility", "sharpe", "sortino", "calmar", "max_drawdown", "max_drawdown_days",
-        "var_95", "cvar_95", "win_rate", "probabilistic_sharpe", "deflated_sharpe"}
+def test_summary_lists_every_metric_of_the_issue_with_its_own_settings():
+    """Rule: summarize reports each metric of the issue, computed with the periods per year, the
+    per-period risk-free rate and the number of trials it was given."""
+    r, rf = SERIES["daily_noise"], 0.0001
+    got = summarize(r, periods_per_year=52, risk_free=rf, trials=5)
+    assert got == pytest.approx({
+        "annual_return": annual_return(r, 52), "annual_volatility": np.std(r, ddof=1) * np.sqrt(52),
+        "sharpe": sharpe(r, 52, rf), "sortino": sortino(r, 52, rf), "calmar": calmar(r, 52),
+        "max_drawdown": max_drawdown(r), "max_drawdown_days": max_drawdown_days(r), "var_95": value_at_risk(r),
+        "cvar_95": conditional_value_at_risk(r), "win_rate": win_rate(r),
+        "probabilistic_sharpe": probabilistic_sharpe(r - rf), "deflated_sharpe": _hand_dsr(r - rf, 5)}, rel=1e-9)
+
+
+def _hand_dsr(r: np.ndarray, trials: int) -> float:
+    """The deflated Sharpe of Bailey & Lopez de Prado (2014) written out from the paper, with V the
+    estimate's own sampling variance (1 - g3 SR + (g4 - 1)/4 SR^2) / (n - 1)."""
+    n, sr = len(r), r.mean() / r.std(ddof=1)
+    g3 = np.mean((r - r.mean()) ** 3) / r.std() ** 3
+    g4 = np.mean((r - r.mean()) ** 4) / r.std() ** 4
+    spread = 1 - g3 * sr + (g4 - 1) / 4 * sr**2
+    euler = 0.5772156649015329
+    expected_max = (1 - euler) * norm.ppf(1 - 1 / trials) + euler * norm.ppf(1 - 1 / (trials * np.e))
+    sr0 = np.sqrt(spread / (n - 1)) * expected_max
+    return float(norm.cdf((sr - sr0) * np.sqrt(n - 1) / np.sqrt(spread)))
+
+
+@pytest.mark.parametrize("trials", [2, 7, 50])
+@pytest.mark.parametrize("name", ["daily_noise", "fat_tails"])
+def test_deflated_sharpe_equals_the_papers_formula_by_hand(name, trials):
+    """Rule: DSR = PSR(SR0) with SR0 the expected best Sharpe of `trials` unskilled trials; summarize
+    deflates by the trials it is given, not by one."""
+    r = SERIES[name]
+    assert deflated_sharpe(r, trials) == pytest.approx(_hand_dsr(r, trials), rel=1e-9)
+    assert summarize(r, trials=trials)["deflated_sharpe"] == pytest.approx(_hand_dsr(r, trials), rel=1e-9)
+    assert summarize(r, risk_free=0.0001, trials=trials)["deflated_sharpe"] == pytest.approx(
+        _hand_dsr(r - 0.0001, trials), rel=1e-9)
+    assert _hand_dsr(r, trials) < probabilistic_sharpe(r)  # deflating by more than one trial costs something

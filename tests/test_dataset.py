@@ -31,6 +31,17 @@ def test_windows_never_cross_tickers_or_segments():
             assert window["ticker"].n_unique() == 1 and window["segment"].to_list() == [segment] * L
 
 
+def test_a_window_never_crosses_tickers_even_inside_one_segment():
+    """Rule: every row of a window has the ticker of its last row; the ticker rule holds on its own,
+    not only because segments happen to change where tickers do. Here both tickers are all train."""
+    panel, L = _panel(), 5
+    panel.keys = panel.keys.with_columns(segment=pl.lit("train"))
+    ends = panel.window_ends(L, "train")
+    # AAA has rows 0..29, BBB rows 30..54: the first window of each ticker ends L - 1 rows in
+    expected = np.r_[np.arange(L - 1, 30), np.arange(30 + L - 1, 55)]
+    np.testing.assert_array_equal(ends, expected)
+
+
 def test_windows_with_missing_values_are_masked_not_filled():
     panel = _panel(seq_nan_rows=(3,))
     ends = panel.window_ends(4, "train")

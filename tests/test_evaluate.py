@@ -171,14 +171,38 @@ def test_breakdown_by_group_matches_scikit_learn_per_group():
     assert by_year["year"].to_list() == [2019] and by_year["n"].item() == rows.height
 
 
-def test_evaluation_keeps_the_metrics_contract():
+def _by_hand(y: np.ndarray, prob: np.ndarray) -> dict[str, float]:
+    """The segment's headline numbers from their definitions: the call prob > 0.5; AUC as the share of
+    (up, down) pairs ranked right (Mann-Whitney); Wilson's interval; the binomial tail against the
+    segment's own majority share."""
+    pred = (prob > 0.5).astype(int)
+    tp, fp, fn = int(((pred == 1) & (y == 1)).sum()), int(((pred == 1) & (y == 0)).sum()), \
+        int(((pred == 0) & (y == 1)).sum())
+    hits, n = int((pred == y).sum()), len(y)
+    precision, recall = tp / (tp + fp), tp / (tp + fn)
+    up, down = prob[y == 1], prob[y == 0]
+    auc = ((up[:, None] > down[None, :]).sum() + 0.5 * (up[:, None] == down[None, :]).sum()) / (len(up) * len(down))
+    z, p = 1.959963984540054, hits / n
+    centre, half = p + z**2 / (2 * n), z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    null = max(y.mean(), 1 - y.mean())
+    tail = sum(math.comb(n, k) * null**k * (1 - null) ** (n - k) for k in range(hits, n + 1))
+    return {"accuracy": hits / n, "precision": precision, "recall": recall,
+            "f1": 2 * precision * recall / (precision + recall), "auc": auc,
+            "accuracy_low": (centre - half) / (1 + z**2 / n), "accuracy_high": (centre + half) / (1 + z**2 / n),
+            "null_rate": null, "p_binomial": tail, "n": n}
+
+
+def test_evaluation_scores_each_segment_by_the_definitions():
+    """Rule: every headline number of val and test is its textbook definition on that segment's rows."""
     rows = _panel(signal=0.3)
     labels = rows.select("ticker", "date", "next_return")
     result = evaluate(rows, labels, train_majority=1, threshold=0.5, top_k=2)
     for segment in ("val", "test"):
-        assert {"accuracy", "precision", "recall", "f1", "auc", "accuracy_low", "accuracy_high",
-                "p_binomial", "p_pesaran_timmermann", "ic_mean", "rank_ic_mean", "top_flop_accuracy"} <= set(
-            result.metrics[segment])
+        part = rows.filter(pl.col("segment") == segment)
+        expected = _by_hand(part["label"].to_numpy(), part["prob"].to_numpy().astype(np.float64))
+        got = {k: result.metrics[segment][k] for k in expected}
+        assert got == pytest.approx(expected, rel=1e-9), segment
+        assert {"p_pesaran_timmermann", "ic_mean", "rank_ic_mean", "top_flop_accuracy"} <= set(result.metrics[segment])
     assert set(result.metrics["baselines"]) == {"majority_class", "always_up", "yesterday"}
     assert set(result.plots) == {"roc", "calibration", "confusion", "accuracy_by_ticker", "accuracy_by_year", "ic"}
     test = rows.filter(pl.col("segment") == "test")

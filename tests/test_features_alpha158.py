@@ -51,12 +51,17 @@ def qlib(df: pd.DataFrame, op: str, d: int) -> pd.Series:
         "CORD": lambda: roll(c / c.shift(1)).corr(np.log(v / v.shift(1) + 1)),
         "CNTP": lambda: roll((c > c.shift(1)).astype(float).where(c.shift(1).notna())).mean(),
         "CNTN": lambda: roll((c < c.shift(1)).astype(float).where(c.shift(1).notna())).mean(),
+        "CNTD": lambda: roll((c > c.shift(1)).astype(float).where(c.shift(1).notna())).mean()
+        - roll((c < c.shift(1)).astype(float).where(c.shift(1).notna())).mean(),
         "SUMP": lambda: roll(dc.clip(lower=0)).sum() / (roll(dc.abs()).sum() + EPS),
+        "SUMN": lambda: roll((-dc).clip(lower=0)).sum() / (roll(dc.abs()).sum() + EPS),
         "SUMD": lambda: (roll(dc.clip(lower=0)).sum() - roll((-dc).clip(lower=0)).sum()) / (roll(dc.abs()).sum() + EPS),
         "VMA": lambda: roll(v).mean() / (v + EPS),
         "VSTD": lambda: roll(v).std() / (v + EPS),
         "WVMA": lambda: roll(move_volume).std() / (roll(move_volume).mean() + EPS),
+        "VSUMP": lambda: roll(dv.clip(lower=0)).sum() / (roll(dv.abs()).sum() + EPS),
         "VSUMN": lambda: roll((-dv).clip(lower=0)).sum() / (roll(dv.abs()).sum() + EPS),
+        "VSUMD": lambda: (roll(dv.clip(lower=0)).sum() - roll((-dv).clip(lower=0)).sum()) / (roll(dv.abs()).sum() + EPS),
     }[op]()
 
 
@@ -70,11 +75,21 @@ def ours(bars: pl.DataFrame) -> pl.DataFrame:
     return compute(bars, feature_set("alpha158"))
 
 
-@pytest.mark.parametrize("op", ["ROC", "MA", "STD", "BETA", "RSQR", "RESI", "MAX", "MIN", "QTLU", "QTLD", "RANK",
-                                "RSV", "IMAX", "IMIN", "IMXD", "CORR", "CORD", "CNTP", "CNTN", "SUMP", "SUMD",
-                                "VMA", "VSTD", "WVMA", "VSUMN"])
-@pytest.mark.parametrize("d", [5, 20, 60])
+OPERATORS = ["ROC", "MA", "STD", "BETA", "RSQR", "RESI", "MAX", "MIN", "QTLU", "QTLD", "RANK", "RSV", "IMAX", "IMIN",
+             "IMXD", "CORR", "CORD", "CNTP", "CNTN", "CNTD", "SUMP", "SUMN", "SUMD", "VMA", "VSTD", "WVMA", "VSUMP",
+             "VSUMN", "VSUMD"]
+WINDOWS = [5, 10, 20, 30, 60]
+
+
+def test_every_alpha158_rolling_feature_is_checked():
+    rolling = {f.name for f in feature_set("alpha158") if f.family == "rolling"}
+    assert rolling == {f"{op}{d}" for op in OPERATORS for d in WINDOWS}
+
+
+@pytest.mark.parametrize("op", OPERATORS)
+@pytest.mark.parametrize("d", WINDOWS)
 def test_alpha158_rolling_operators_match_qlib(op: str, d: int, bars: pl.DataFrame, ours: pl.DataFrame):
+    """Rule: each operator is qlib's Alpha158 expression over d sessions, value by value."""
     for ticker, rows in bars.sort("ticker", "date").partition_by("ticker", as_dict=True).items():
         expected = qlib(rows.to_pandas(), op, d).to_numpy(dtype=float)
         got = ours.filter(pl.col("ticker") == ticker[0])[f"{op}{d}"].to_numpy()

@@ -7,6 +7,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from stockcast import fitting
 from stockcast.dataset import Panel
 from stockcast.errors import StockcastError
 from stockcast.fitting import fit, fold_predictions, trainable
@@ -107,3 +108,23 @@ def test_a_sequence_model_refuses_a_spilled_panel(tmp_path):
     panel.spill(tmp_path)
     with pytest.raises(StockcastError, match="lstm reads whole windows"):
         fit(panel, TrainParams(model="lstm", **PARAMS), 2, tmp_path)
+
+
+def test_each_walk_forward_fold_fits_its_normaliser_on_its_own_training_dates(tmp_path, monkeypatch):
+    """Rule (leakage): a fold's normaliser sees the rows of the fold's train period and nothing else
+    (not its val, test or embargo dates, nor the rows of the whole panel)."""
+    seen: list[np.ndarray] = []
+    real = fitting.fit_normalizer
+
+    def spy(kind, x, rows, features):
+        seen.append(rows.copy())
+        return real(kind, x, rows, features)
+
+    monkeypatch.setattr(fitting, "fit_normalizer", spy)
+    panel = _panel()
+    fold = Fold(7, ("2020-01-11", "2020-02-29"), ("2020-03-05", "2020-03-20"), ("2020-03-25", "2020-04-29"))
+    fold_predictions(panel, fold, TrainParams(model="logreg", **PARAMS), tmp_path)
+    dates = panel.keys["date"]
+    expected = np.flatnonzero(dates.is_between(pl.date(2020, 1, 11), pl.date(2020, 2, 29)).to_numpy())
+    assert len(seen) == 1
+    np.testing.assert_array_equal(seen[0], expected)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import polars as pl
+import pytest
 
 from stockcast.schemas import Labels, Predictions
 
@@ -23,6 +24,10 @@ def test_an_experiment_with_a_flat_class_runs_the_pipeline_and_scores_three_clas
     metrics = json.loads((repo / "metrics/evaluate.json").read_text())
     assert {"accuracy", "auc", "log_loss", "null_rate", "flat_rate", "p_binomial",
             "p_pesaran_timmermann_up_down"} <= set(metrics["test"])
+    test = predictions.filter(pl.col("segment") == "test")  # the call is the likeliest of the three classes
+    call = test.select(pl.concat_list("prob_down", "prob", "prob_flat").list.arg_max().cast(pl.Int8)).to_series()
+    assert metrics["test"]["accuracy"] == pytest.approx((call == test["label"]).mean())
+    assert metrics["test"]["flat_rate"] == pytest.approx((test["label"] == 2).mean())
     assert "pt_n_up_down" in json.loads((repo / "data/predictions/scores.json").read_text())["test"]
     assert set(metrics["baselines"]) == {"majority_class", "always_up", "yesterday"}
     assert pl.read_csv(repo / "plots/confusion.csv").height == 9

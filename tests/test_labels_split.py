@@ -108,3 +108,104 @@ def test_walk_forward_folds_never_let_training_reach_the_test_period(bars, schem
     assert tests[-1][1] == len(dates) - 1
     starts = {index[f.train[0]] for f in folds}
     assert (starts == {0}) == (scheme == "expanding")
+
+
+def _flat_then_moves(closes: dict[str, list[float]]) -> pl.DataFrame:
+    """Bars with the given closes per ticker (other prices equal to the close), one date per index."""
+    rows = [(t, date(2001, 1, 1 + i), c) for t, cs in closes.items() for i, c in enumerate(cs)]
+    frame = pl.DataFrame(rows, schema=["ticker", "date", "close"], orient="row")
+    return frame.with_columns(open=pl.col("close"), high=pl.col("close"), low=pl.col("close"),
+                              volume=pl.lit(100, pl.Int64))
+
+
+def test_an_unchanged_close_is_labelled_down():
+    """Rule: direction label is 1 only for fwd_return > 0 strictly; an exact 0 return is down (0)."""
+    labels = make_labels(_flat_then_moves({"AAA": [10.0, 10.0, 11.0, 11.0, 9.0, 9.0]}), horizon=1)
+    assert labels["fwd_return"].to_list()[:5] == pytest.approx([0.0, 0.1, 0.0, -2 / 11, 0.0])
+    assert labels["label"].to_list() == [0, 1, 0, 0, 0, None]
+
+
+def test_the_median_ticker_of_an_odd_cross_section_is_labelled_down():
+    """Rule: excess label is 1 only for a return strictly above the date's median; with an odd number
+    of tickers the median ticker's margin is exactly 0 and it is labelled 0, so each date has
+    (n - 1) / 2 ups, not (n + 1) / 2."""
+    closes = {"AAA": [10.0, 11.0, 12.0], "BBB": [10.0, 10.5, 10.5], "CCC": [10.0, 9.0, 9.5]}
+    labels = make_labels(_flat_then_moves(closes), horizon=1, kind="excess").drop_nulls("label")
+    got = {(t, d.day): lab for t, d, lab in labels.select("ticker", "date", "label").iter_rows()}
+    # date 1: returns AAA +10%, BBB +5% (median), CCC -10%; date 2: AAA +9.1%, BBB 0%, CCC +5.6% (median)
+    assert got == {("AAA", 1): 1, ("BBB", 1): 0, ("CCC", 1): 0, ("AAA", 2): 1, ("BBB", 2): 0, ("CCC", 2): 0}
+
+
+def test_equal_returns_on_a_date_are_all_labelled_down():
+    """Rule: ties with the median are down, so a date where every ticker moves alike has no up."""
+    closes = {"AAA": [10.0, 11.0], "BBB": [20.0, 22.0]}
+    labels = make_labels(_flat_then_moves(closes), horizon=1, kind="excess").drop_nulls("label")
+    assert labels["label"].to_list() == [0, 0]
+
+
+CALENDAR = [date(2021, 3, 1 + i) for i in range(20)]  # 20 dates, one a day: index i is March i+1
+
+
+def _late_listing() -> pl.DataFrame:
+    """Labels of AAA on all 20 dates and BBB on the last 10: 10 dates of one row, then 10 of two (30 rows)."""
+    rows = [("AAA", d) for d in CALENDAR] + [("BBB", d) for d in CALENDAR[10:]]
+    return pl.DataFrame(rows, schema=["ticker", "date"], orient="row").with_columns(label=pl.lit(1, pl.Int8))
+
+
+def _spans(labels: pl.DataFrame) -> dict[str, list[date]]:
+    return {s: sorted(labels.filter(pl.col("segment") == s)["date"].unique()) for s in ("train", "embargo", "val", "test")}
+
+
+def test_cuts_by_rows_fall_on_the_exact_date_the_share_is_reached():
+    """Rule: a segment ends on the first date by which at least its share of all rows has been seen
+    (the cumulative count reaching the share exactly still ends there), then `embargo_days` dates
+    are dropped. 30 rows: 0.4 -> 12 rows reached on date index 10; 0.8 -> 24 rows on index 16."""
+    labels, bounds = assign_segments(_late_listing(), 0.4, 0.4, embargo_days=1)
+    spans = _spans(labels)
+    assert spans["train"] == CALENDAR[0:11]
+    assert spans["embargo"] == [CALENDAR[11], CALENDAR[17]]
+    assert spans["val"] == CALENDAR[12:17] and spans["test"] == CALENDAR[18:20]
+    assert (bounds.train_start, bounds.val_start, bounds.test_start, bounds.end) == (
+        "2021-03-01", "2021-03-13", "2021-03-19", "2021-03-20")
+    # 0.45 -> 13.5 rows, first reached on index 11 (14 rows)
+    labels, _ = assign_segments(_late_listing(), 0.45, 0.35, embargo_days=0)
+    assert _spans(labels)["train"] == CALENDAR[0:12] and _spans(labels)["val"] == CALENDAR[12:17]
+
+
+def test_cuts_by_dates_ignore_how_many_rows_each_date_has():
+    """Rule: with fraction_of="dates", 0.5/0.25 of 20 dates is 10 train dates and 5 val dates (embargo
+    taken from the start of val and of test)."""
+    labels, bounds = assign_segments(_late_listing(), 0.5, 0.25, embargo_days=2, fraction_of="dates")
+    spans = _spans(labels)
+    assert spans["train"] == CALENDAR[0:10] and spans["embargo"] == CALENDAR[10:12] + CALENDAR[15:17]
+    assert spans["val"] == CALENDAR[12:15] and spans["test"] == CALENDAR[17:20]
+    assert bounds.val_start == "2021-03-13" and bounds.test_start == "2021-03-18"
+
+
+def test_explicit_start_dates_begin_val_and_test_on_that_date_and_embargo_before_it():
+    """Rule: with val_start/test_start, val and test begin on the first date on or after each, and
+    the `embargo_days` dates before each are dropped from the segment before."""
+    labels, bounds = assign_segments(_late_listing(), 0.6, 0.2, 2, date(2021, 3, 13), date(2021, 3, 19))
+    spans = _spans(labels)
+    assert spans["train"] == CALENDAR[0:10] and spans["embargo"] == CALENDAR[10:12] + CALENDAR[16:18]
+    assert spans["val"] == CALENDAR[12:16] and spans["test"] == CALENDAR[18:20]
+    assert (bounds.val_start, bounds.test_start) == ("2021-03-13", "2021-03-19")
+    gap = _late_listing().filter(pl.col("date") != date(2021, 3, 13))  # val_start is not a date of the data
+    labels, bounds = assign_segments(gap, 0.6, 0.2, 2, date(2021, 3, 13), date(2021, 3, 19))
+    assert bounds.val_start == "2021-03-14" and _spans(labels)["train"] == CALENDAR[0:10]
+
+
+def test_walk_forward_folds_cut_on_exact_dates():
+    """Rule: test periods of step_days dates from min_train_days + embargo on; each fold fits on what
+    precedes its embargo, of which the last val_share (rounded, at least one date) after another
+    embargo is val. On 20 dates, step 4, min_train 8, embargo 1, val_share 0.25, by hand:"""
+    folds = walk_forward_folds(pl.Series(CALENDAR), "expanding", step_days=4, min_train_days=8, train_days=8,
+                               embargo_days=1)
+    d = [str(x) for x in CALENDAR]
+    assert [(f.train, f.val, f.test) for f in folds] == [
+        ((d[0], d[4]), (d[6], d[7]), (d[9], d[12])),
+        ((d[0], d[7]), (d[9], d[11]), (d[13], d[16])),
+        ((d[0], d[10]), (d[12], d[15]), (d[17], d[19]))]
+    rolling = walk_forward_folds(pl.Series(CALENDAR), "rolling", step_days=4, min_train_days=8, train_days=6,
+                                 embargo_days=1)
+    assert [f.train[0] for f in rolling] == [d[2], d[6], d[10]]  # fit_end - train_days

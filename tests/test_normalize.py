@@ -1,9 +1,17 @@
+import json
+
 import numpy as np
+import polars as pl
 import pytest
 
+from stockcast.data.synthetic import generate
 from stockcast.errors import StockcastError
+from stockcast.labels import make_labels
 from stockcast.normalize import (CrossSectionalRank, RobustZScore, ZScore, fit_normalizer, normalizer_from_dict,
                                  normalizer_to_dict)
+from stockcast.segments import assign_segments
+
+from .stages import project, run_stage
 
 FEATURES = ["a", "b", "c"]
 
@@ -82,3 +90,45 @@ def test_block_statistics_equal_numpy_on_the_training_rows(monkeypatch):
     np.testing.assert_allclose(r.center, np.nan_to_num(median), rtol=0)
     np.testing.assert_allclose(np.array(r.scale[:4]) / 1.4826, mad[:4], rtol=1e-12)
     assert z.scale[4] == r.scale[4] == 1.0
+
+
+def _train_stage_project(folder, kind: str):
+    """A project folder holding what the train stage reads (features, manifest, labels, boundaries) for
+    3 tickers x 200 sessions, whose val, test and embargo rows are shifted by 1000, 2000 and 500: any of
+    their rows entering the statistics moves them far from the training rows' own."""
+    bars = generate("null", 3, 200, seed=2)[0]
+    labels, _ = assign_segments(make_labels(bars, 1), 0.6, 0.2, embargo_days=5)
+    rng = np.random.default_rng(3)
+    offset = pl.col("segment").replace_strict({"train": 0.0, "val": 1000.0, "test": 2000.0, "embargo": 500.0})
+    table = labels.select("ticker", "date", offset.alias("offset")).with_columns(
+        (pl.Series(rng.normal(m, s, labels.height)) + pl.col("offset")).alias(name)
+        for name, m, s in (("a", 1.0, 2.0), ("b", -3.0, 0.5), ("c", 0.0, 10.0)))
+    table = table.with_columns(b=pl.when(pl.int_range(pl.len()) % 11 == 0).then(None).otherwise("b"))  # warm-up holes
+    project(folder, {"train": {"model": "logreg", "normalize": kind, "seq_len": 3, "epochs": 1, "device": "cpu",
+                               "resume": False}})
+    (folder / "data" / "features").mkdir(parents=True)
+    (folder / "data" / "splits").mkdir(parents=True)
+    table.drop("offset").write_parquet(folder / "data" / "features" / "features.parquet")
+    (folder / "data" / "features" / "manifest.json").write_text(json.dumps({"features": [{"name": n} for n in "abc"]}))
+    labels.write_parquet(folder / "data" / "splits" / "labels.parquet")
+    (folder / "data" / "splits" / "boundaries.json").write_text(json.dumps({"n_classes": 2}))
+    return table.join(labels.select("ticker", "date", "segment"), on=["ticker", "date"]).filter(
+        pl.col("segment") == "train")
+
+
+@pytest.mark.parametrize("kind", ["zscore", "robust"])
+def test_the_train_stage_fits_its_normaliser_on_train_rows_only(kind, tmp_path):
+    """Rule (leakage): the normaliser the train stage saves has the statistics of the training
+    segment's rows and of nothing else, checked by running stages/train.py itself."""
+    train = _train_stage_project(tmp_path, kind)
+    run_stage(tmp_path, "train")
+    saved = json.loads((tmp_path / "models" / "logreg" / "normalizer.json").read_text())
+    x = train.select("a", "b", "c").cast(pl.Float32).to_numpy().astype(np.float64)
+    if kind == "zscore":
+        center, scale = np.nanmean(x, axis=0), np.nanstd(x, axis=0)
+    else:
+        center = np.nanmedian(x, axis=0)
+        scale = np.nanmedian(np.abs(x - center), axis=0) * 1.4826
+    assert saved["kind"] == kind and saved["features"] == ["a", "b", "c"]
+    np.testing.assert_allclose(saved["center"], center, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(saved["scale"], scale, rtol=1e-6)

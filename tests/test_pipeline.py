@@ -70,6 +70,9 @@ def test_metrics_files_hold_the_headline_and_the_detail_files_the_rest(repo):
     scores = json.loads((repo / "data/predictions/scores.json").read_text())
     assert {"precision", "recall", "top_flop_accuracy", "ic_tstat"} <= set(scores["test"])
     assert {k: scores["test"][k] for k in evaluate["test"]} == evaluate["test"]
+    test = pl.read_parquet(repo / "data/predictions/predictions.parquet").filter(pl.col("segment") == "test")
+    hits = int(((test["prob"] > 0.5).cast(pl.Int8) == test["label"]).sum())  # the stage's numbers are the rows'
+    assert (evaluate["test"]["n"], evaluate["test"]["accuracy"]) == (test.height, pytest.approx(hits / test.height))
     backtest = json.loads((repo / "metrics/backtest.json").read_text())
     for side in ("test", "benchmark"):
         assert {"annual_return", "sharpe", "max_drawdown"} <= set(backtest[side])

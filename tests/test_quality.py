@@ -322,3 +322,90 @@ def test_an_adjustment_that_overflows_is_quarantined_not_a_traceback(adj_close, 
     assert _quarantined(result, "non_finite_value") == {(bars["ticker"][7], bars["date"][7])}
     assert result.quarantine["detail"][0].startswith("restating by adj_close/close=")
     OHLCV.validate(result.clean)
+
+
+def _with_prices(bars: pl.DataFrame, at: int, **prices: float) -> pl.DataFrame:
+    """`bars` with row `at` set to the given open/high/low/close (the others unchanged)."""
+    i = pl.int_range(pl.len()) == at
+    return bars.with_columns(pl.when(i).then(pl.lit(v)).otherwise(pl.col(c)).alias(c) for c, v in prices.items())
+
+
+@pytest.mark.parametrize("prices", [
+    {"open": 12.0, "high": 11.0, "low": 9.0, "close": 10.0},   # open above the high
+    {"open": 8.0, "high": 11.0, "low": 9.0, "close": 10.0},    # open below the low
+    {"open": 10.0, "high": 11.0, "low": 9.0, "close": 11.5},   # close above the high
+    {"open": 10.0, "high": 11.0, "low": 9.0, "close": 8.5},    # close below the low
+])
+def test_an_open_or_close_outside_low_high_is_quarantined(prices):
+    """Rule (ohlc_inconsistent): low <= min(open, close) and max(open, close) <= high, for the open
+    as much as for the close; a row breaking it is quarantined, the rest of its ticker is kept."""
+    bars = _with_prices(_bars(), 40, **prices)
+    result = check(bars, QualityParams())
+    ticker, day = bars.row(40, named=True)["ticker"], bars.row(40, named=True)["date"]
+    assert _quarantined(result, "ohlc_inconsistent") == {(ticker, day)}
+    assert result.clean.height == bars.height - 1
+
+
+def test_an_open_or_close_on_the_high_or_low_is_consistent():
+    """Rule (ohlc_inconsistent), boundary: prices equal to the high or the low are consistent."""
+    bars = _with_prices(_bars(), 40, open=11.0, high=11.0, low=9.0, close=9.0)
+    bars = _with_prices(bars, 41, open=9.0, high=11.0, low=9.0, close=11.0)
+    assert check(bars, QualityParams()).report["by_rule"]["ohlc_inconsistent"] == 0
+
+
+def test_missing_sessions_exactly_at_the_threshold_keep_the_ticker():
+    """Rule (missing_session): a ticker is flagged when it misses MORE than max_missing_fraction of the
+    sessions in its range; exactly that share is allowed, and with the default 0.0 a ticker that misses
+    none is never flagged."""
+    bars = _bars(300).with_row_index("i")
+    gappy = bars.filter(~pl.col("i").is_in([50, 120, 200])).drop("i")   # S0000 misses 3 of its 300 sessions
+    rules = _rules(missing_session="quarantine_ticker")
+    assert 0.01 * 300 == 3
+    at = check(gappy, _params(max_missing_fraction=0.01, **rules))
+    assert at.report["tickers_dropped"] == [] and at.report["missing_sessions"]["by_ticker"] == {"S0000": 3}
+    above = check(gappy, _params(max_missing_fraction=0.0099, **rules))
+    assert above.report["dropped_by_rule"] == {"S0000": "missing_session"}
+    complete = check(bars.drop("i"), _params(max_missing_fraction=0.0, **rules))
+    assert complete.report["tickers_dropped"] == [] and complete.clean.height == 600
+    warned = check(gappy, _params(max_missing_fraction=0.01, **_rules(missing_session="warn")))
+    assert warned.report["warnings"]["missing_session"] == 0
+    warned = check(gappy, _params(max_missing_fraction=0.0, **_rules(missing_session="warn")))
+    assert warned.report["warnings"]["missing_session"] == 3
+
+
+def _zigzag(closes: dict[int, float], n: int = 300) -> pl.DataFrame:
+    """One ticker on n XNYS sessions whose close alternates 10.0 / 10.1 (never a stale run nor a
+    split-sized move), with `closes` overriding rows by index; open, high and low equal the close."""
+    days = _bars(n).filter(pl.col("ticker") == "S0000")["date"]
+    close = [closes.get(i, 10.0 if i % 2 == 0 else 10.1) for i in range(n)]
+    return pl.DataFrame({"ticker": "S0000", "date": days, "open": close, "high": close, "low": close, "close": close,
+                         "volume": pl.Series([1000] * n, dtype=pl.Int64),
+                         "adj_close": pl.Series([None] * n, dtype=pl.Float64)})
+
+
+def test_an_extreme_move_exactly_at_the_threshold_is_found():
+    """Rule (extreme_move): |close / previous close - 1| >= extreme_move is a finding: a move of exactly
+    the threshold counts, one just below does not (0.6 here: 1.6x and 0.4x are no split ratio)."""
+    after_down = {i: 4.0 if i % 2 else 4.04 for i in range(201, 300)}
+    bars = _zigzag({101: 16.0, 151: 15.99, **after_down})  # rows 100, 150 and 200 close at 10.0
+    result = check(bars, _params(extreme_move=0.6))
+    days = bars["date"]
+    assert _found(result, "extreme_move") == {("S0000", days[101]), ("S0000", days[201])}
+    assert result.report["by_rule"]["extreme_move"] == 0 and result.clean.height == 300
+
+
+def test_a_run_of_exactly_stale_run_equal_closes_is_stale():
+    """Rule (stale_price): stale_run equal closes in a row are a stale run (its repeats quarantined,
+    the first print kept); one fewer is not."""
+    exactly = _zigzag({i: 10.05 for i in range(101, 106)})                    # 5 equal closes
+    assert _quarantined(check(exactly, QualityParams()), "stale_price") == {
+        ("S0000", d) for d in exactly["date"][102:106]}
+    one_fewer = _zigzag({i: 10.05 for i in range(101, 105)})                  # 4 equal closes
+    assert check(one_fewer, QualityParams()).report["by_rule"]["stale_price"] == 0
+
+
+def test_a_history_of_exactly_min_history_days_is_kept():
+    """Rule (short_history): a ticker is dropped when it has FEWER usable rows than min_history_days."""
+    bars = _zigzag({})
+    assert check(bars, _params(min_history_days=300)).report["tickers_dropped"] == []
+    assert check(bars, _params(min_history_days=301)).report["dropped_by_rule"] == {"S0000": "short_history"}

@@ -30,6 +30,9 @@ def make_labels(bars: pl.DataFrame, horizon: int, kind: Literal["direction", "ex
     - direction: label = 1 if fwd_return > 0, else 0.
     - excess: label = 1 if fwd_return beats the cross-sectional median fwd_return of the same date
       (Fischer & Krauss 2018); dates with fewer than two labelled tickers get no label.
+    - ties are down: a margin of exactly 0 (an unchanged close, or the median ticker itself when a
+      date has an odd number of tickers) is labelled 0, since "up" must be earned strictly. With a
+      dead zone above 0 such rows fall inside it instead.
     - dead_zone: rows with |fwd_return| < dead_zone (direction) or |fwd_return - median| <
       dead_zone (excess) are near-zero moves. dead_zone_mode "exclude" leaves them unlabelled, so
       they neither train nor score the model; "flat" labels them 2, a third class.

@@ -1,0 +1,61 @@
+"""Run the pipeline's stage scripts in-process in a temporary project folder, as `dvc repro` would
+run them there: the same main(), the same params.yaml reading, the same files in and out.
+
+In-process (not a subprocess per stage) keeps the truth tests quick and lets a test plant a leak
+into a stage module (monkeypatch one of its names) to prove the checks would catch it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import shutil
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import yaml
+
+from .conftest import ROOT
+
+STAGES = ROOT / "stages"
+
+
+def stage(name: str) -> ModuleType:
+    """stages/<name>.py as a fresh module (not run): patch its names, then call its main()."""
+    spec = importlib.util.spec_from_file_location(f"stockcast_stage_{name}", STAGES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def project(folder: Path, changes: dict[str, dict]) -> Path:
+    """A bare project folder: the repository's params.yaml with `changes` merged section by section,
+    and the sample's universe file (what the evaluate and backtest stages read)."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for section, values in changes.items():
+        params[section].update(values)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (folder / "data" / "sample").mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "data" / "sample" / "universe.csv", folder / "data" / "sample" / "universe.csv")
+    return folder
+
+
+def set_params(folder: Path, changes: dict[str, dict]) -> None:
+    params = yaml.safe_load((folder / "params.yaml").read_text())
+    for section, values in changes.items():
+        params[section].update(values)
+    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def run_stage(folder: Path, name: str, *argv: str, module: ModuleType | None = None) -> None:
+    """Run stage `name` (or an already loaded, perhaps patched, `module` of it) with `argv` in `folder`."""
+    module = module or stage(name)
+    saved = sys.argv
+    sys.argv = [f"stages/{name}.py", *argv]
+    try:
+        with contextlib.chdir(folder):
+            module.main()
+    finally:
+        sys.argv = saved
