@@ -12,6 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
+from stockcast.checksums import verified_config
 from stockcast.errors import exit_on_error
 from stockcast.params import load_section
 from stockcast.report import (accuracy_by_year_plot, calibration_plot, capacity_plot, confusion_plot, drawdown_plot, equity_plot,
@@ -25,6 +26,7 @@ OUT = Path("reports/index.html")
 def main() -> None:
     params = load_section("report")
     model_dir = Path(sys.argv[1])
+    config = verified_config(model_dir)  # an edited artifact is refused here as in evaluate
     csv = {name: pl.read_csv(f"plots/{name}.csv", try_parse_dates=True)
            for name in ("equity", "drawdown", "regimes", "roc", "calibration", "confusion", "accuracy_by_year", "ic",
                          "capacity")}
@@ -36,13 +38,14 @@ def main() -> None:
               "Confusion (test)": confusion_plot(csv["confusion"]),
               "Accuracy per year (test)": accuracy_by_year_plot(csv["accuracy_by_year"]),
               "Cumulative information coefficient (test)": ic_plot(csv["ic"])}
-    for path in sorted(model_dir.rglob("importance.json")):
+    for file in sorted(f for f in config["files"] if Path(f).name == "importance.json"):
+        path = model_dir / file
         name = f"Feature importance: {path.parent.relative_to(model_dir.parent)}"
         images[name] = importance_plot(read_importance(path))
     walkforward = read_json("data/walkforward/summary.json")
     images[f"Walk-forward equity: {walkforward['model']} retrained on each of {walkforward['folds']} folds"] = \
         equity_plot(pl.read_csv("plots/walkforward_equity.csv", try_parse_dates=True))
-    comparisons = {"The trained model (best validation scores)": model_rows(model_dir),
+    comparisons = {"The trained model (best validation scores)": model_rows(model_dir.name, config),
                    "Walk-forward (stitched out-of-sample, net of costs)": {
                        "strategy": walkforward["test"], "benchmark": walkforward["benchmark"]},
                    "Walk-forward folds": {f"fold {r['fold']}": r for r in

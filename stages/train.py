@@ -22,7 +22,7 @@ from stockcast.lifeline import die_with_parent
 from stockcast.normalize import normalizer_to_dict
 from stockcast.params import TrainParams, load_section
 from stockcast.runlock import exclusive
-from stockcast.tables import read_json, read_table, write_json
+from stockcast.tables import read_json, read_table
 from stockcast.train import seed_everything
 
 
@@ -59,15 +59,13 @@ def train(params: TrainParams, main_rank: bool) -> None:
     if main_rank:
         out = f"models/{params.model}"
         normalizer = normalizer_to_dict(fitted.normalizer)
+        importance = fitted.model.feature_importance()
+        extras = {"normalizer.json": normalizer} | ({} if importance is None else {"importance.json": {
+            kind: dict(zip(names, values.tolist())) for kind, values in importance.items()}})
         save_model(out, fitted.model, {"model": params.model, "n_features": len(names), "features": names,
                                        "params": params.model_dump(exclude={"resume"}), "normalizer": normalizer,
                                        "best_epoch": result.best_epoch, "best": result.best,
-                                       "windows": {s: len(e) for s, e in fitted.windows.ends.items()}})
-        write_json(normalizer, f"{out}/normalizer.json")
-        importance = fitted.model.feature_importance()
-        if importance is not None:
-            write_json({kind: dict(zip(names, values.tolist())) for kind, values in importance.items()},
-                       f"{out}/importance.json")
+                                       "windows": {s: len(e) for s, e in fitted.windows.ends.items()}}, extras)
         print(f"train: best epoch {result.best_epoch} {result.best} -> {out}")
 
 

@@ -84,10 +84,9 @@ def test_experiments_are_read_from_dvc_exp_show(tmp_path):
     assert rows["k1"] == {"backtest.top_k": 1, "backtest test.sharpe": 0.5, "evaluate test.accuracy": 0.5}
 
 
-def test_models_and_feature_importance_are_read_from_their_folders(tmp_path):
-    (tmp_path / "lstm").mkdir()
-    (tmp_path / "lstm" / "config.json").write_text(json.dumps({"best_epoch": 3, "best": {"val_loss": 0.69}}))
-    assert model_rows(tmp_path / "lstm") == {"lstm": {"best_epoch": 3, "val val_loss": 0.69}}
+def test_models_and_feature_importance_are_read_from_their_files(tmp_path):
+    assert model_rows("lstm", {"best_epoch": 3, "best": {"val_loss": 0.69}}) == {
+        "lstm": {"best_epoch": 3, "val val_loss": 0.69}}
     flat, nested = tmp_path / "flat.json", tmp_path / "nested.json"
     flat.write_text(json.dumps({"a": 2, "b": 1.5}))
     nested.write_text(json.dumps({"split": {"a": 1}, "gain": {"a": 0.3}}))

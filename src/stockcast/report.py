@@ -149,11 +149,10 @@ def read_importance(path: Path) -> dict[str, float]:
     return {str(k): float(v) for k, v in data.items()}
 
 
-def model_rows(model_dir: Path) -> dict[str, dict[str, Any]]:
-    """The trained model's best validation scores (models/<name>/config.json); only the model the
-    stage declares as a dep, so the page never shows a stale folder left from another run."""
-    config = read_json(model_dir / "config.json")
-    return {model_dir.name: {"best_epoch": config.get("best_epoch")} | {
+def model_rows(name: str, config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The trained model's best validation scores (its verified models/<name>/config.json); only the
+    model the stage declares as a dep, so the page never shows a stale folder left from another run."""
+    return {name: {"best_epoch": config.get("best_epoch")} | {
         f"val {k}": v for k, v in (config.get("best") or {}).items()}}
 
 
