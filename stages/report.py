@@ -15,7 +15,7 @@ import polars as pl
 from stockcast.checksums import verified_config
 from stockcast.errors import exit_on_error
 from stockcast.params import load_section
-from stockcast.report import (accuracy_by_year_plot, calibration_plot, capacity_plot, confusion_plot, drawdown_plot, equity_plot,
+from stockcast.report import (accuracy_by_year_plot, coverage_rows, calibration_plot, capacity_plot, confusion_plot, drawdown_plot, equity_plot,
                               experiment_rows, ic_plot, importance_plot, model_rows, read_importance, render,
                               roc_plot)
 from stockcast.tables import read_json
@@ -45,7 +45,11 @@ def main() -> None:
     walkforward = read_json("data/walkforward/summary.json")
     images[f"Walk-forward equity: {walkforward['model']} retrained on each of {walkforward['folds']} folds"] = \
         equity_plot(pl.read_csv("plots/walkforward_equity.csv", try_parse_dates=True))
-    comparisons = {"The trained model (best validation scores)": model_rows(model_dir.name, config),
+    scored = dict(pl.read_csv("plots/accuracy_by_ticker.csv").select("ticker", "n").iter_rows())
+    comparisons = {"Coverage: who trained (train windows) and who was scored (test predictions)": coverage_rows(
+                       read_json("data/splits/coverage.json"), config.get("windows_by_ticker", {}).get("train", {}),
+                       scored),
+                   "The trained model (best validation scores)": model_rows(model_dir.name, config),
                    "Walk-forward (stitched out-of-sample, net of costs)": {
                        "strategy": walkforward["test"], "benchmark": walkforward["benchmark"]},
                    "Walk-forward folds": {f"fold {r['fold']}": r for r in

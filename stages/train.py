@@ -65,7 +65,10 @@ def train(params: TrainParams, main_rank: bool) -> None:
         save_model(out, fitted.model, {"model": params.model, "n_features": len(names), "features": names,
                                        "params": params.model_dump(exclude={"resume"}), "normalizer": normalizer,
                                        "best_epoch": result.best_epoch, "best": result.best,
-                                       "windows": {s: len(e) for s, e in fitted.windows.ends.items()}}, extras)
+                                       "windows": {s: len(e) for s, e in fitted.windows.ends.items()},
+                                       "windows_by_ticker": {s: dict(panel.keys["ticker"].gather(r).value_counts()
+                                                                     .sort("ticker").iter_rows())
+                                                             for s, r in fitted.rows.items()}}, extras)
         print(f"train: best epoch {result.best_epoch} {result.best} -> {out}")
 
 

@@ -188,9 +188,9 @@ def test_the_evaluate_stage_refuses_an_edited_config_in_one_line(tmp_path):
     shutil.copy(ROOT / "params.yaml", tmp_path)
     done = subprocess.run([sys.executable, str(ROOT / "stages/evaluate.py"), "models/lstm"], cwd=tmp_path,
                           capture_output=True, text=True, check=False)
-    assert done.returncode == 2 and done.stderr.splitlines() == [
+    assert done.returncode == 2 and done.stderr.splitlines() == [(
         "error: models/lstm/config.json: edited or damaged after training (its SHA-256 differs from "
-        "config.json.sha256); rerun the train stage (`dvc repro -f train`) or restore the file (`dvc checkout`)"]
+        "config.json.sha256); rerun the train stage (`dvc repro -f train`) or restore the file (`dvc checkout`)")]
 
 
 def test_a_missing_weights_file_is_named(tmp_path):

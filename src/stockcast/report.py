@@ -156,6 +156,22 @@ def model_rows(name: str, config: dict[str, Any]) -> dict[str, dict[str, Any]]:
         f"val {k}": v for k, v in (config.get("best") or {}).items()}}
 
 
+def coverage_rows(coverage: dict[str, Any], trained: dict[str, int], scored: dict[str, int]
+                  ) -> dict[str, dict[str, Any]]:
+    """Per ticker: its usable rows in train, val and test (the split's coverage), the windows it trained
+    on (the model's config), its test predictions (evaluate), and what the split left out."""
+    limit = coverage.get("min_rows_per_segment")
+    notes: dict[str, list[str]] = {}
+    for row in coverage.get("left_out", []):
+        notes.setdefault(row["ticker"], []).append(f"left out of {row['segment']} ({row['usable']} < {limit} rows)")
+    for ticker in coverage.get("dropped", []):
+        notes.setdefault(ticker, []).append("dropped: no segment left")
+    return {ticker: {f"{s} rows": rows.get(s, 0) for s in ("train", "val", "test")}
+            | {"trained on (windows)": trained.get(ticker, 0), "scored (test predictions)": scored.get(ticker, 0),
+               "note": "; ".join(notes.get(ticker, []))}
+            for ticker, rows in coverage.get("usable_rows", {}).items()}
+
+
 def experiment_rows(exp_show: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """One row per commit and experiment of `dvc exp show --json`: the params that differ between
     them and the headline metrics (EXPERIMENT_METRICS)."""
