@@ -66,9 +66,7 @@ def train(params: TrainParams, main_rank: bool) -> None:
                                        "params": params.model_dump(exclude={"resume"}), "normalizer": normalizer,
                                        "best_epoch": result.best_epoch, "best": result.best,
                                        "windows": {s: len(e) for s, e in fitted.windows.ends.items()},
-                                       "windows_by_ticker": {s: dict(panel.keys["ticker"].gather(r).value_counts()
-                                                                     .sort("ticker").iter_rows())
-                                                             for s, r in fitted.rows.items()}}, extras)
+                                       "windows_by_ticker": fitted.windows_by_ticker(panel)}, extras)
         print(f"train: best epoch {result.best_epoch} {result.best} -> {out}")
 
 

@@ -93,3 +93,10 @@ def test_fitting_names_what_is_short_instead_of_blaming_seq_len(tmp_path):
     with pytest.raises(StockcastError, match=r"^train: no usable window in the val segment: every one of its 28 "
                                              r"labelled rows has a NaN or infinite feature \(f1 in 28, f2 in 28"):
         fit(panel, TrainParams(model="logreg", seq_len=5), 2, tmp_path)
+
+
+def test_the_fitted_model_records_its_windows_per_ticker(tmp_path):
+    panel = _panel()  # AAA: 15 train and 15 val rows, BBB: 12 and 13
+    panel.y[::2] = 0  # logreg needs both classes
+    fitted = fit(panel, TrainParams(model="logreg", seq_len=5), 2, tmp_path)
+    assert fitted.windows_by_ticker(panel) == {"train": {"AAA": 11, "BBB": 8}, "val": {"AAA": 11, "BBB": 9}}

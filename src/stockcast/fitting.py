@@ -35,6 +35,11 @@ class Fitted:
     windows: Windows
     rows: dict[str, np.ndarray]  # per segment, the panel rows its windows end at
 
+    def windows_by_ticker(self, panel: Panel) -> dict[str, dict[str, int]]:
+        """Per segment, each ticker's windows: who the model was trained (and selected) on."""
+        return {segment: dict(panel.keys["ticker"].gather(rows).value_counts().sort("ticker").iter_rows())
+                for segment, rows in self.rows.items()}
+
 
 def trainable(name: str, n_features: int, params: TrainParams, n_classes: int = 2) -> Model:
     """A registered model that can be fitted: built with the torch loop as its nets' trainer."""
