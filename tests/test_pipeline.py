@@ -257,3 +257,14 @@ def test_a_bad_param_fails_before_any_output_is_deleted(repo):
     assert "Running stage 'train'" not in output
     assert kept and all(p.read_bytes() == content for p, content in kept.items())
     run(["git", "checkout", "--", "params.yaml"], repo)
+
+
+def test_a_forced_train_trains_afresh_instead_of_replaying_its_finished_checkpoint(repo):
+    for _ in range(2):  # the first may find another experiment's checkpoint; the second finds its own, finished
+        out = run(["dvc", "repro", "-f", "-s", "train"], repo)
+        assert "resuming" not in out and "epoch 0:" in out and "epoch 1:" in out  # TINY: two epochs, trained
+    assert "of a finished run; training afresh" in out
+    assert not (repo / "checkpoints/train/train.lock").exists()
+    coverage = json.loads((repo / "data/splits/coverage.json").read_text())
+    assert coverage["dropped"] == [] and len(coverage["tickers"]["train"]) == 8  # the sample keeps every ticker
+    assert "Coverage: who trained" in (repo / "reports/index.html").read_text()

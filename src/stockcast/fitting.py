@@ -33,6 +33,12 @@ class Fitted:
     normalizer: Normalizer
     result: FitResult
     windows: Windows
+    rows: dict[str, np.ndarray]  # per segment, the panel rows its windows end at
+
+    def windows_by_ticker(self, panel: Panel) -> dict[str, dict[str, int]]:
+        """Per segment, each ticker's windows: who the model was trained (and selected) on."""
+        return {segment: dict(panel.keys["ticker"].gather(rows).value_counts().sort("ticker").iter_rows())
+                for segment, rows in self.rows.items()}
 
 
 def trainable(name: str, n_features: int, params: TrainParams, n_classes: int = 2) -> Model:
@@ -49,9 +55,13 @@ def fit(panel: Panel, params: TrainParams, n_classes: int, log_dir: Path, on_epo
     if spill_dir is not None and not model.reads_sequences and isinstance(panel.x, np.ndarray):
         panel.spill(spill_dir)
     normalizer = fit_normalizer(params.normalize, panel.x, panel.segment_rows("train"), panel.features)
-    data, _ = model_windows(model, panel, normalizer, params.seq_len, ("train", "val"))
+    data, rows = model_windows(model, panel, normalizer, params.seq_len, ("train", "val"))
+    for segment, ends in rows.items():
+        if len(ends) == 0:
+            raise StockcastError(f"train: no usable window in the {segment} segment: "
+                                 f"{panel.why_no_windows(params.seq_len, segment)}")
     result = model.fit(data, log_dir, on_epoch, checkpoint_dir)
-    return Fitted(model, normalizer, result, data)
+    return Fitted(model, normalizer, result, data, rows)
 
 
 def fold_predictions(panel: Panel, fold: Fold, params: TrainParams, log_dir: Path, n_classes: int = 2) -> pl.DataFrame:

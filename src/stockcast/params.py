@@ -194,6 +194,7 @@ class SplitParams(Section):
     val_start: date | None = Field(None, strict=False)   # ISO dates; both or neither
     test_start: date | None = Field(None, strict=False)
     embargo_days: int = Field(80, ge=0)
+    min_rows_per_segment: int = Field(60, ge=1)         # a ticker with fewer usable rows in a segment leaves it
     folds: FoldParams = FoldParams()
 
     @model_validator(mode="after")

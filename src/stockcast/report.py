@@ -149,12 +149,27 @@ def read_importance(path: Path) -> dict[str, float]:
     return {str(k): float(v) for k, v in data.items()}
 
 
-def model_rows(model_dir: Path) -> dict[str, dict[str, Any]]:
-    """The trained model's best validation scores (models/<name>/config.json); only the model the
-    stage declares as a dep, so the page never shows a stale folder left from another run."""
-    config = read_json(model_dir / "config.json")
-    return {model_dir.name: {"best_epoch": config.get("best_epoch")} | {
+def model_rows(name: str, config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The trained model's best validation scores (its verified models/<name>/config.json); only the
+    model the stage declares as a dep, so the page never shows a stale folder left from another run."""
+    return {name: {"best_epoch": config.get("best_epoch")} | {
         f"val {k}": v for k, v in (config.get("best") or {}).items()}}
+
+
+def coverage_rows(coverage: dict[str, Any], trained: dict[str, int], scored: dict[str, int]
+                  ) -> dict[str, dict[str, Any]]:
+    """Per ticker: its usable rows in train, val and test (the split's coverage), the windows it trained
+    on (the model's config), its test predictions (evaluate), and what the split left out."""
+    limit = coverage.get("min_rows_per_segment")
+    notes: dict[str, list[str]] = {}
+    for row in coverage.get("left_out", []):
+        notes.setdefault(row["ticker"], []).append(f"left out of {row['segment']} ({row['usable']} < {limit} rows)")
+    for ticker in coverage.get("dropped", []):
+        notes.setdefault(ticker, []).append("dropped: no segment left")
+    return {ticker: {f"{s} rows": rows.get(s, 0) for s in ("train", "val", "test")}
+            | {"trained on (windows)": trained.get(ticker, 0), "scored (test predictions)": scored.get(ticker, 0),
+               "note": "; ".join(notes.get(ticker, []))}
+            for ticker, rows in coverage.get("usable_rows", {}).items()}
 
 
 def experiment_rows(exp_show: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

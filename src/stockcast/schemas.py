@@ -15,7 +15,7 @@ from pandera.errors import SchemaError, SchemaErrors
 
 from stockcast.errors import StockcastError, shown
 
-SEGMENTS = ("train", "val", "test", "embargo")
+SEGMENTS = ("train", "val", "test", "embargo", "short")  # short: too few usable rows there (coverage.py)
 
 
 class RawOHLCV(pa.DataFrameModel):
