@@ -119,7 +119,7 @@ class TickerRuleParams(RuleParams):
     action: RuleAction = "quarantine_ticker"
 
 
-CONTRACT_RULES = ("missing_value", "non_finite_value", "non_positive_price", "ohlc_inconsistent", "non_positive_volume", "duplicate")
+CONTRACT_RULES = ("missing_value", "non_finite_value", "non_positive_price", "ohlc_inconsistent", "negative_volume", "duplicate")
 """Rules the clean table's OHLCV contract enforces anyway: they cannot be switched off or only warn."""
 TICKER_RULES = ("extreme_move", "missing_session", "short_history")
 """Rules about a series, not a row: a move belongs to two rows, a gap or a short history to none."""
@@ -132,7 +132,8 @@ class QualityRules(Section):
     non_finite_value: RuleParams = RuleParams()
     non_positive_price: RuleParams = RuleParams()
     ohlc_inconsistent: RuleParams = RuleParams()
-    non_positive_volume: RuleParams = RuleParams()
+    negative_volume: RuleParams = RuleParams()
+    zero_volume: RuleParams = RuleParams()            # no trade: a feed's placeholder, or a real halt (warn keeps it)
     future_date: RuleParams = RuleParams()            # a bar dated after the last completed session
     non_session: RuleParams = RuleParams()
     duplicate: RuleParams = RuleParams()
@@ -160,6 +161,7 @@ class QualityParams(Section):
     min_history_days: int = Field(250, ge=1)       # short_history: fewer usable rows than this
     stale_run: int = Field(5, ge=2)                # stale_price: this many equal closes in a row
     extreme_move: float = Field(0.4, gt=0)         # extreme_move: |close or open / previous close - 1| >= this
+    ohlc_tolerance: float = Field(0.000001, ge=0, le=0.01)  # ohlc_inconsistent: relative; closer is rounding, a finding
     max_missing_fraction: float = Field(0.0, ge=0, lt=1)  # missing_session: flag a ticker missing more sessions
     adjust_with_adj_close: bool = True             # restate OHLC by adj_close/close (splits, dividends)
     splits: Literal["adjust", "quarantine"] = "adjust"  # split-sized jumps in unadjusted series
