@@ -80,7 +80,8 @@ def test_audit_and_the_stages_quarantine_the_same_hostile_rows_by_ticker_and_dat
     prices.mkdir()
     (prices / "AAPL.csv").write_text(HOSTILE_CSV)
     (tmp_path / "params.yaml").write_text(
-        f"ingest: {{source: directory, path: {prices}}}\nquality: {{min_history_days: 1}}\n")
+        f"ingest: {{source: directory, path: {prices}}}\nquality: {{min_history_days: 1}}\n"
+        f"universe: {{path: {ROOT / 'data/sample/universe.csv'}}}\n")
     audited = tmp_path / "audit.parquet"
     done = runner.invoke(app, ["audit", str(prices), "--params", str(tmp_path / "params.yaml"),
                                "--quarantine", str(audited)], terminal_width=400)

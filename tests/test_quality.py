@@ -235,12 +235,17 @@ def test_bad_quality_params_are_one_line_errors(change, message):
 def test_quality_stage_writes_its_outputs(tmp_path):
     (tmp_path / "data" / "raw").mkdir(parents=True)
     shutil.copy(SAMPLE, tmp_path / "data" / "raw" / "ohlcv.parquet")
+    (tmp_path / "data" / "raw" / "ohlcv.meta.json").write_text('{"exchanges": {"^GSPC": "XNYS"}}')
+    shutil.copytree(ROOT / "data" / "sample", tmp_path / "data" / "sample", ignore=shutil.ignore_patterns("*.parquet"))
     shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
     done = subprocess.run([sys.executable, str(ROOT / "stages" / "quality.py")], cwd=tmp_path,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     metrics = json.loads((tmp_path / "metrics" / "quality.json").read_text())
     assert metrics["rows_in"] == metrics["rows_clean"] + metrics["rows_quarantined"] == 39_329
+    report = json.loads((tmp_path / "data" / "quarantine" / "report.json").read_text())
+    assert report["calendars"]["XNAS"]["tickers"] == 7 and report["calendars"]["XNYS"]["tickers"] == 2  # universe.csv
+    assert metrics["broken"] == report["broken_by_rule"] and metrics["quarantined"] == report["by_rule"]
     Findings.validate(pl.read_parquet(tmp_path / "data" / "quarantine" / "findings.parquet"))
 
 

@@ -43,13 +43,14 @@ def exchanges_in(frame: pl.DataFrame, origin: str, ticker: str | None = None) ->
     return dict(pairs.iter_rows())
 
 
-def merge(data: Mapping[str, str], universe: Mapping[str, str], universe_origin: str) -> dict[str, str]:
-    """The data's exchanges and the universe file's together; a ticker they place differently is an error."""
-    for ticker in sorted(data.keys() & universe.keys()):
-        if data[ticker] != universe[ticker]:
-            raise StockcastError(f"{universe_origin}: ticker {shown(ticker)} is on exchange {universe[ticker]!r} "
-                                 f"there, but the data's exchange column says {data[ticker]!r}")
-    return dict(sorted({**data, **universe}.items()))
+def merge(known: Mapping[str, str], more: Mapping[str, str], origin: str,
+          known_from: str = "the data's exchange column") -> dict[str, str]:
+    """`known` exchanges and those `origin` adds (`more`); a ticker they place differently is an error."""
+    for ticker in sorted(known.keys() & more.keys()):
+        if known[ticker] != more[ticker]:
+            raise StockcastError(f"{origin}: ticker {shown(ticker)} is on exchange {more[ticker]!r} there, "
+                                 f"but on {known[ticker]!r} in {known_from}")
+    return dict(sorted({**known, **more}.items()))
 
 
 def of_universe(table: pl.DataFrame | None) -> dict[str, str]:
