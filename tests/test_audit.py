@@ -83,8 +83,8 @@ def test_audit_and_the_stages_quarantine_the_same_hostile_rows_by_ticker_and_dat
         f"ingest: {{source: directory, path: {prices}}}\nquality: {{min_history_days: 1}}\n"
         f"universe: {{path: {ROOT / 'data/sample/universe.csv'}}}\n")
     audited = tmp_path / "audit.parquet"
-    done = runner.invoke(app, ["audit", str(prices), "--params", str(tmp_path / "params.yaml"),
-                               "--quarantine", str(audited)], terminal_width=400)
+    done = runner.invoke(app, ["audit", str(prices), "--params", str(tmp_path / "params.yaml"), "--universe",
+                               str(ROOT / "data/sample/universe.csv"), "--quarantine", str(audited)], terminal_width=400)
     assert done.exit_code == 0, done.output
     assert "rows: 8 in, 2 clean, 6 quarantined" in done.output
     assert "quarantined: AAPL non_finite_value 2 rows" in done.output
