@@ -14,6 +14,7 @@ section.Section: strict, and traced when STOCKCAST_PARAMS_TRACE is set (see sect
 from __future__ import annotations
 
 import difflib
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -59,15 +60,56 @@ class SyntheticParams(Section):
         return "null" if value is None else value
 
 
+class SqlParams(Section):
+    """The `sql` source: a query (or a whole table) of a DuckDB file or a PostgreSQL/TimescaleDB server.
+
+    The URL names no password: libpq takes it from PGPASSWORD or ~/.pgpass (and PGUSER, PGHOST, ... likewise),
+    so params.yaml, which git and DVC track, never holds a secret."""
+
+    url: str = "duckdb:///data/ohlcv.duckdb"        # duckdb:///relative/path, duckdb:////absolute, postgresql://...
+    query: str | None = None                       # a SELECT giving OHLCV columns (any spelling columns.py accepts)
+    table: str | None = "ohlcv"                    # without a query: every row of this table
+
+    @field_validator("url")
+    @classmethod
+    def _a_known_database_without_secrets(cls, value: str) -> str:
+        scheme, _, rest = value.partition("://")
+        if scheme not in ("duckdb", "postgresql", "postgres") or not rest:
+            raise ValueError(f"{value!r}: expected duckdb:///path/to/file.duckdb or postgresql://user@host:port/db")
+        if scheme != "duckdb" and ("@" in rest and ":" in rest.split("@", 1)[0] or "password=" in rest.lower()):
+            raise ValueError("the URL holds a password: params.yaml is tracked by git; set PGPASSWORD or use "
+                             "~/.pgpass instead")
+        return value
+
+    @field_validator("table")
+    @classmethod
+    def _a_plain_table_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?", value):
+            raise ValueError(f"{value!r} is not a table name (letters, digits, _; schema.table allowed): "
+                             "for anything else write a query")
+        return value
+
+    @model_validator(mode="after")
+    def _query_or_table(self) -> SqlParams:
+        if (self.query is None) == (self.table is None):
+            raise ValueError("give exactly one of query and table (set the other to null)")
+        return self
+
+    def duckdb_file(self) -> str | None:
+        """The DuckDB file of a duckdb:// URL (duckdb:///data/x.duckdb -> data/x.duckdb), else None."""
+        return self.url.removeprefix("duckdb:///") if self.url.startswith("duckdb:///") else None
+
+
 class IngestParams(Section):
     """Where bars come from. `path` is a dependency of the ingest stage in dvc.yaml, so it must be a real
     file or folder: DVC hashes paths, not globs (treeverse/dvc#5252). A glob goes in `pattern`, inside it."""
 
-    source: Literal["sample", "directory", "download", "synthetic"] = "sample"
+    source: Literal["sample", "directory", "download", "synthetic", "sql"] = "sample"
     path: str = "data/sample/ohlcv.parquet"        # sample: the file; directory: a file or a folder
     pattern: str | None = None                     # directory: a glob inside the folder (*.csv, **/*.parquet)
     download: DownloadParams = DownloadParams()
     synthetic: SyntheticParams = SyntheticParams()
+    sql: SqlParams = SqlParams()
 
     @field_validator("path")
     @classmethod
@@ -92,6 +134,10 @@ class IngestParams(Section):
         if self.pattern is not None and self.source != "directory":
             raise ValueError(f"pattern applies to the directory source only (source is {self.source!r}); "
                              "set it to null")
+        database = self.sql.duckdb_file()
+        if self.source == "sql" and database is not None and Path(self.path) != Path(database):
+            raise ValueError(f"the sql source reads the DuckDB file {database!r}: set path: {database!r} too, "
+                             "so the ingest stage's DVC dependency is the database itself")
         return self
 
     def location(self) -> str:

@@ -4,6 +4,7 @@
 - directory: a user's parquet or CSV files (directory.py)
 - download: a market-data API, cached and incremental (download.py)
 - synthetic: a seeded simulated market (synthetic.py)
+- sql: a DuckDB file or a PostgreSQL / TimescaleDB server (database.py)
 
 The meta dict (which source, how many rows and tickers; for synthetic markets their truth, such as
 bayes_accuracy and the splits planted) is written beside the table as FILE.meta.json.
@@ -21,6 +22,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from stockcast.data.columns import conform
+from stockcast.data.database import load_sql
 from stockcast.data.directory import load_directory
 from stockcast.data.download import Downloader, Transport, YFinanceTransport
 from stockcast.data.synthetic import generate
@@ -43,6 +45,8 @@ def load(params: IngestParams, transport: Transport | None = None, today: date |
     elif params.source == "directory":
         bars, notes = load_directory(params.location())
         meta = {"path": params.location(), **notes}
+    elif params.source == "sql":
+        bars, meta = load_sql(params.sql)
     elif params.source == "download":
         bars, meta = _download(params.download, transport, today or datetime.now(NEW_YORK).date())
     else:
