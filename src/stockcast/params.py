@@ -25,17 +25,58 @@ from stockcast.errors import StockcastError
 from stockcast.section import Section, label, start_tracing
 from stockcast.yaml12 import read_yaml
 
+KEYED_SOURCES = ("alpha_vantage", "polygon")
+"""Market-data APIs that need an API key (read from the environment variable a source's api_key_env names)."""
+
+
+class SourceParams(Section):
+    """One market-data API of the download source, with its own politeness: each counts its own requests."""
+
+    name: Literal["yahoo", "stooq", "alpha_vantage", "polygon"]
+    api_key_env: str | None = None                 # alpha_vantage, polygon: the environment variable with the key
+    retries: int = Field(5, ge=0, le=20)           # after a rate limit (429) or a timeout
+    backoff_seconds: float = Field(2.0, gt=0)      # first wait; doubles with each retry
+    min_interval_seconds: float = Field(0.5, ge=0)  # between two requests: the rate limit
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _a_variable_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Z_][A-Z0-9_]*", value):
+            raise ValueError(f"{value!r} is not an environment variable name (A-Z, 0-9, _): name the variable "
+                             "that holds the key, never the key itself (params.yaml is tracked by git)")
+        return value
+
+    @model_validator(mode="after")
+    def _keys_where_needed(self) -> SourceParams:
+        if (self.name in KEYED_SOURCES) != (self.api_key_env is not None):
+            need = "needs api_key_env (e.g. ALPHAVANTAGE_API_KEY)" if self.name in KEYED_SOURCES else \
+                "needs no api_key_env"
+            raise ValueError(f"{self.name} {need}")
+        return self
+
+
+def _default_sources() -> list[SourceParams]:
+    return [SourceParams(name="yahoo", retries=5, backoff_seconds=2.0, min_interval_seconds=0.5),
+            SourceParams(name="stooq", retries=3, backoff_seconds=2.0, min_interval_seconds=1.0)]
+
+
 class DownloadParams(Section):
-    """The `download` source: daily bars from Yahoo Finance (yfinance), cached per ticker, incremental."""
+    """The `download` source: daily bars from market-data APIs tried in order per ticker, cached, incremental."""
 
     tickers: list[str] = ["AAPL", "MSFT", "NVDA", "AMZN", "^GSPC"]
     universe_file: str | None = None               # one ticker per line (or CSV with a ticker column); replaces tickers
     start: date = Field(date(2000, 1, 1), strict=False)  # ISO date of the first bar wanted
-    cache_dir: str = "data/cache"                  # <cache_dir>/<ticker>.parquet
-    retries: int = Field(5, ge=0, le=20)           # after a rate limit (429) or a timeout
-    backoff_seconds: float = Field(2.0, gt=0)      # first wait; doubles with each retry
-    min_interval_seconds: float = Field(0.5, ge=0)  # between two requests: the rate limit
+    cache_dir: str = "data/cache"                  # <cache_dir>/<ticker>.parquet (yahoo), <cache_dir>/<source>/...
+    sources: list[SourceParams] = Field(default_factory=_default_sources, min_length=1)  # tried in this order
     timeout_seconds: float = Field(30.0, gt=0)     # per request
+
+    @field_validator("sources")
+    @classmethod
+    def _each_source_once(cls, value: list[SourceParams]) -> list[SourceParams]:
+        names = [s.name for s in value]
+        if len(set(names)) < len(names):
+            raise ValueError(f"a source is listed twice: {names}")
+        return value
 
     @model_validator(mode="after")
     def _some_tickers(self) -> DownloadParams:
