@@ -19,9 +19,11 @@ META = "data/raw/ohlcv.meta.json"
 def main() -> None:
     params = load_section("quality")
     universe = load_section("universe").path
-    exchange_of = exchanges.merge(read_json(META).get("exchanges", {}),
-                                  exchanges.of_universe(read_universe_file(universe)), universe)
+    meta = read_json(META)
+    exchange_of = exchanges.merge(meta.get("exchanges", {}), exchanges.of_universe(read_universe_file(universe)),
+                                  universe)
     result = check(read_table(RAW), params, origin=RAW, exchanges=exchange_of)
+    result.report["provenance"] = {k: meta[k] for k in ("source", "served_by", "not_served") if k in meta}
     write_table(result.clean, "data/clean/ohlcv.parquet", OHLCV)
     write_table(result.quarantine, "data/quarantine/ohlcv.parquet", Quarantine)
     write_table(result.findings, "data/quarantine/findings.parquet", Findings)

@@ -16,6 +16,7 @@ from stockcast.data.sources import load
 from stockcast.data.vendors import AlphaVantageTransport, Answer, PolygonTransport, StooqTransport
 from stockcast.errors import StockcastError
 from stockcast.params import parse_section
+from stockcast.report import render
 
 START, END = date(2024, 1, 1), date(2024, 1, 6)
 DATES = [date(2024, 1, 2), date(2024, 1, 3), date(2024, 1, 4), date(2024, 1, 5)]
@@ -166,3 +167,11 @@ def test_no_source_serving_any_ticker_is_one_line(tmp_path):
 def test_bad_sources_are_one_line_errors(tmp_path, sources, message):
     with pytest.raises(StockcastError, match=message):
         _params(tmp_path, sources)
+
+
+def test_the_report_page_says_which_source_served_which_ticker():
+    quality = {"rows_in": 4, "provenance": {"source": "download", "served_by": {"AAPL": {
+        "source": "polygon", "first_date": "2024-01-02", "last_date": "2024-01-05", "rows": 4}},
+        "not_served": {"ZZZZ": ["stooq: no bars"]}}}
+    page = render("t", {}, {}, quality, {}, None, {})
+    assert "<h2>Data sources</h2>" in page and "<td>polygon</td>" in page and "not served: stooq: no bars" in page
