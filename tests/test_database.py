@@ -104,7 +104,7 @@ def postgres():
         pytest.skip("PostgreSQL binaries absent (apt-get install postgresql; .ci/run does it as root)")
     as_user: list[str] = []
     if os.geteuid() == 0:
-        if shutil.which("runuser") is None or subprocess.run(["id", "postgres"], capture_output=True).returncode:
+        if shutil.which("runuser") is None or subprocess.run(["id", "postgres"], capture_output=True, check=False).returncode:
             pytest.skip("running as root without a postgres user to run the server as")
         as_user = ["runuser", "-u", "postgres", "--"]
     root = Path(tempfile.mkdtemp(prefix="stockcast-pg-"))
@@ -113,16 +113,16 @@ def postgres():
     if as_user:
         shutil.chown(root, "postgres")
         shutil.chown(root / "pw", "postgres")
-    run = {"check": True, "capture_output": True, "timeout": 120}
     subprocess.run([*as_user, str(bin_dir / "initdb"), "-D", str(root / "data"), "-U", "stockcast",
-                    "--pwfile", str(root / "pw"), "--auth", "scram-sha-256"], **run)
+                    "--pwfile", str(root / "pw"), "--auth", "scram-sha-256"], check=True, capture_output=True, timeout=120)
     subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(root / "data"), "-l", str(root / "log"), "-w", "-o",
-                    f"-p {port} -k {root} -c listen_addresses=127.0.0.1", "start"], **run)
+                    f"-p {port} -k {root} -c listen_addresses=127.0.0.1", "start"], check=True, capture_output=True,
+                   timeout=120)
     try:
         yield f"postgresql://stockcast@127.0.0.1:{port}/postgres", password
     finally:
         subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(root / "data"), "-m", "fast", "stop"],
-                       capture_output=True, timeout=120)
+                       capture_output=True, timeout=120, check=False)
         shutil.rmtree(root, ignore_errors=True)
 
 

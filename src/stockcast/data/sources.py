@@ -27,9 +27,9 @@ from stockcast.data.columns import conform
 from stockcast.data.database import load_sql
 from stockcast.data.directory import load_directory
 from stockcast.data.download import Downloader, Source, Transport, YFinanceTransport, update_with_fallbacks
-from stockcast.data.vendors import AlphaVantageTransport, Get, PolygonTransport, StooqTransport, http_get
 from stockcast.data.synthetic import generate
 from stockcast.data.tickers import read_universe
+from stockcast.data.vendors import AlphaVantageTransport, Get, PolygonTransport, StooqTransport, http_get
 from stockcast.params import DownloadParams, IngestParams, SourceParams
 from stockcast.tables import read_table
 
