@@ -203,6 +203,16 @@ def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _provenance(provenance: dict[str, Any]) -> list[str]:
+    """Which source served which ticker and dates (the download source), and the tickers none served."""
+    served = provenance.get("served_by") or {}
+    rows = {t: {k: p.get(k) for k in ("source", "first_date", "last_date", "rows")} for t, p in served.items()}
+    rows |= {t: {"source": "not served: " + "; ".join(said)} for t, said in (provenance.get("not_served") or {}).items()}
+    if not rows:
+        return [f"<p class='note'>Data source: {html.escape(str(provenance.get('source', 'unknown')))}.</p>"]
+    return ["<h2>Data sources</h2>", _table(rows)]
+
+
 def _table(rows: dict[str, dict[str, Any]], columns: list[str] | None = None) -> str:
     columns = columns or list(dict.fromkeys(k for row in rows.values() for k in row))
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
@@ -289,8 +299,10 @@ def render(title: str, evaluate: dict, backtest: dict, quality: dict, images: di
     sides = {"strategy (test)": backtest.get("test", {}), "benchmark": backtest.get("benchmark", {})}
     metric_names = list(dict.fromkeys(k for side in sides.values() for k in side))
     backtest_rows = {k: {name: side.get(k) for name, side in sides.items()} for k in metric_names}
-    quality_rows = {"rows": {k: quality.get(k) for k in ("rows_in", "rows_clean", "rows_quarantined")}
-                    | (quality.get("by_rule") or {})}
+    quality_rows = {"rows quarantined (deciding rule)": {
+                        k: quality.get(k) for k in ("rows_in", "rows_clean", "rows_quarantined")}
+                    | (quality.get("by_rule") or {}),
+                    "rows breaking the rule": quality.get("broken_by_rule") or {}}
     sections = [
         "<h2>Classification</h2>",
         f"<p class='note'>Null rate (the test segment's majority class): {_fmt(test.get('null_rate'))}. "
@@ -320,7 +332,7 @@ def render(title: str, evaluate: dict, backtest: dict, quality: dict, images: di
     for heading, rows in (comparisons or {}).items():
         if rows:
             sections += [f"<h2>{html.escape(heading)}</h2>", _table(rows)]
-    sections += ["<h2>Data quality</h2>", _table(quality_rows)]
+    sections += ["<h2>Data quality</h2>", _table(quality_rows), *_provenance(quality.get("provenance") or {})]
     body = "\n".join(sections)
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>
