@@ -6,7 +6,7 @@ PYTHON ?= python3
 export DVC_NO_ANALYTICS := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup run test deps tensorboard pr-report clean
+.PHONY: setup run test deps mutation tensorboard pr-report clean
 
 setup: $(VENV)/.installed
 
@@ -27,6 +27,10 @@ test: setup
 # Rewrite each stage's code deps in dvc.yaml from its import closure (tests/test_stage_deps.py checks them).
 deps: setup
 	python tools/stage_deps.py --write
+
+# Mutation testing of the core, shard by shard (SHARD=features for one); score per module in benchmarks/mutation.json.
+mutation: setup
+	python benchmarks/mutation.py $(if $(SHARD),--shard $(SHARD))
 
 # What CML posts on a pull request: metrics and params against BASE (a branch, tag or commit).
 BASE ?= main
