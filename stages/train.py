@@ -1,4 +1,5 @@
-"""Stage train: fit train.model on the train segment, selected on val; checkpoints, tensorboard, dvclive.
+"""Stage train: fit train.model on the train segment, selected on val (then refit on train+val with
+train.refit: train_val); checkpoints, tensorboard, dvclive.
 
 Runs alone (`python stages/train.py`) or as N processes (`torchrun --nproc_per_node N stages/train.py`):
 then every process trains its shard with DistributedDataParallel and rank 0 alone writes.
@@ -49,13 +50,14 @@ def main() -> None:
         save_model(out, fitted.model, {"model": params.model, "n_features": len(names), "features": names,
                                        "params": params.model_dump(exclude={"resume"}), "normalizer": normalizer,
                                        "best_epoch": result.best_epoch, "best": result.best,
-                                       "windows": {s: len(e) for s, e in fitted.windows.ends.items()}})
+                                       "windows": {s: len(e) for s, e in fitted.windows.ends.items()},
+                                       "refit": fitted.refit})
         write_json(normalizer, f"{out}/normalizer.json")
         importance = fitted.model.feature_importance()
         if importance is not None:
             write_json({kind: dict(zip(names, values.tolist())) for kind, values in importance.items()},
                        f"{out}/importance.json")
-        print(f"train: best epoch {result.best_epoch} {result.best} -> {out}")
+        print(f"train: best epoch {result.best_epoch} {result.best}; refit {fitted.refit} -> {out}")
     distributed.teardown()
 
 
