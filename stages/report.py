@@ -12,9 +12,10 @@ from pathlib import Path
 
 import polars as pl
 
+from stockcast.checksums import verified_config
 from stockcast.errors import exit_on_error
 from stockcast.params import load_section
-from stockcast.report import (accuracy_by_year_plot, calibration_plot, capacity_plot, confusion_plot, drawdown_plot, equity_plot,
+from stockcast.report import (accuracy_by_year_plot, coverage_rows, calibration_plot, capacity_plot, confusion_plot, drawdown_plot, equity_plot,
                               experiment_rows, ic_plot, importance_plot, model_rows, read_importance, render,
                               roc_plot)
 from stockcast.tables import read_json
@@ -25,6 +26,7 @@ OUT = Path("reports/index.html")
 def main() -> None:
     params = load_section("report")
     model_dir = Path(sys.argv[1])
+    config = verified_config(model_dir)  # an edited artifact is refused here as in evaluate
     csv = {name: pl.read_csv(f"plots/{name}.csv", try_parse_dates=True)
            for name in ("equity", "drawdown", "regimes", "roc", "calibration", "confusion", "accuracy_by_year", "ic",
                          "capacity")}
@@ -36,13 +38,18 @@ def main() -> None:
               "Confusion (test)": confusion_plot(csv["confusion"]),
               "Accuracy per year (test)": accuracy_by_year_plot(csv["accuracy_by_year"]),
               "Cumulative information coefficient (test)": ic_plot(csv["ic"])}
-    for path in sorted(model_dir.rglob("importance.json")):
+    for file in sorted(f for f in config["files"] if Path(f).name == "importance.json"):
+        path = model_dir / file
         name = f"Feature importance: {path.parent.relative_to(model_dir.parent)}"
         images[name] = importance_plot(read_importance(path))
     walkforward = read_json("data/walkforward/summary.json")
     images[f"Walk-forward equity: {walkforward['model']} retrained on each of {walkforward['folds']} folds"] = \
         equity_plot(pl.read_csv("plots/walkforward_equity.csv", try_parse_dates=True))
-    comparisons = {"The trained model (best validation scores)": model_rows(model_dir),
+    scored = dict(pl.read_csv("plots/accuracy_by_ticker.csv").select("ticker", "n").iter_rows())
+    comparisons = {"Coverage: who trained (train windows) and who was scored (test predictions)": coverage_rows(
+                       read_json("data/splits/coverage.json"), config.get("windows_by_ticker", {}).get("train", {}),
+                       scored),
+                   "The trained model (best validation scores)": model_rows(model_dir.name, config),
                    "Walk-forward (stitched out-of-sample, net of costs)": {
                        "strategy": walkforward["test"], "benchmark": walkforward["benchmark"]},
                    "Walk-forward folds": {f"fold {r['fold']}": r for r in

@@ -3,8 +3,11 @@ train.refit: train_val); checkpoints, tensorboard, dvclive.
 
 Runs alone (`python stages/train.py`) or as N processes (`torchrun --nproc_per_node N stages/train.py`):
 then every process trains its shard with DistributedDataParallel and rank 0 alone writes.
+Rank 0 holds <checkpoint_dir>/train.lock while it trains, so a second trainer on the same checkpoints
+(and dvclive/, logs/train/) is refused; run by dvc, the trainer dies with dvc rather than live on.
 """
 
+import os
 import tempfile
 from contextlib import nullcontext
 from pathlib import Path
@@ -16,19 +19,29 @@ from stockcast.artifacts import save_model
 from stockcast.dataset import Panel
 from stockcast.errors import exit_on_error
 from stockcast.fitting import fit
+from stockcast.lifeline import die_with_parent
 from stockcast.normalize import normalizer_to_dict
-from stockcast.params import load_section
-from stockcast.tables import read_json, read_table, write_json
+from stockcast.params import TrainParams, load_section
+from stockcast.runlock import exclusive
+from stockcast.tables import read_json, read_table
 from stockcast.train import seed_everything
 
 
 def main() -> None:
     params = load_section("train")
+    if "DVC_STAGE" in os.environ:  # dvc sets it for its commands; a plain or nohup run outlives its shell
+        die_with_parent()
+    main_rank = distributed.is_main()
+    with exclusive(Path(params.checkpoint_dir) / "train.lock", "trainer") if main_rank else nullcontext():
+        train(params, main_rank)
+    distributed.teardown()
+
+
+def train(params: TrainParams, main_rank: bool) -> None:
     seed_everything(params.seed)
     names = [f["name"] for f in read_json("data/features/manifest.json")["features"]]
     panel = Panel.load("data/features/features.parquet", read_table("data/splits/labels.parquet"), names)
     n_classes = read_json("data/splits/boundaries.json")["n_classes"]
-    main_rank = distributed.is_main()
 
     with Live(dir="dvclive", dvcyaml=False, save_dvc_exp=False) if main_rank else nullcontext() as live, \
             tempfile.TemporaryDirectory(prefix="stockcast-panel-") as spill:
@@ -47,18 +60,16 @@ def main() -> None:
     if main_rank:
         out = f"models/{params.model}"
         normalizer = normalizer_to_dict(fitted.normalizer)
+        importance = fitted.model.feature_importance()
+        extras = {"normalizer.json": normalizer} | ({} if importance is None else {"importance.json": {
+            kind: dict(zip(names, values.tolist())) for kind, values in importance.items()}})
         save_model(out, fitted.model, {"model": params.model, "n_features": len(names), "features": names,
                                        "params": params.model_dump(exclude={"resume"}), "normalizer": normalizer,
                                        "best_epoch": result.best_epoch, "best": result.best,
                                        "windows": {s: len(e) for s, e in fitted.windows.ends.items()},
-                                       "refit": fitted.refit})
-        write_json(normalizer, f"{out}/normalizer.json")
-        importance = fitted.model.feature_importance()
-        if importance is not None:
-            write_json({kind: dict(zip(names, values.tolist())) for kind, values in importance.items()},
-                       f"{out}/importance.json")
+                                       "windows_by_ticker": fitted.windows_by_ticker(panel),
+                                       "refit": fitted.refit}, extras)
         print(f"train: best epoch {result.best_epoch} {result.best}; refit {fitted.refit} -> {out}")
-    distributed.teardown()
 
 
 if __name__ == "__main__":

@@ -22,8 +22,11 @@ STAGES = ROOT / "stages"
 
 
 def stage(name: str) -> ModuleType:
-    """stages/<name>.py as a fresh module (not run): patch its names, then call its main()."""
-    spec = importlib.util.spec_from_file_location(f"stockcast_stage_{name}", STAGES / f"{name}.py")
+    """stages/<name>.py as a fresh module (not run): patch its names, then call its main().
+
+    Named `stages.<name>`, the name mutmut gives the file, so its mutants are live here
+    (benchmarks/mutation.py)."""
+    spec = importlib.util.spec_from_file_location(f"stages.{name}", STAGES / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -21,13 +21,13 @@ def test_audit_prints_the_rules_and_writes_the_json_report(tmp_path):
     out, rows = tmp_path / "audit.json", tmp_path / "quarantine.parquet"
     done = runner.invoke(app, ["audit", str(SAMPLE), "--json", str(out), "--quarantine", str(rows)])
     assert done.exit_code == 0, done.output
-    assert "non_positive_volume" in done.output and "missing sessions: 2" in done.output
+    assert "zero_volume" in done.output and "missing sessions: 2" in done.output
     assert "MSFT 1998-10-29 missing_session" in done.output
-    assert "quarantined: ^IXIC non_positive_volume 2 rows" in done.output
+    assert "quarantined: ^IXIC zero_volume 2 rows" in done.output
     assert pl.read_parquet(rows).height == json.loads(out.read_text())["rows_quarantined"]
     report = json.loads(out.read_text())
     assert report["rows_in"] == 39_329 == report["rows_clean"] + report["rows_quarantined"]
-    assert report["by_rule"]["non_positive_volume"] == 3
+    assert report["by_rule"]["zero_volume"] == 3
 
 
 def test_audit_reads_a_folder_of_yahoo_csv_files_like_the_parquet_file(tmp_path):
@@ -42,7 +42,7 @@ def test_audit_reads_a_folder_of_yahoo_csv_files_like_the_parquet_file(tmp_path)
 
 
 def test_audit_can_skip_the_calendar_and_take_rules_from_a_params_file(tmp_path):
-    (tmp_path / "params.yaml").write_text("quality:\n  rules:\n    non_positive_volume: {action: quarantine_ticker}\n")
+    (tmp_path / "params.yaml").write_text("quality:\n  rules:\n    zero_volume: {action: quarantine_ticker}\n")
     out = tmp_path / "audit.json"
     done = runner.invoke(app, ["audit", str(SAMPLE), "--calendar", "none", "--params", str(tmp_path / "params.yaml"),
                                "--json", str(out)])
@@ -80,10 +80,11 @@ def test_audit_and_the_stages_quarantine_the_same_hostile_rows_by_ticker_and_dat
     prices.mkdir()
     (prices / "AAPL.csv").write_text(HOSTILE_CSV)
     (tmp_path / "params.yaml").write_text(
-        f"ingest: {{source: directory, path: {prices}}}\nquality: {{min_history_days: 1}}\n")
+        f"ingest: {{source: directory, path: {prices}}}\nquality: {{min_history_days: 1}}\n"
+        f"universe: {{path: {ROOT / 'data/sample/universe.csv'}}}\n")
     audited = tmp_path / "audit.parquet"
-    done = runner.invoke(app, ["audit", str(prices), "--params", str(tmp_path / "params.yaml"),
-                               "--quarantine", str(audited)], terminal_width=400)
+    done = runner.invoke(app, ["audit", str(prices), "--params", str(tmp_path / "params.yaml"), "--universe",
+                               str(ROOT / "data/sample/universe.csv"), "--quarantine", str(audited)], terminal_width=400)
     assert done.exit_code == 0, done.output
     assert "rows: 8 in, 2 clean, 6 quarantined" in done.output
     assert "quarantined: AAPL non_finite_value 2 rows" in done.output

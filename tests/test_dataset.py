@@ -1,8 +1,12 @@
 import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
+import pytest
 
 from stockcast.dataset import Panel, WindowDataset, loader
+from stockcast.errors import StockcastError
+from stockcast.fitting import fit
+from stockcast.params import TrainParams
 
 
 def _panel(seq_nan_rows=(), n=(30, 25)) -> Panel:
@@ -77,3 +81,33 @@ def test_load_puts_every_labelled_row_in_place_whatever_the_file_order(tmp_path)
     reference = table.join(labels, on=["ticker", "date"]).sort("ticker", "date")
     np.testing.assert_array_equal(expected.x[:, 1], reference["f2"].cast(pl.Float32).to_numpy())
     assert np.isnan(expected.x[reference["f1"].is_null().to_numpy(), 0]).all()
+
+
+def test_no_usable_window_is_explained_by_what_is_really_short():
+    """AAA's train rows 0..14, val 15..29; BBB's train 30..41, val 42..54 (see _panel)."""
+    nan_in_val = _panel(seq_nan_rows=[*range(15, 30), *range(42, 55)])  # e.g. an infinite price upstream
+    nan_in_val.x[15:30, 0] = 1.0  # only f2 is NaN in AAA's val rows: f2 is named first
+    assert nan_in_val.why_no_windows(5, "val") == (
+        "every one of its 28 labelled rows has a NaN or infinite feature (f2 in 28, f1 in 13 rows): the prices "
+        "behind them are missing, infinite or zero; check the clean data, or use other features")
+    assert _panel().why_no_windows(20, "val") == (
+        "its longest run of consecutive rows with finite features is 15 (AAA), shorter than train.seq_len=20; "
+        "lower train.seq_len or add history")
+    assert _panel().why_no_windows(5, "test").startswith("the test segment has no rows")
+    unlabelled = _panel()
+    unlabelled.y[:] = np.nan
+    assert unlabelled.why_no_windows(5, "train") == "none of the 27 rows of the train segment has a label"
+
+
+def test_fitting_names_what_is_short_instead_of_blaming_seq_len(tmp_path):
+    panel = _panel(seq_nan_rows=[*range(15, 30), *range(42, 55)])
+    with pytest.raises(StockcastError, match=r"^train: no usable window in the val segment: every one of its 28 "
+                                             r"labelled rows has a NaN or infinite feature \(f1 in 28, f2 in 28"):
+        fit(panel, TrainParams(model="logreg", seq_len=5), 2, tmp_path)
+
+
+def test_the_fitted_model_records_its_windows_per_ticker(tmp_path):
+    panel = _panel()  # AAA: 15 train and 15 val rows, BBB: 12 and 13
+    panel.y[::2] = 0  # logreg needs both classes
+    fitted = fit(panel, TrainParams(model="logreg", seq_len=5), 2, tmp_path)
+    assert fitted.windows_by_ticker(panel) == {"train": {"AAA": 11, "BBB": 8}, "val": {"AAA": 11, "BBB": 9}}

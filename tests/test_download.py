@@ -199,11 +199,12 @@ def test_download_source_reads_its_params_and_universe_file(tmp_path):
     (tmp_path / "universe.txt").write_text("AAA\nCCC\n")
     params = parse_section("ingest", {"source": "download", "download": {
         "universe_file": str(tmp_path / "universe.txt"), "start": "2000-01-03",
-        "cache_dir": str(tmp_path / "cache"), "min_interval_seconds": 0.0}})
+        "cache_dir": str(tmp_path / "cache"), "sources": [{"name": "yahoo", "min_interval_seconds": 0.0}]}})
     market = FakeMarket()
     bars, meta = load(params, transport=market, today=END)
     assert sorted(bars["ticker"].unique()) == ["AAA", "CCC"]
     assert meta["source"] == "download" and meta["requests"] == 2 and meta["until"] == str(END)
+    assert {t: p["source"] for t, p in meta["served_by"].items()} == {"AAA": "yahoo", "CCC": "yahoo"}
 
 
 # yfinance's own frame, as recorded from Ticker.history(auto_adjust=False, actions=True)

@@ -103,14 +103,23 @@ def test_binary_sequence_models_keep_one_logit_and_three_classes_get_three():
 def test_a_three_class_checkpoint_records_its_classes_and_resumes(tmp_path):
     params = TrainParams(model="lstm", resume=True, **(TINY | {"epochs": 2}))
     data = _three_classes(n=800)
+
+    def interrupt(epoch, metrics):
+        raise KeyboardInterrupt
+
     torch.manual_seed(0)
-    first = trainable("lstm", 3, params, n_classes=3)
-    first.fit(data, tmp_path / "logs", checkpoint_dir=tmp_path / "ck")
+    with pytest.raises(KeyboardInterrupt):  # stopped after epoch 0: its checkpoint is unfinished
+        trainable("lstm", 3, params, n_classes=3).fit(data, tmp_path / "logs", interrupt, tmp_path / "ck")
     with safe_open(str(tmp_path / "ck" / "last.safetensors"), framework="pt") as f:
-        assert json.loads(f.metadata()["stockcast"])["progress"]["n_classes"] == 3
-    again = trainable("lstm", 3, params, n_classes=3)
-    again.fit(data, tmp_path / "logs", checkpoint_dir=tmp_path / "ck")  # finished: restores, trains nothing
-    np.testing.assert_array_equal(again.predict_proba(data, "val"), first.predict_proba(data, "val"))
+        progress = json.loads(f.metadata()["stockcast"])["progress"]
+    assert progress["n_classes"] == 3 and progress["epoch"] == 1 and not progress["done"]
+    torch.manual_seed(7)
+    resumed = trainable("lstm", 3, params, n_classes=3)
+    resumed.fit(data, tmp_path / "logs", checkpoint_dir=tmp_path / "ck")
+    torch.manual_seed(0)
+    straight = trainable("lstm", 3, params, n_classes=3)
+    straight.fit(data, tmp_path / "straight")
+    np.testing.assert_array_equal(resumed.predict_proba(data, "val"), straight.predict_proba(data, "val"))
 
 
 def _predictions(n_days: int = 60, n_tickers: int = 5, seed: int = 3) -> pl.DataFrame:

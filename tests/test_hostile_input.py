@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from stockcast.cli import app
 from stockcast.data.directory import load_directory
 from stockcast.data.quality import RULES
+from stockcast.data.sources import write_meta
 from stockcast.errors import StockcastError
 from stockcast.schemas import RawOHLCV
 from stockcast.tables import write_table
@@ -30,6 +31,7 @@ runner = CliRunner()
 SESSIONS = [date(2020, 1, d) for d in (2, 3, 6, 7, 8, 9, 10, 13, 14, 15, 16, 17)]  # XNYS sessions
 COLUMNS = ["open", "high", "low", "close", "adj_close", "volume"]
 PARAMS = "quality:\n  min_history_days: 1\n"  # every ticker may stay: the rules, not the length, decide
+UNIVERSE = ROOT / "data" / "sample" / "universe.csv"  # its tickers are on XNAS: the others on quality.calendar
 FUTURE = [date(2099, 1, 2), date(2150, 6, 1), date(2999, 12, 31)]
 
 
@@ -73,7 +75,7 @@ def _table(tickers: list[str], seed: int, rate: float) -> list[dict[str, str]]:
 
 def _audit(csv: Path, params: Path, work: Path) -> tuple[int, str, dict | None, pl.DataFrame | None]:
     report, rows = work / "audit.json", work / "audit-quarantine.parquet"
-    done = runner.invoke(app, ["audit", str(csv), "--params", str(params), "--json", str(report),
+    done = runner.invoke(app, ["audit", str(csv), "--params", str(params), "--universe", str(UNIVERSE), "--json", str(report),
                                "--quarantine", str(rows)], terminal_width=10_000)
     if done.exit_code:
         return done.exit_code, done.output, None, None
@@ -83,12 +85,13 @@ def _audit(csv: Path, params: Path, work: Path) -> tuple[int, str, dict | None, 
 def _pipeline(csv: Path, params: Path, work: Path) -> tuple[str | None, dict | None, pl.DataFrame | None]:
     """ingest (the directory source's reader) then the quality stage's script, as `dvc repro` runs them."""
     try:
-        bars, _ = load_directory(csv)
+        bars, notes = load_directory(csv)
     except StockcastError as err:
         return str(err), None, None
     with contextlib.chdir(work):
         write_table(bars, "data/raw/ohlcv.parquet", RawOHLCV)
-        Path("params.yaml").write_text(params.read_text())
+        write_meta(notes, "data/raw/ohlcv.parquet")
+        Path("params.yaml").write_text(params.read_text() + f"universe: {{path: {UNIVERSE}}}\n")
         QUALITY_STAGE()  # a broken contract on any output would raise here, as it aborted the stage
         return None, json.loads(Path("data/quarantine/report.json").read_text()), pl.read_parquet(
             "data/quarantine/ohlcv.parquet")

@@ -1,11 +1,18 @@
+import subprocess
+import sys
 from datetime import date
 
 import polars as pl
 import pytest
+import yaml
 
+from stockcast import coverage
 from stockcast.errors import StockcastError
 from stockcast.labels import make_labels
+from stockcast.schemas import Labels
 from stockcast.segments import assign_segments, check_embargo, walk_forward_folds
+
+from .conftest import ROOT, random_bars
 
 
 def test_last_h_rows_of_each_ticker_have_no_label(bars):
@@ -209,3 +216,82 @@ def test_walk_forward_folds_cut_on_exact_dates():
     rolling = walk_forward_folds(pl.Series(CALENDAR), "rolling", step_days=4, min_train_days=8, train_days=6,
                                  embargo_days=1)
     assert [f.train[0] for f in rolling] == [d[2], d[6], d[10]]  # fit_end - train_days
+
+
+def _usable(labels: pl.DataFrame, unusable: pl.Expr | None = None) -> pl.DataFrame:
+    return labels.select("ticker", "date", usable=~unusable if unusable is not None else pl.lit(True))
+
+
+def test_a_ticker_too_short_for_a_segment_is_left_out_of_it_with_a_finding():
+    labels, _ = assign_segments(make_labels(random_bars({"LLL": 600, "SSS": 600}), 1), 0.6, 0.2, 10)
+    ss_train = (pl.col("ticker") == "SSS") & (pl.col("segment") == "train")
+    last_8 = labels.filter(ss_train)["date"].sort()[-8]
+    usable = _usable(labels, ss_train & (pl.col("date") < last_8))  # only 8 usable training rows (a NaN feature)
+    out, report = coverage.enforce(labels, usable, 60)
+    assert out.height == labels.height and out.drop("segment").equals(labels.drop("segment"))
+    moved = out.filter(pl.col("segment") == coverage.SHORT)
+    assert moved.height == labels.filter(ss_train).height and set(moved["ticker"]) == {"SSS"}
+    assert out.filter(pl.col("ticker") == "SSS")["segment"].value_counts().sort("segment")["segment"].to_list() \
+        == ["embargo", "short", "test", "val"]
+    labelled = labels.filter(ss_train & pl.col("label").is_not_null()).height
+    assert report["left_out"] == [{"ticker": "SSS", "segment": "train", "usable": 8, "labelled": labelled}]
+    assert report["tickers"] == {"train": ["LLL"], "val": ["LLL", "SSS"], "test": ["LLL", "SSS"]}
+    assert report["usable_rows"]["SSS"]["train"] == 8 and report["dropped"] == []
+    assert coverage.findings(report) == [(f"SSS left out of train: 8 usable rows of {labelled} labelled, "
+                                          "fewer than split.min_rows_per_segment=60")]
+    Labels.validate(out)
+
+
+def test_a_ticker_with_no_rows_in_a_segment_is_no_finding_and_one_with_none_left_is_dropped():
+    bars = pl.concat([random_bars({"LLL": 600}), random_bars({"OLD": 200}, seed=2)])  # OLD ends inside train
+    labels, _ = assign_segments(make_labels(bars, 1), 0.6, 0.2, 10)
+    out, report = coverage.enforce(labels, _usable(labels), 60)
+    assert report["left_out"] == [] and report["tickers"]["train"] == ["LLL", "OLD"]
+    assert report["usable_rows"]["OLD"] == {"train": 199, "val": 0, "test": 0}
+    old = pl.col("ticker") == "OLD"
+    fiftieth_last = labels.filter(old & pl.col("label").is_not_null())["date"].sort()[-50]
+    out, report = coverage.enforce(labels, _usable(labels, old & (pl.col("date") < fiftieth_last)), 60)
+    assert report["dropped"] == ["OLD"] and [r["ticker"] for r in report["left_out"]] == ["OLD"]
+    assert coverage.findings(report)[-1] == "OLD dropped: it has no segment left"
+    assert set(out.filter(old)["segment"]) == {coverage.SHORT}
+
+
+def test_when_no_ticker_is_long_enough_one_line_says_what_is_short_and_what_to_change():
+    labels, _ = assign_segments(make_labels(random_bars({"LLL": 600, "SSS": 600}), 1), 0.6, 0.2, 10)
+    with pytest.raises(StockcastError, match=r"^split: no ticker has split.min_rows_per_segment=200 usable rows "
+                                             r"\(labelled, every feature finite\) in val; the most is \w+ with \d+ of "
+                                             r"\d+ labelled rows usable; add history, lower split.min_rows_per_segment"):
+        coverage.enforce(labels, _usable(labels), 200)
+    nan_in_test = pl.col("segment") == "test"  # e.g. an infinite price made every later feature NaN
+    with pytest.raises(StockcastError, match=r"in test; the most is \w+ with 0 of \d+ labelled rows usable"):
+        coverage.enforce(labels, _usable(labels, nan_in_test), 60)
+
+
+def test_a_row_is_usable_only_when_every_feature_is_finite():
+    features = pl.LazyFrame({"ticker": ["A"] * 5, "date": [date(2020, 1, d) for d in range(1, 6)],
+                             "f": [1.0, float("inf"), float("nan"), None, 2.0], "g": [1, 2, 3, 4, None]})
+    assert coverage.usable_rows(features)["usable"].to_list() == [True, False, False, False, False]
+
+
+def test_an_empty_universe_is_one_line_not_an_index_error():
+    empty = make_labels(random_bars({"AAA": 30}).head(0), 1)
+    with pytest.raises(StockcastError, match="split: no rows to split: the clean table is empty"):
+        assign_segments(empty, 0.6, 0.2, 10)
+
+
+@pytest.mark.parametrize("rows", [0, 20])
+def test_the_stages_on_a_universe_with_too_little_history_end_in_one_line(rows, tmp_path):
+    """A header-only CSV or 20 rows: ingest, quality and features pass, the split says what is short."""
+    bars = random_bars({"AAA": 20}).head(rows).drop("adj_close")
+    bars.rename({c: c.capitalize() for c in bars.columns if c != "ticker"}).drop("ticker").write_csv(tmp_path / "AAA.csv")
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["ingest"] |= {"source": "directory", "path": "AAA.csv"}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    for stage in ("ingest", "quality", "features", "split"):
+        done = subprocess.run([sys.executable, str(ROOT / "stages" / f"{stage}.py")], cwd=tmp_path,
+                              capture_output=True, text=True, check=False)
+        if stage != "split":
+            assert done.returncode == 0, (stage, done.stderr)
+    assert done.returncode == 2 and done.stderr.splitlines() == [(
+        "error: split: data/clean/ohlcv.parquet has no rows: quality kept none (data/quarantine/report.json says "
+        "why) or the source is empty; add tickers with at least quality.min_history_days sessions")]

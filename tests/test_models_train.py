@@ -1,19 +1,27 @@
 """Models and the training loop: every registered model learns, saves and loads exactly, unpickled."""
 
+import json
 import pickle
+import shutil
+import subprocess
+import sys
 import typing
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from stockcast.artifacts import load_model, save_model
+from stockcast.checksums import verified_config
 from stockcast.errors import StockcastError
 from stockcast.fitting import trainable
 from stockcast.models import MODELS, Windows
 from stockcast.params import ModelName, TrainParams, parse_section
 from stockcast.models.nets import amp_enabled
 from stockcast.train import get_lr
+
+from .conftest import ROOT
 
 TINY = {"seq_len": 5, "hidden_size": 16, "num_layers": 1, "dropout": 0.0, "lr": 0.01, "epochs": 6, "patience": 3,
         "batch_size": 64, "warmup_epochs": 0, "lr_schedule": "constant"}
@@ -131,11 +139,58 @@ def test_truncated_or_tampered_files_are_a_clear_error(name, file, tmp_path):
     path = tmp_path / "m" / file
     original = path.read_bytes()
     path.write_bytes(original[:100])
-    with pytest.raises(StockcastError, match=f"{file}: damaged weights file"):
+    with pytest.raises(StockcastError, match=f"{file}: damaged artifact file"):
         load_model(tmp_path / "m")
     path.write_bytes(original[:-9] + bytes([original[-9] ^ 1]) + original[-8:])
-    with pytest.raises(StockcastError, match=f"{file}: damaged weights file"):
+    with pytest.raises(StockcastError, match=f"{file}: damaged artifact file"):
         load_model(tmp_path / "m")
+
+
+def _saved_lstm(directory: Path) -> None:
+    model = trainable("lstm", 3, _params(model="lstm", seq_len=20, epochs=1))
+    save_model(directory, model, _config("lstm", model.params) | {"normalizer": {"kind": "zscore"}},
+               {"normalizer.json": {"kind": "zscore"}, "importance.json": {"gain": {"a": 1.0}}})
+
+
+def test_an_edited_config_is_a_one_line_error(tmp_path):
+    _saved_lstm(tmp_path)
+    load_model(tmp_path)  # as written, it loads
+    path = tmp_path / "config.json"
+    config = json.loads(path.read_text())
+    assert set(config["files"]) >= {"model.safetensors", "normalizer.json", "importance.json"}
+    config["params"]["seq_len"] = 21  # still a valid config: only the seal can tell
+    path.write_text(json.dumps(config, indent=2))
+    with pytest.raises(StockcastError, match=r"config\.json: edited or damaged after training .*rerun the train"):
+        load_model(tmp_path)
+    assert subprocess.run(["sha256sum", "--quiet", "-c", "config.json.sha256"], cwd=tmp_path,
+                          capture_output=True, check=False).returncode == 1  # the seal is sha256sum's format
+
+
+def test_a_missing_seal_is_a_one_line_error(tmp_path):
+    _saved_lstm(tmp_path)
+    (tmp_path / "config.json.sha256").unlink()
+    with pytest.raises(StockcastError, match=r"config\.json\.sha256: file not found, so .* cannot be verified"):
+        verified_config(tmp_path)
+
+
+@pytest.mark.parametrize("file", ["normalizer.json", "importance.json"])
+def test_every_file_beside_the_weights_is_checksummed_too(file, tmp_path):
+    _saved_lstm(tmp_path)
+    (tmp_path / file).write_text((tmp_path / file).read_text().replace("1.0", "2.0").replace("zscore", "robust"))
+    with pytest.raises(StockcastError, match=f"{file}: damaged artifact file"):
+        verified_config(tmp_path)
+
+
+def test_the_evaluate_stage_refuses_an_edited_config_in_one_line(tmp_path):
+    _saved_lstm(tmp_path / "models/lstm")
+    path = tmp_path / "models/lstm/config.json"
+    path.write_text(path.read_text().replace('"seq_len": 20', '"seq_len": 21'))
+    shutil.copy(ROOT / "params.yaml", tmp_path)
+    done = subprocess.run([sys.executable, str(ROOT / "stages/evaluate.py"), "models/lstm"], cwd=tmp_path,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 2 and done.stderr.splitlines() == [(
+        "error: models/lstm/config.json: edited or damaged after training (its SHA-256 differs from "
+        "config.json.sha256); rerun the train stage (`dvc repro -f train`) or restore the file (`dvc checkout`)")]
 
 
 def test_a_missing_weights_file_is_named(tmp_path):

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 import yaml
@@ -166,7 +167,13 @@ def test_each_stage_lists_exactly_the_params_keys_it_reads(repo, tmp_path):
                ("params.yaml", "data"), tmp_path / "trace2")
     _run_stage(repo, tmp_path / "dir", "ingest", {"ingest": directory}, ("params.yaml", "data/sample"),
                tmp_path / "trace3")
-    runs += [_read_keys(tmp_path / "trace1"), _read_keys(tmp_path / "trace2"), _read_keys(tmp_path / "trace3")]
+    database = tmp_path / "prices.duckdb"  # the sql source, on a DuckDB copy of the sample
+    with duckdb.connect(str(database)) as con:
+        con.register("sample", pl.read_parquet(repo / "data/sample/ohlcv.parquet").to_arrow())
+        con.execute("CREATE TABLE ohlcv AS SELECT * FROM sample")
+    sql = {"source": "sql", "path": str(database), "sql": {"url": f"duckdb:///{database}"}}
+    _run_stage(repo, tmp_path / "sql", "ingest", {"ingest": sql}, ("params.yaml",), tmp_path / "trace4")
+    runs += [_read_keys(tmp_path / f"trace{i}") for i in (1, 2, 3, 4)]
     pipeline = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
     base = yaml.safe_load((repo / "params.yaml").read_text())
     problems = []
@@ -174,7 +181,8 @@ def test_each_stage_lists_exactly_the_params_keys_it_reads(repo, tmp_path):
         read_anywhere = set()
         for run_params, keys in zip([base, base | {"ingest": {**base["ingest"], "source": "synthetic"}},
                                      base | {"walkforward": {**base["walkforward"], "model": "lightgbm"}},
-                                     base | {"ingest": {**base["ingest"], **directory}}], runs):
+                                     base | {"ingest": {**base["ingest"], **directory}},
+                                     base | {"ingest": {**base["ingest"], **sql}}], runs):
             if name not in keys:
                 continue
             listed, whole, used = _declared(stage, run_params)
@@ -257,3 +265,14 @@ def test_a_bad_param_fails_before_any_output_is_deleted(repo):
     assert "Running stage 'train'" not in output
     assert kept and all(p.read_bytes() == content for p, content in kept.items())
     run(["git", "checkout", "--", "params.yaml"], repo)
+
+
+def test_a_forced_train_trains_afresh_instead_of_replaying_its_finished_checkpoint(repo):
+    for _ in range(2):  # the first may find another experiment's checkpoint; the second finds its own, finished
+        out = run(["dvc", "repro", "-f", "-s", "train"], repo)
+        assert "resuming" not in out and "epoch 0:" in out and "epoch 1:" in out  # TINY: two epochs, trained
+    assert "of a finished run; training afresh" in out
+    assert not (repo / "checkpoints/train/train.lock").exists()
+    coverage = json.loads((repo / "data/splits/coverage.json").read_text())
+    assert coverage["dropped"] == [] and len(coverage["tickers"]["train"]) == 8  # the sample keeps every ticker
+    assert "Coverage: who trained" in (repo / "reports/index.html").read_text()

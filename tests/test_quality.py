@@ -49,7 +49,7 @@ def _returns(clean: pl.DataFrame, ticker: str) -> pl.DataFrame:
 
 def test_sample_known_defects_are_found(sample_result):
     r = sample_result
-    assert _quarantined(r, "non_positive_volume") == {
+    assert _quarantined(r, "zero_volume") == {
         ("MSFT", date(2010, 4, 26)), ("^IXIC", date(2015, 5, 12)), ("^IXIC", date(2018, 1, 9))}
     assert _found(r, "missing_session") == {("MSFT", date(1998, 10, 29)), ("MSFT", date(1999, 11, 16))}
     assert r.report["missing_sessions"]["by_ticker"] == {"MSFT": 2}
@@ -71,7 +71,8 @@ def test_rows_are_never_lost_on_the_sample(sample_result):
 def test_quarantine_keeps_the_original_row(sample_result):
     row = sample_result.quarantine.filter((pl.col("ticker") == "MSFT") & (pl.col("date") == date(2010, 4, 26)))
     original = pl.read_parquet(SAMPLE).filter((pl.col("ticker") == "MSFT") & (pl.col("date") == date(2010, 4, 26)))
-    assert row.drop("rule", "detail").equals(original) and row["detail"][0] == "volume=0"
+    assert row.drop("rule", "broken", "detail").equals(original) and row["detail"][0] == "volume=0"
+    assert row["broken"].to_list() == [["zero_volume"]]
 
 
 def test_aapl_splits_do_not_survive_as_crashes(sample_result):
@@ -134,11 +135,11 @@ def test_synthetic_splits_are_all_found_and_nothing_else():
 
 
 def test_quarantine_ticker_takes_every_row_of_the_ticker():
-    result = check(pl.read_parquet(SAMPLE), _params(**_rules(non_positive_volume="quarantine_ticker")))
+    result = check(pl.read_parquet(SAMPLE), _params(**_rules(zero_volume="quarantine_ticker")))
     assert {"MSFT", "^IXIC"} <= set(result.report["tickers_dropped"])
-    assert result.quarantine.filter(pl.col("ticker") == "^IXIC")["rule"].unique().to_list() == ["non_positive_volume"]
+    assert result.quarantine.filter(pl.col("ticker") == "^IXIC")["rule"].unique().to_list() == ["zero_volume"]
     detail = result.quarantine.filter(pl.col("ticker") == "^IXIC")["detail"][0]
-    assert detail == "ticker quarantined: 2 rows break non_positive_volume, first 2015-05-12: volume=0"
+    assert detail == "ticker quarantined: 2 rows break zero_volume, first 2015-05-12: volume=0"
 
 
 def test_warn_keeps_the_rows_and_disabled_rules_do_nothing():
@@ -221,7 +222,8 @@ def test_an_unknown_calendar_suggests_a_known_one():
     (_rules(extreme_move="quarantine_row"), "extreme_move.action: quarantine_row does not apply"),
     ({"rules": {"stale_price": {"actoin": "warn"}}},
      r"quality\.rules\.stale_price\.actoin: unknown key \(did you mean 'action'"),
-    ({"rules": {"zero_volume": {}}}, r"quality\.rules\.zero_volume: unknown key"),
+    ({"rules": {"non_positive_volume": {}}}, r"quality\.rules\.non_positive_volume: unknown key"),
+    (_rules(negative_volume="warn"), "negative_volume must stay enabled"),
     ({"split_ratios": [121]}, r"quality\.split_ratios\.0: Input should be a valid string"),
     ({"splits": "ignore"}, r"quality\.splits: .*'adjust' or 'quarantine'"),
 ])
@@ -233,12 +235,17 @@ def test_bad_quality_params_are_one_line_errors(change, message):
 def test_quality_stage_writes_its_outputs(tmp_path):
     (tmp_path / "data" / "raw").mkdir(parents=True)
     shutil.copy(SAMPLE, tmp_path / "data" / "raw" / "ohlcv.parquet")
+    (tmp_path / "data" / "raw" / "ohlcv.meta.json").write_text('{"exchanges": {"^GSPC": "XNYS"}}')
+    shutil.copytree(ROOT / "data" / "sample", tmp_path / "data" / "sample", ignore=shutil.ignore_patterns("*.parquet"))
     shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
     done = subprocess.run([sys.executable, str(ROOT / "stages" / "quality.py")], cwd=tmp_path,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     metrics = json.loads((tmp_path / "metrics" / "quality.json").read_text())
     assert metrics["rows_in"] == metrics["rows_clean"] + metrics["rows_quarantined"] == 39_329
+    report = json.loads((tmp_path / "data" / "quarantine" / "report.json").read_text())
+    assert report["calendars"]["XNAS"]["tickers"] == 7 and report["calendars"]["XNYS"]["tickers"] == 2  # universe.csv
+    assert metrics["broken"] == report["broken_by_rule"] and metrics["quarantined"] == report["by_rule"]
     Findings.validate(pl.read_parquet(tmp_path / "data" / "quarantine" / "findings.parquet"))
 
 

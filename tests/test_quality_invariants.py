@@ -29,7 +29,8 @@ quality_params = st.fixed_dictionaries({
     "min_history_days": st.integers(1, 300),
     "extreme_move": st.sampled_from([0.2, 0.4, 0.9]),
     "splits": st.sampled_from(["adjust", "quarantine"]),
-    "rules": st.fixed_dictionaries({"non_positive_volume": row_or_ticker, "non_session": row_or_ticker,
+    "rules": st.fixed_dictionaries({"zero_volume": st.fixed_dictionaries({"action": st.sampled_from(
+                                        ["quarantine_row", "quarantine_ticker", "warn"])}), "non_session": row_or_ticker,
                                     "stale_price": row_or_ticker, "extreme_move": warn_or_ticker,
                                     "missing_session": warn_or_ticker}),
 })
@@ -111,6 +112,19 @@ def test_rows_are_never_lost(changes, raw_params, seed):
     Quarantine.validate(result.quarantine)
     assert result.quarantine["detail"].str.len_chars().min() or result.quarantine.is_empty()
     _assert_no_rule_broken(result.clean, params)
+    _assert_every_broken_rule_is_named(result)
+
+
+def _assert_every_broken_rule_is_named(result) -> None:
+    """A row rule's broken count is the quarantined rows listing it plus the rows it warned about; a row that
+    a row-level rule decided lists that rule."""
+    report, quarantine = result.report, result.quarantine
+    listed = Counter(rule for rules in quarantine["broken"].to_list() for rule in rules)
+    for rule, rows in report["broken_by_rule"].items():
+        if rule not in ("missing_session", "short_history", "unadjusted_split"):
+            assert rows == listed[rule] + report["warnings"][rule], rule
+    own = quarantine.filter(~pl.col("detail").str.starts_with("ticker quarantined"))
+    assert all(rule in broken for rule, broken in own.select("rule", "broken").iter_rows())
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from stockcast.report import (accuracy_by_year_plot, calibration_plot, confusion_plot, drawdown_plot, equity_plot,
+from stockcast.report import (accuracy_by_year_plot, calibration_plot, coverage_rows, confusion_plot, drawdown_plot, equity_plot,
                               experiment_rows, ic_plot, importance_plot, model_rows, read_importance, render, roc_plot)
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -84,10 +84,9 @@ def test_experiments_are_read_from_dvc_exp_show(tmp_path):
     assert rows["k1"] == {"backtest.top_k": 1, "backtest test.sharpe": 0.5, "evaluate test.accuracy": 0.5}
 
 
-def test_models_and_feature_importance_are_read_from_their_folders(tmp_path):
-    (tmp_path / "lstm").mkdir()
-    (tmp_path / "lstm" / "config.json").write_text(json.dumps({"best_epoch": 3, "best": {"val_loss": 0.69}}))
-    assert model_rows(tmp_path / "lstm") == {"lstm": {"best_epoch": 3, "val val_loss": 0.69}}
+def test_models_and_feature_importance_are_read_from_their_files(tmp_path):
+    assert model_rows("lstm", {"best_epoch": 3, "best": {"val_loss": 0.69}}) == {
+        "lstm": {"best_epoch": 3, "val val_loss": 0.69}}
     flat, nested = tmp_path / "flat.json", tmp_path / "nested.json"
     flat.write_text(json.dumps({"a": 2, "b": 1.5}))
     nested.write_text(json.dumps({"split": {"a": 1}, "gain": {"a": 0.3}}))
@@ -118,3 +117,19 @@ def test_a_same_close_fill_and_a_survivor_universe_are_called_out():
     evaluate, backtest = _verdict_inputs(0.5, 0.5, fill="same_close", tradable_fill=False, delisted_tickers=0)
     page = render("t", evaluate, backtest, {}, {})
     assert "not tradable" in page and "survivor" in page
+
+
+def test_coverage_shows_who_trained_who_was_scored_and_who_was_left_out():
+    coverage = {"min_rows_per_segment": 60,
+                "usable_rows": {"AAA": {"train": 500, "val": 200, "test": 200}, "SSS": {"train": 8, "val": 90, "test": 0},
+                                "OLD": {"train": 30, "val": 0, "test": 0}},
+                "left_out": [{"ticker": "OLD", "segment": "train", "usable": 30, "labelled": 30},
+                             {"ticker": "SSS", "segment": "train", "usable": 8, "labelled": 8}],
+                "tickers": {"train": ["AAA"], "val": ["AAA", "SSS"], "test": ["AAA"]}, "dropped": ["OLD"]}
+    rows = coverage_rows(coverage, {"AAA": 481}, {"AAA": 199})
+    assert rows["AAA"] == {"train rows": 500, "val rows": 200, "test rows": 200, "trained on (windows)": 481,
+                           "scored (test predictions)": 199, "note": ""}
+    assert rows["SSS"]["trained on (windows)"] == 0 and rows["SSS"]["note"] == "left out of train (8 < 60 rows)"
+    assert rows["OLD"]["note"] == "left out of train (30 < 60 rows); dropped: no segment left"
+    page = render("t", {}, {}, {}, {}, comparisons={"Coverage": rows})
+    assert "<h2>Coverage</h2>" in page and "left out of train (8 &lt; 60 rows)" in page

@@ -87,12 +87,44 @@ def test_a_checkpoint_of_other_params_is_not_resumed(tmp_path, capsys):
     assert len(result.history) == 2 and "starting afresh" in capsys.readouterr().out
 
 
-def test_a_finished_run_resumes_to_the_same_result_without_training(tmp_path):
+def test_a_finished_run_is_never_replayed_but_trained_afresh(tmp_path, capsys):
+    """`dvc repro -f train` (or a changed model file the fingerprint cannot see) reruns a finished
+    training: it must train again, not replay the finished checkpoint."""
     params = TrainParams(seq_len=3, hidden_size=4, num_layers=1, epochs=3, patience=3, resume=True)
+    torch.manual_seed(0)
+    fresh = trainable("lstm", 2, params).fit(_noise(), tmp_path / "fresh", checkpoint_dir=None)
+    torch.manual_seed(0)
     first = trainable("lstm", 2, params).fit(_noise(), tmp_path / "logs", checkpoint_dir=tmp_path / "ck")
-    again = trainable("lstm", 2, params)
-    second = again.fit(_noise(), tmp_path / "logs", checkpoint_dir=tmp_path / "ck")
-    assert second.history == first.history and second.best_epoch == first.best_epoch
+    assert first.history == fresh.history
+    epochs = []
+    torch.manual_seed(1)  # other initial weights: a replay would still give `first`'s history
+    second = trainable("lstm", 2, params).fit(_noise(), tmp_path / "logs", lambda e, m: epochs.append(e),
+                                              checkpoint_dir=tmp_path / "ck")
+    assert "of a finished run; training afresh" in capsys.readouterr().out
+    assert epochs == [0, 1, 2] and second.history != first.history
+    torch.manual_seed(0)
+    third = trainable("lstm", 2, params).fit(_noise(), tmp_path / "logs", checkpoint_dir=tmp_path / "ck")
+    assert third.history == fresh.history  # afresh means exactly as without a checkpoint
+
+
+def test_an_interrupted_run_still_resumes(tmp_path, capsys):
+    params = TrainParams(seq_len=3, hidden_size=4, num_layers=1, epochs=3, patience=3, resume=True)
+
+    def interrupt(epoch, metrics):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    torch.manual_seed(0)
+    with pytest.raises(KeyboardInterrupt):
+        trainable("lstm", 2, params).fit(_noise(), tmp_path / "logs", interrupt, checkpoint_dir=tmp_path / "ck")
+    epochs = []
+    torch.manual_seed(5)  # the resumed weights come from the checkpoint, not from this seed
+    resumed = trainable("lstm", 2, params).fit(_noise(), tmp_path / "logs", lambda e, m: epochs.append(e),
+                                               checkpoint_dir=tmp_path / "ck")
+    assert "resuming" in capsys.readouterr().out and epochs == [0, 1, 2]  # epochs 0, 1 replayed to the logs
+    torch.manual_seed(0)
+    straight = trainable("lstm", 2, params).fit(_noise(), tmp_path / "straight")
+    assert resumed.history == straight.history and resumed.best_epoch == straight.best_epoch
 
 
 def test_a_damaged_checkpoint_is_a_clear_error(tmp_path):

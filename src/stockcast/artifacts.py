@@ -1,59 +1,49 @@
 """Model artifacts: the model's own files plus config.json with their SHA-256. Nothing is unpickled.
 
 models/<name>/ holds what the model writes (safetensors weights, LightGBM text, or members' folders
-for the ensemble) and config.json: model name, class count, validated train params, feature list,
-normaliser, and a checksum per file. Loading verifies every checksum before parsing anything, so a truncated
-or edited file is a one-line error that names it, never a crash deep inside a parser.
+for the ensemble), JSON extras (normalizer.json, importance.json) and config.json: model name, class
+count, validated train params, feature list, normaliser, and a checksum per file; config.json is
+sealed by config.json.sha256 (stockcast.checksums). Loading verifies every checksum before parsing
+anything, so a truncated or edited file, config.json included, is a one-line error that names it,
+never a crash deep inside a parser or a model rebuilt from edited params.
 """
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 from safetensors import SafetensorError
 
+from stockcast.checksums import CONFIG, seal_config, sha256, verified_config
 from stockcast.errors import StockcastError
 from stockcast.models import Model, build
 from stockcast.params import parse_section
-from stockcast.tables import read_json, write_json
-
-CONFIG = "config.json"
+from stockcast.tables import write_json
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def save_model(directory: str | Path, model: Model, config: dict[str, Any]) -> None:
-    """Write the model's files and config.json; `config` must hold `model`, `n_features` and `params`
-    (the model's class count is added as `n_classes`)."""
+def save_model(directory: str | Path, model: Model, config: dict[str, Any],
+               extras: dict[str, dict[str, Any]] | None = None) -> None:
+    """Write the model's files, the JSON `extras` (file name -> content), config.json and its seal;
+    `config` must hold `model`, `n_features` and `params` (the model's class count is added as `n_classes`)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     files = model.save(directory)
+    for name, content in (extras or {}).items():
+        write_json(content, directory / name)
+    files = [*files, *(extras or {})]
     write_json({**config, "n_classes": model.n_classes, "files": {name: sha256(directory / name) for name in files}},
                directory / CONFIG)
+    seal_config(directory)
 
 
 def load_model(directory: str | Path) -> tuple[Model, dict[str, Any]]:
     """Rebuild the model from config.json and restore its verified files; any damage is a one-line error."""
     directory = Path(directory)
-    config = read_json(directory / CONFIG)
-    for key in ("model", "n_features", "params", "files"):
+    config = verified_config(directory)
+    for key in ("model", "n_features", "params"):
         if key not in config:
             raise StockcastError(f"{directory / CONFIG}: missing key {key!r}")
-    for name, digest in config["files"].items():
-        path = directory / name
-        if not path.is_file():
-            raise StockcastError(f"{path}: file not found")
-        if sha256(path) != digest:
-            raise StockcastError(f"{path}: damaged weights file (its SHA-256 differs from {CONFIG}: "
-                                 "truncated or modified after training; rerun the train stage)")
     params = parse_section("train", config["params"], str(directory / CONFIG))
     n_classes = config.get("n_classes", 2)  # artifacts written before the flat class existed are binary
     model = build(config["model"], config["n_features"], params, n_classes)

@@ -4,6 +4,10 @@ Tensors (weights, best weights, optimiser moments, RNG states) are safetensors e
 else (epoch, step, history, optimiser hyper-parameters, python/numpy RNG scalars) is JSON in the
 file's metadata. Restoring all of it, DataLoader generator included, is what makes a CPU run
 killed with SIGKILL and resumed end bit-identical to an uninterrupted one.
+
+Only an unfinished run is resumed. A checkpoint whose run finished (progress["done"]) is never
+replayed: whatever reruns a finished training (`dvc repro -f train`, a changed model file the
+fingerprint cannot see, deleted outputs) wants it trained again, so it starts afresh.
 """
 
 from __future__ import annotations
@@ -103,7 +107,8 @@ def save(directory: Path, model: nn.Module, best_state: dict[str, torch.Tensor],
 def load(directory: Path, model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator,
          expected_fingerprint: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]] | None:
     """Restore the state `save` wrote, returning (progress, best weights); None when there is nothing
-    to resume: no checkpoint, or one trained on other params or data."""
+    to resume: no checkpoint, one of a finished run, or one trained on other params or data. Nothing
+    is restored then, so the run starts exactly as without a checkpoint."""
     path = directory / FILE
     if not path.exists():
         return None
@@ -115,6 +120,9 @@ def load(directory: Path, model: nn.Module, optimizer: torch.optim.Optimizer, ge
         raise StockcastError(f"{path}: damaged checkpoint ({err}); delete it or set train.resume: false") from None
     if meta["progress"]["fingerprint"] != expected_fingerprint:
         print(f"train: {path} was written for other params or data; starting afresh")
+        return None
+    if meta["progress"]["done"]:
+        print(f"train: {path} is of a finished run; training afresh (only an interrupted run resumes)")
         return None
     device = next(model.parameters()).device
     model.load_state_dict({k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")})

@@ -62,12 +62,15 @@ def features_doc(path: Path = typer.Argument(Path("docs/features.md"), help="mar
 def audit(path: str = typer.Argument(..., help="a parquet/CSV file, a folder of them, or a glob"),
           calendar: str = typer.Option("XNYS", help="exchange_calendars name for session checks; 'none' skips them"),
           params: Path = typer.Option(None, help="take the rules from this params file's quality section"),
+          universe: Path = typer.Option(None, help="a universe file: its exchange column picks tickers' calendars"),
           json_out: Path = typer.Option(None, "--json", help="write the report (rows_in, by_rule, ...) here"),
           quarantine: Path = typer.Option(None, help="write the quarantined rows (with rule, detail) to this parquet")
           ) -> None:
     """Run the quality stage's checks on any file or folder, outside the pipeline, and print what they find."""
+    from stockcast.data import exchanges
     from stockcast.data.directory import load_directory  # polars and the calendar load only for this command
     from stockcast.data.quality import check
+    from stockcast.data.universe import read_universe_file
     from stockcast.params import QualityParams, load_section
     from stockcast.schemas import Quarantine
     from stockcast.tables import write_json, write_table
@@ -76,16 +79,21 @@ def audit(path: str = typer.Argument(..., help="a parquet/CSV file, a folder of 
         quality = load_section("quality", params) if params else QualityParams()
         quality = quality.model_copy(update={"calendar": None if calendar.lower() == "none" else calendar})
         bars, read = load_directory(path)
-        result = check(bars, quality, origin=path)
+        exchange_of = read["exchanges"]  # a data column's, and the universe file's, as the quality stage does
+        if universe:
+            exchange_of = exchanges.merge(exchange_of, exchanges.of_universe(read_universe_file(universe)), str(universe))
+        if calendar.lower() == "none":
+            exchange_of = {}  # no session rules for any ticker
+        result = check(bars, quality, origin=path, exchanges=exchange_of)
     except StockcastError as err:
         _fail(err)
     report = result.report
     _print_skipped(read)
-    table = Table("rule", "action", "rows quarantined", "warnings", title=f"audit of {path}")
+    table = Table("rule", "action", "rows quarantined", "rows breaking it", "warnings", title=f"audit of {path}")
     for rule, rows in report["by_rule"].items():
         settings = getattr(quality.rules, rule, None)
         action = "off" if settings and not settings.enabled else settings.action if settings else quality.splits
-        table.add_row(rule, action, str(rows), str(report["warnings"][rule]))
+        table.add_row(rule, action, str(rows), str(report["broken_by_rule"][rule]), str(report["warnings"][rule]))
     console.print(table)
     console.print(f"rows: {report['rows_in']} in, {report['rows_clean']} clean, {report['rows_quarantined']} "
                   f"quarantined; tickers: {report['tickers_in']} in, {report['tickers_kept']} kept, dropped "

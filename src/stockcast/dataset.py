@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from stockcast.errors import StockcastError
-from stockcast.rowfile import RowFile
+from stockcast.rowfile import RowFile, gather_rows
 
 
 @dataclass
@@ -97,6 +97,31 @@ class Panel:
         clean_window = bad[ends + 1] - bad[np.maximum(ends + 1 - seq_len, 0)] == 0
         keep = (self.keys["segment"] == segment).to_numpy() & long_enough & clean_window & np.isfinite(self.y)
         return np.flatnonzero(keep)
+
+    def why_no_windows(self, seq_len: int, segment: str, sample: int = 100_000) -> str:
+        """What is short when `segment` has no usable window: rows, labels, finite features (naming
+        those most often NaN, from up to `sample` rows), or runs of consecutive rows long enough."""
+        in_segment = (self.keys["segment"] == segment).to_numpy()
+        labelled = in_segment & np.isfinite(self.y)
+        finite = in_segment & self.finite_rows()
+        if not in_segment.any():
+            return f"the {segment} segment has no rows (see the split stage's coverage: data/splits/coverage.json)"
+        if not labelled.any():
+            return f"none of the {int(in_segment.sum())} rows of the {segment} segment has a label"
+        if not (labelled & finite).any():
+            rows = np.flatnonzero(labelled)[:sample]
+            values = np.isfinite(gather_rows(self.x, rows, np.empty((len(rows), len(self.features)), np.float32)))
+            bad = (~values).sum(axis=0)
+            worst = ", ".join(f"{self.features[i]} in {bad[i]}" for i in np.argsort(-bad, kind="stable")[:3] if bad[i])
+            return (f"every one of its {int(labelled.sum())} labelled rows has a NaN or infinite feature ({worst} "
+                    "rows): the prices behind them are missing, infinite or zero; check the clean data, or use "
+                    "other features")
+        tickers = self.keys["ticker"].to_numpy()
+        starts = np.flatnonzero(np.concatenate([[True], (finite[1:] != finite[:-1]) | (tickers[1:] != tickers[:-1])]))
+        lengths = np.where(finite[starts], np.diff(np.append(starts, len(finite))), 0)
+        longest, ticker = int(lengths.max()), tickers[starts[lengths.argmax()]]
+        return (f"its longest run of consecutive rows with finite features is {longest} ({ticker}), shorter than "
+                f"train.seq_len={seq_len}; lower train.seq_len or add history")
 
 
 def _join(feature_keys: pl.DataFrame, labels: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:

@@ -35,8 +35,13 @@ class Fitted:
     normalizer: Normalizer
     result: FitResult                # the selection fit's: best epoch and val scores, whether refit or not
     windows: Windows                 # what `model` was fitted on
-    rows: dict[str, np.ndarray]      # the panel rows those windows end at, per segment
+    rows: dict[str, np.ndarray]      # per segment, the panel rows those windows end at
     refit: dict[str, Any] = field(default_factory=lambda: {"mode": "none"})  # what config.json records
+
+    def windows_by_ticker(self, panel: Panel) -> dict[str, dict[str, int]]:
+        """Per segment, each ticker's windows: who the model was trained (and selected) on."""
+        return {segment: dict(panel.keys["ticker"].gather(rows).value_counts().sort("ticker").iter_rows())
+                for segment, rows in self.rows.items()}
 
 
 def trainable(name: str, n_features: int, params: TrainParams, n_classes: int = 2) -> Model:
@@ -57,6 +62,10 @@ def fit(panel: Panel, params: TrainParams, n_classes: int, log_dir: Path, on_epo
     raw = panel.x.copy() if refitting and model.reads_sequences else None  # normalised in place next
     normalizer = fit_normalizer(params.normalize, panel.x, panel.segment_rows("train"), panel.features)
     data, rows = model_windows(model, panel, normalizer, params.seq_len, ("train", "val"))
+    for segment, ends in rows.items():
+        if len(ends) == 0:
+            raise StockcastError(f"train: no usable window in the {segment} segment: "
+                                 f"{panel.why_no_windows(params.seq_len, segment)}")
     result = model.fit(data, log_dir, on_epoch, checkpoint_dir)
     selected = Fitted(model, normalizer, result, data, rows)
     return refit(panel, raw, params, selected, log_dir / "refit") if refitting else selected

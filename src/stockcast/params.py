@@ -14,6 +14,7 @@ section.Section: strict, and traced when STOCKCAST_PARAMS_TRACE is set (see sect
 from __future__ import annotations
 
 import difflib
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -24,17 +25,58 @@ from stockcast.errors import StockcastError
 from stockcast.section import Section, label, start_tracing
 from stockcast.yaml12 import read_yaml
 
+KEYED_SOURCES = ("alpha_vantage", "polygon")
+"""Market-data APIs that need an API key (read from the environment variable a source's api_key_env names)."""
+
+
+class SourceParams(Section):
+    """One market-data API of the download source, with its own politeness: each counts its own requests."""
+
+    name: Literal["yahoo", "stooq", "alpha_vantage", "polygon"]
+    api_key_env: str | None = None                 # alpha_vantage, polygon: the environment variable with the key
+    retries: int = Field(5, ge=0, le=20)           # after a rate limit (429) or a timeout
+    backoff_seconds: float = Field(2.0, gt=0)      # first wait; doubles with each retry
+    min_interval_seconds: float = Field(0.5, ge=0)  # between two requests: the rate limit
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _a_variable_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Z_][A-Z0-9_]*", value):
+            raise ValueError(f"{value!r} is not an environment variable name (A-Z, 0-9, _): name the variable "
+                             "that holds the key, never the key itself (params.yaml is tracked by git)")
+        return value
+
+    @model_validator(mode="after")
+    def _keys_where_needed(self) -> SourceParams:
+        if (self.name in KEYED_SOURCES) != (self.api_key_env is not None):
+            need = "needs api_key_env (e.g. ALPHAVANTAGE_API_KEY)" if self.name in KEYED_SOURCES else \
+                "needs no api_key_env"
+            raise ValueError(f"{self.name} {need}")
+        return self
+
+
+def _default_sources() -> list[SourceParams]:
+    return [SourceParams(name="yahoo", retries=5, backoff_seconds=2.0, min_interval_seconds=0.5),
+            SourceParams(name="stooq", retries=3, backoff_seconds=2.0, min_interval_seconds=1.0)]
+
+
 class DownloadParams(Section):
-    """The `download` source: daily bars from Yahoo Finance (yfinance), cached per ticker, incremental."""
+    """The `download` source: daily bars from market-data APIs tried in order per ticker, cached, incremental."""
 
     tickers: list[str] = ["AAPL", "MSFT", "NVDA", "AMZN", "^GSPC"]
     universe_file: str | None = None               # one ticker per line (or CSV with a ticker column); replaces tickers
     start: date = Field(date(2000, 1, 1), strict=False)  # ISO date of the first bar wanted
-    cache_dir: str = "data/cache"                  # <cache_dir>/<ticker>.parquet
-    retries: int = Field(5, ge=0, le=20)           # after a rate limit (429) or a timeout
-    backoff_seconds: float = Field(2.0, gt=0)      # first wait; doubles with each retry
-    min_interval_seconds: float = Field(0.5, ge=0)  # between two requests: the rate limit
+    cache_dir: str = "data/cache"                  # <cache_dir>/<ticker>.parquet (yahoo), <cache_dir>/<source>/...
+    sources: list[SourceParams] = Field(default_factory=_default_sources, min_length=1)  # tried in this order
     timeout_seconds: float = Field(30.0, gt=0)     # per request
+
+    @field_validator("sources")
+    @classmethod
+    def _each_source_once(cls, value: list[SourceParams]) -> list[SourceParams]:
+        names = [s.name for s in value]
+        if len(set(names)) < len(names):
+            raise ValueError(f"a source is listed twice: {names}")
+        return value
 
     @model_validator(mode="after")
     def _some_tickers(self) -> DownloadParams:
@@ -59,15 +101,56 @@ class SyntheticParams(Section):
         return "null" if value is None else value
 
 
+class SqlParams(Section):
+    """The `sql` source: a query (or a whole table) of a DuckDB file or a PostgreSQL/TimescaleDB server.
+
+    The URL names no password: libpq takes it from PGPASSWORD or ~/.pgpass (and PGUSER, PGHOST, ... likewise),
+    so params.yaml, which git and DVC track, never holds a secret."""
+
+    url: str = "duckdb:///data/ohlcv.duckdb"        # duckdb:///relative/path, duckdb:////absolute, postgresql://...
+    query: str | None = None                       # a SELECT giving OHLCV columns (any spelling columns.py accepts)
+    table: str | None = "ohlcv"                    # without a query: every row of this table
+
+    @field_validator("url")
+    @classmethod
+    def _a_known_database_without_secrets(cls, value: str) -> str:
+        scheme, _, rest = value.partition("://")
+        if scheme not in ("duckdb", "postgresql", "postgres") or not rest:
+            raise ValueError(f"{value!r}: expected duckdb:///path/to/file.duckdb or postgresql://user@host:port/db")
+        if scheme != "duckdb" and ("@" in rest and ":" in rest.split("@", 1)[0] or "password=" in rest.lower()):
+            raise ValueError("the URL holds a password: params.yaml is tracked by git; set PGPASSWORD or use "
+                             "~/.pgpass instead")
+        return value
+
+    @field_validator("table")
+    @classmethod
+    def _a_plain_table_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?", value):
+            raise ValueError(f"{value!r} is not a table name (letters, digits, _; schema.table allowed): "
+                             "for anything else write a query")
+        return value
+
+    @model_validator(mode="after")
+    def _query_or_table(self) -> SqlParams:
+        if (self.query is None) == (self.table is None):
+            raise ValueError("give exactly one of query and table (set the other to null)")
+        return self
+
+    def duckdb_file(self) -> str | None:
+        """The DuckDB file of a duckdb:// URL (duckdb:///data/x.duckdb -> data/x.duckdb), else None."""
+        return self.url.removeprefix("duckdb:///") if self.url.startswith("duckdb:///") else None
+
+
 class IngestParams(Section):
     """Where bars come from. `path` is a dependency of the ingest stage in dvc.yaml, so it must be a real
     file or folder: DVC hashes paths, not globs (treeverse/dvc#5252). A glob goes in `pattern`, inside it."""
 
-    source: Literal["sample", "directory", "download", "synthetic"] = "sample"
+    source: Literal["sample", "directory", "download", "synthetic", "sql"] = "sample"
     path: str = "data/sample/ohlcv.parquet"        # sample: the file; directory: a file or a folder
     pattern: str | None = None                     # directory: a glob inside the folder (*.csv, **/*.parquet)
     download: DownloadParams = DownloadParams()
     synthetic: SyntheticParams = SyntheticParams()
+    sql: SqlParams = SqlParams()
 
     @field_validator("path")
     @classmethod
@@ -92,6 +175,10 @@ class IngestParams(Section):
         if self.pattern is not None and self.source != "directory":
             raise ValueError(f"pattern applies to the directory source only (source is {self.source!r}); "
                              "set it to null")
+        database = self.sql.duckdb_file()
+        if self.source == "sql" and database is not None and Path(self.path) != Path(database):
+            raise ValueError(f"the sql source reads the DuckDB file {database!r}: set path: {database!r} too, "
+                             "so the ingest stage's DVC dependency is the database itself")
         return self
 
     def location(self) -> str:
@@ -119,7 +206,7 @@ class TickerRuleParams(RuleParams):
     action: RuleAction = "quarantine_ticker"
 
 
-CONTRACT_RULES = ("missing_value", "non_finite_value", "non_positive_price", "ohlc_inconsistent", "non_positive_volume", "duplicate")
+CONTRACT_RULES = ("missing_value", "non_finite_value", "non_positive_price", "ohlc_inconsistent", "negative_volume", "duplicate")
 """Rules the clean table's OHLCV contract enforces anyway: they cannot be switched off or only warn."""
 TICKER_RULES = ("extreme_move", "missing_session", "short_history")
 """Rules about a series, not a row: a move belongs to two rows, a gap or a short history to none."""
@@ -132,7 +219,8 @@ class QualityRules(Section):
     non_finite_value: RuleParams = RuleParams()
     non_positive_price: RuleParams = RuleParams()
     ohlc_inconsistent: RuleParams = RuleParams()
-    non_positive_volume: RuleParams = RuleParams()
+    negative_volume: RuleParams = RuleParams()
+    zero_volume: RuleParams = RuleParams()            # no trade: a feed's placeholder, or a real halt (warn keeps it)
     future_date: RuleParams = RuleParams()            # a bar dated after the last completed session
     non_session: RuleParams = RuleParams()
     duplicate: RuleParams = RuleParams()
@@ -160,6 +248,7 @@ class QualityParams(Section):
     min_history_days: int = Field(250, ge=1)       # short_history: fewer usable rows than this
     stale_run: int = Field(5, ge=2)                # stale_price: this many equal closes in a row
     extreme_move: float = Field(0.4, gt=0)         # extreme_move: |close or open / previous close - 1| >= this
+    ohlc_tolerance: float = Field(0.000001, ge=0, le=0.01)  # ohlc_inconsistent: relative; closer is rounding, a finding
     max_missing_fraction: float = Field(0.0, ge=0, lt=1)  # missing_session: flag a ticker missing more sessions
     adjust_with_adj_close: bool = True             # restate OHLC by adj_close/close (splits, dividends)
     splits: Literal["adjust", "quarantine"] = "adjust"  # split-sized jumps in unadjusted series
@@ -194,6 +283,7 @@ class SplitParams(Section):
     val_start: date | None = Field(None, strict=False)   # ISO dates; both or neither
     test_start: date | None = Field(None, strict=False)
     embargo_days: int = Field(80, ge=0)
+    min_rows_per_segment: int = Field(60, ge=1)         # a ticker with fewer usable rows in a segment leaves it
     folds: FoldParams = FoldParams()
 
     @model_validator(mode="after")

@@ -149,12 +149,27 @@ def read_importance(path: Path) -> dict[str, float]:
     return {str(k): float(v) for k, v in data.items()}
 
 
-def model_rows(model_dir: Path) -> dict[str, dict[str, Any]]:
-    """The trained model's best validation scores (models/<name>/config.json); only the model the
-    stage declares as a dep, so the page never shows a stale folder left from another run."""
-    config = read_json(model_dir / "config.json")
-    return {model_dir.name: {"best_epoch": config.get("best_epoch")} | {
+def model_rows(name: str, config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The trained model's best validation scores (its verified models/<name>/config.json); only the
+    model the stage declares as a dep, so the page never shows a stale folder left from another run."""
+    return {name: {"best_epoch": config.get("best_epoch")} | {
         f"val {k}": v for k, v in (config.get("best") or {}).items()}}
+
+
+def coverage_rows(coverage: dict[str, Any], trained: dict[str, int], scored: dict[str, int]
+                  ) -> dict[str, dict[str, Any]]:
+    """Per ticker: its usable rows in train, val and test (the split's coverage), the windows it trained
+    on (the model's config), its test predictions (evaluate), and what the split left out."""
+    limit = coverage.get("min_rows_per_segment")
+    notes: dict[str, list[str]] = {}
+    for row in coverage.get("left_out", []):
+        notes.setdefault(row["ticker"], []).append(f"left out of {row['segment']} ({row['usable']} < {limit} rows)")
+    for ticker in coverage.get("dropped", []):
+        notes.setdefault(ticker, []).append("dropped: no segment left")
+    return {ticker: {f"{s} rows": rows.get(s, 0) for s in ("train", "val", "test")}
+            | {"trained on (windows)": trained.get(ticker, 0), "scored (test predictions)": scored.get(ticker, 0),
+               "note": "; ".join(notes.get(ticker, []))}
+            for ticker, rows in coverage.get("usable_rows", {}).items()}
 
 
 def experiment_rows(exp_show: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -186,6 +201,16 @@ def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[f"{prefix}{key}"] = value
     return out
+
+
+def _provenance(provenance: dict[str, Any]) -> list[str]:
+    """Which source served which ticker and dates (the download source), and the tickers none served."""
+    served = provenance.get("served_by") or {}
+    rows = {t: {k: p.get(k) for k in ("source", "first_date", "last_date", "rows")} for t, p in served.items()}
+    rows |= {t: {"source": "not served: " + "; ".join(said)} for t, said in (provenance.get("not_served") or {}).items()}
+    if not rows:
+        return [f"<p class='note'>Data source: {html.escape(str(provenance.get('source', 'unknown')))}.</p>"]
+    return ["<h2>Data sources</h2>", _table(rows)]
 
 
 def _table(rows: dict[str, dict[str, Any]], columns: list[str] | None = None) -> str:
@@ -278,8 +303,10 @@ def render(title: str, evaluate: dict, backtest: dict, quality: dict, images: di
     sides = {"strategy (test)": backtest.get("test", {}), "benchmark": backtest.get("benchmark", {})}
     metric_names = list(dict.fromkeys(k for side in sides.values() for k in side))
     backtest_rows = {k: {name: side.get(k) for name, side in sides.items()} for k in metric_names}
-    quality_rows = {"rows": {k: quality.get(k) for k in ("rows_in", "rows_clean", "rows_quarantined")}
-                    | (quality.get("by_rule") or {})}
+    quality_rows = {"rows quarantined (deciding rule)": {
+                        k: quality.get(k) for k in ("rows_in", "rows_clean", "rows_quarantined")}
+                    | (quality.get("by_rule") or {}),
+                    "rows breaking the rule": quality.get("broken_by_rule") or {}}
     sections = [
         "<h2>Classification</h2>",
         f"<p class='note'>Null rate (the test segment's majority class): {_fmt(test.get('null_rate'))}. "
@@ -309,7 +336,7 @@ def render(title: str, evaluate: dict, backtest: dict, quality: dict, images: di
     for heading, rows in (comparisons or {}).items():
         if rows:
             sections += [f"<h2>{html.escape(heading)}</h2>", _table(rows)]
-    sections += ["<h2>Data quality</h2>", _table(quality_rows)]
+    sections += ["<h2>Data quality</h2>", _table(quality_rows), *_provenance(quality.get("provenance") or {})]
     body = "\n".join(sections)
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>

@@ -6,7 +6,7 @@ a code change fails the stage that broke it, naming the column and the check.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
 import pandera.polars as pa
 import polars as pl
@@ -15,7 +15,7 @@ from pandera.errors import SchemaError, SchemaErrors
 
 from stockcast.errors import StockcastError, shown
 
-SEGMENTS = ("train", "val", "test", "embargo")
+SEGMENTS = ("train", "val", "test", "embargo", "short")  # short: too few usable rows there (coverage.py)
 
 
 class RawOHLCV(pa.DataFrameModel):
@@ -36,13 +36,14 @@ class RawOHLCV(pa.DataFrameModel):
 
 
 class OHLCV(RawOHLCV):
-    """Clean daily bars: sorted unique (ticker, date), positive prices, consistent OHLC, traded volume."""
+    """Clean daily bars: sorted unique (ticker, date), positive prices, consistent OHLC, volume >= 0 (zero only
+    where quality.rules.zero_volume warns: a trading halt)."""
 
     open: float = pa.Field(gt=0)
     high: float = pa.Field(gt=0)
     low: float = pa.Field(gt=0)
     close: float = pa.Field(gt=0)
-    volume: pl.Int64 = pa.Field(gt=0)
+    volume: pl.Int64 = pa.Field(ge=0)
     adj_close: float = pa.Field(nullable=True, gt=0)
 
     class Config:
@@ -74,9 +75,11 @@ class OHLCV(RawOHLCV):
 
 
 class Quarantine(RawOHLCV):
-    """A rejected input row, unchanged, with the rule that rejected it and why."""
+    """A rejected input row, unchanged, with the rule that decided (the first to reject it), every rule it
+    breaks (`broken`, in the order they run) and why."""
 
     rule: str
+    broken: Annotated[pl.List, pl.String()]
     detail: str
 
     class Config:

@@ -1,7 +1,7 @@
 """Chronological split by calendar date across the whole universe, with an embargo between segments.
 
 One date belongs to one segment for every ticker, so no test date is ever seen in training for
-another ticker. The `embargo_days` dates at the start of val and of test are dropped (segment
+another ticker (coverage.py may then leave a ticker out of a segment: its rows there are in none). The `embargo_days` dates at the start of val and of test are dropped (segment
 "embargo"): a training label ends h sessions after its date, and an input at the start of val
 reaches `lookback` sessions back, so an embargo of at least h + lookback keeps the last training
 label and the first validation input from sharing any price. `check_embargo` enforces it.
@@ -66,6 +66,9 @@ def assign_segments(labels: pl.DataFrame, train_fraction: float, val_fraction: f
     per_date = labels.group_by("date").len().sort("date")
     dates = per_date["date"]
     n = dates.len()
+    if n == 0:
+        raise StockcastError("split: no rows to split: the clean table is empty (quality kept no row; its report "
+                             "says why); add tickers with more history or relax the quality rules")
     if val_start is not None and test_start is not None:
         val_begin = int(dates.search_sorted(val_start, side="left"))
         test_begin = int(dates.search_sorted(test_start, side="left"))

@@ -21,13 +21,15 @@ def adj_close_factor() -> pl.Expr:
 
 
 def restate(bars: pl.DataFrame, factor: np.ndarray, adj_close: np.ndarray | None = None) -> pl.DataFrame:
-    """Multiply open/high/low/close by `factor` and divide volume by it (rounded, never below 1 share);
-    multiply adj_close by `adj_close` when given. A factor of all ones returns `bars` untouched."""
+    """Multiply open/high/low/close by `factor` and divide volume by it (rounded; a traded day never below 1
+    share, a zero-volume halt kept at 0); multiply adj_close by `adj_close` when given. A factor of all ones
+    returns `bars` untouched."""
     if np.all(factor == 1) and (adj_close is None or np.all(adj_close == 1)):
         return bars
     scale = pl.Series(factor)
     return bars.with_columns(
         *(pl.col(c) * scale for c in PRICES),
-        volume=(pl.col("volume") / scale).round().cast(pl.Int64).clip(lower_bound=1),
+        volume=pl.when(pl.col("volume") > 0).then((pl.col("volume") / scale).round().cast(pl.Int64).clip(lower_bound=1))
+        .otherwise(pl.col("volume")),
         **({"adj_close": pl.col("adj_close") * pl.Series(adj_close)} if adj_close is not None else {}),
     )

@@ -24,6 +24,7 @@ from typing import Any
 import polars as pl
 
 from stockcast.data.columns import conform, contract_names, decimal_mark, sort_bars
+from stockcast.data.exchanges import exchanges_in, merge
 from stockcast.data.tickers import DATA_SUFFIXES, ticker_from_filename
 from stockcast.errors import StockcastError, shown
 
@@ -42,6 +43,7 @@ class DataFiles:
 class _Read:
     bars: pl.DataFrame
     blank_rows: int  # blank lines and all-empty rows skipped
+    exchanges: dict[str, str]  # {ticker: exchange} from an `exchange` column, if the file has one
 
 
 def is_hidden(path: Path) -> bool:
@@ -110,16 +112,19 @@ def read_file(path: Path) -> _Read:
         kept = frame.filter(~_blank(frame))
         blank_rows, frame = frame.height - kept.height, kept
         decimal = decimal_mark(frame, origin, separator)
-    long = "ticker" in contract_names(frame, origin).values()
-    return _Read(conform(frame, origin, None if long else ticker_from_filename(path), decimal), blank_rows)
+    ticker = None if "ticker" in contract_names(frame, origin).values() else ticker_from_filename(path)
+    return _Read(conform(frame, origin, ticker, decimal), blank_rows, exchanges_in(frame, origin, ticker))
 
 
 def load_directory(path: str | Path) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Every data file under `path` (file, folder or glob), concatenated and sorted by ticker and date, and
-    what reading them skipped: {files, skipped_files (hidden, editor), blank_rows (per file, when any)}."""
+    what reading them skipped and found: {files, skipped_files (hidden, editor), blank_rows (per file, when any),
+    exchanges ({ticker: exchange} of files with an exchange column)}."""
     files = data_files(path)
     with ThreadPoolExecutor(max_workers=4) as pool:  # polars releases the GIL while parsing
         read = list(pool.map(read_file, files.found))
     notes = {"files": len(files.found), "skipped_files": [str(p) for p in files.skipped],
-             "blank_rows": {str(p): r.blank_rows for p, r in zip(files.found, read) if r.blank_rows}}
+             "blank_rows": {str(p): r.blank_rows for p, r in zip(files.found, read) if r.blank_rows}, "exchanges": {}}
+    for found, r in zip(files.found, read):
+        notes["exchanges"] = merge(notes["exchanges"], r.exchanges, str(found), "an earlier file")
     return sort_bars(pl.concat([r.bars for r in read])), notes

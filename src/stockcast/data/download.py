@@ -9,6 +9,10 @@
 - Retries: a rate limit (HTTP 429) or a timeout is retried up to `retries` times after
   backoff_seconds * 2**attempt (capped at 60 s), or the server's Retry-After if longer.
 - Rate limit: at least `min_interval_seconds` between two requests.
+- Fallbacks (`update_with_fallbacks`): sources tried in order per ticker; the first that has bars serves
+  the ticker's whole series (a series is never stitched from two vendors: their adjustments differ). A source
+  that does not know the ticker, has no bars for it or gives up after its retries passes it on; a ticker no
+  source serves is listed with what each said, not an error.
 
 The API is behind `Transport` (one method), so tests inject a fake one and never touch the network.
 `YFinanceTransport` is the real one (yfinance, Yahoo Finance's chart API).
@@ -32,6 +36,7 @@ from stockcast.errors import StockcastError
 
 MAX_BACKOFF_SECONDS = 60.0
 _FETCHED_UNTIL = "stockcast.fetched_until"  # parquet metadata: the API was asked up to here (exclusive)
+_FETCHED_FROM = "stockcast.fetched_from"    # ... and from here: a first bar after it is the ticker's first
 
 
 class TransientError(Exception):
@@ -52,6 +57,10 @@ class Timeout(TransientError):
 
 class TickerNotFound(Exception):
     """The API does not know this symbol (or it is delisted): not retried."""
+
+
+class GaveUp(StockcastError):
+    """A source still failed after its retries."""
 
 
 class Transport(Protocol):
@@ -100,10 +109,12 @@ class Downloader:
     def update(self, ticker: str, start: date, end: date) -> pl.DataFrame:
         """One ticker's bars, cached; only the dates after the cache's last good bar are requested."""
         path = cache_path(self.cache_dir, ticker)
-        cached, fetched_until = _read_cache(path)
+        cached, fetched_until, fetched_from = _read_cache(path)
         good = cached.filter(pl.col("close").is_not_null())
-        if good.is_empty() or good["date"].min() > start:
+        covered = fetched_from or (good["date"].min() if not good.is_empty() else None)
+        if good.is_empty() or covered > start:
             cached, begin = cached.clear(), start  # nothing usable, or the wanted range now starts earlier
+            fetched_from = start
         else:
             begin = good["date"].max() + timedelta(days=1)
             if fetched_until is not None and cached["date"].max() < begin:  # no placeholder bar to replace
@@ -118,12 +129,14 @@ class Downloader:
                 self.summary.refetched.append(ticker)
                 cached = cached.clear()
                 new, _ = self._fetch(ticker, start, end)
+                fetched_from = start
         except TickerNotFound:
             self.summary.not_found.append(ticker)
             return cached
         bars = pl.concat([cached, new]).unique("date", keep="last").sort("date")
         if not bars.is_empty():  # an empty answer vouches for its whole range; bars only up to the last one
-            _write_cache(bars, path, end if new.is_empty() else new["date"].max() + timedelta(days=1))
+            _write_cache(bars, path, end if new.is_empty() else new["date"].max() + timedelta(days=1),
+                         fetched_from or start)
         return bars
 
     def _fetch(self, ticker: str, start: date, end: date) -> tuple[pl.DataFrame, bool]:
@@ -135,7 +148,7 @@ class Downloader:
                 break
             except TransientError as err:
                 if attempt == self.retries:
-                    raise StockcastError(f"download: {ticker}: gave up after {self.retries} retries "
+                    raise GaveUp(f"download: {ticker}: gave up after {self.retries} retries "
                                          f"({type(err).__name__}: {err}); rerun to resume") from None
                 delay = min(self.backoff_seconds * 2**attempt, MAX_BACKOFF_SECONDS)
                 self.sleep(max(delay, err.retry_after or 0.0))
@@ -157,24 +170,73 @@ class Downloader:
         self.summary.requests += 1
 
 
-def _read_cache(path: Path) -> tuple[pl.DataFrame, date | None]:
-    """A ticker's cached bars and the date its last request covered (exclusive); none if missing or unreadable."""
+@dataclass(frozen=True)
+class Source:
+    """A source of the fallback chain: its Downloader, or why it cannot be used (no API key in the environment)."""
+
+    name: str
+    downloader: Downloader | None
+    unusable: str = ""
+
+
+def update_with_fallbacks(chain: Sequence[Source], tickers: Sequence[str], start: date, end: date,
+                          ) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Every ticker's bars from `start` from the first source in `chain` that has them, and the provenance:
+    served_by {ticker: source, first and last date, rows}, not_served {ticker: what each source said}."""
+    served: dict[str, dict[str, Any]] = {}
+    not_served: dict[str, list[str]] = {}
+    frames = []
+    for ticker in (validate_ticker(t) for t in tickers):
+        said = []
+        for source in chain:
+            if source.downloader is None:
+                said.append(f"{source.name}: {source.unusable}")
+                continue
+            try:
+                bars = source.downloader.update(ticker, start, end).filter(pl.col("date") >= start)
+            except GaveUp as err:
+                said.append(f"{source.name}: {str(err).removeprefix('download: ')}")
+                continue
+            if bars.is_empty():
+                known = ticker not in source.downloader.summary.not_found
+                said.append(f"{source.name}: {'no bars' if known else 'unknown ticker'}")
+                continue
+            served[ticker] = {"source": source.name, "first_date": str(bars["date"].min()),
+                              "last_date": str(bars["date"].max()), "rows": bars.height} | (
+                {"passed_over": said} if said else {})
+            frames.append(bars)
+            break
+        else:
+            not_served[ticker] = said
+    if not frames:
+        first = next(iter(not_served.items()))
+        raise StockcastError(f"download: no source served any of {len(not_served)} tickers "
+                             f"({first[0]}: {'; '.join(first[1])})")
+    return pl.concat(frames), {"served_by": served, "not_served": not_served}
+
+
+def _read_cache(path: Path) -> tuple[pl.DataFrame, date | None, date | None]:
+    """A ticker's cached bars and the range its requests covered (from inclusive, until exclusive; None where
+    unknown: caches written before `fetched_from` was kept); nothing if missing or unreadable."""
     empty = pl.DataFrame(schema={"ticker": pl.String, "date": pl.Date, "open": pl.Float64, "high": pl.Float64,
                                  "low": pl.Float64, "close": pl.Float64, "volume": pl.Int64,
                                  "adj_close": pl.Float64})
     if not path.exists():
-        return empty, None
+        return empty, None, None
     try:
-        until = pl.read_parquet_metadata(path).get(_FETCHED_UNTIL)
-        return pl.read_parquet(path).select(empty.columns).cast(empty.schema), until and date.fromisoformat(until)
+        meta = pl.read_parquet_metadata(path)
+        until, since = meta.get(_FETCHED_UNTIL), meta.get(_FETCHED_FROM)
+        return (pl.read_parquet(path).select(empty.columns).cast(empty.schema), until and date.fromisoformat(until),
+                since and date.fromisoformat(since))
     except (pl.exceptions.PolarsError, OSError, ValueError):
-        return empty, None  # a damaged cache is refetched in full, not trusted
+        return empty, None, None  # a damaged cache is refetched in full, not trusted
 
 
-def _write_cache(bars: pl.DataFrame, path: Path, fetched_until: date) -> None:
+def _write_cache(bars: pl.DataFrame, path: Path, fetched_until: date, fetched_from: date) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
-    bars.write_parquet(partial, compression="zstd", metadata={_FETCHED_UNTIL: fetched_until.isoformat()})
+    bars.write_parquet(partial, compression="zstd", metadata={_FETCHED_UNTIL: fetched_until.isoformat(),
+                                                              _FETCHED_FROM: fetched_from.isoformat()})
     os.replace(partial, path)  # atomic: a reader sees the old file or the new one, never half of one
 
 

@@ -22,14 +22,15 @@ million rows take seconds; per-row Python only ever touches the rows a rule flag
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from stockcast.data import calendar
+from stockcast.data import calendar, exchanges
 from stockcast.data.adjust import PRICES, adj_close_factor, restate
 from stockcast.data.calendar import last_completed_session
 from stockcast.data.columns import sort_bars
@@ -40,6 +41,7 @@ from stockcast.schemas import RawOHLCV, validate
 SPLIT_RULE = "unadjusted_split"  # splits: quarantine sends a ticker with split-sized jumps here
 RULES: tuple[str, ...] = (*QualityRules.model_fields, SPLIT_RULE)
 SPLIT_NOTE = "split_adjusted"    # a finding: a split detected and restated (splits: adjust)
+ROUNDING_NOTE = "ohlc_rounded"   # a finding: high or low off open/close by less than ohlc_tolerance, corrected
 FINDINGS_SCHEMA = {"ticker": pl.String, "date": pl.Date, "rule": pl.String, "detail": pl.String}
 
 
@@ -76,6 +78,7 @@ class _Ledger:
         self.close, self.open = bars["close"].to_numpy(), bars["open"].to_numpy()
         self.days = bars["date"].to_physical().to_numpy()
         self.details: list[pl.DataFrame] = []
+        self.broken: list[tuple[int, np.ndarray]] = []  # (rule code, positions of the rows breaking it)
         self.findings: list[pl.DataFrame] = []
         self.warned = dict.fromkeys(RULES, 0)
         self._view: _Usable | None = None
@@ -98,6 +101,8 @@ class _Ledger:
     def rows(self, name: str, positions: np.ndarray, detail: pl.Expr, **extra: np.ndarray) -> None:
         """Apply rule `name` to the rows at `positions`; `detail` is evaluated on them (plus `extra` columns)."""
         settings = getattr(self.rules, name)
+        if settings.enabled and len(positions):
+            self.broken.append((RULES.index(name), positions))  # rows an earlier rule took break this one too
         keep = self.usable[positions]
         positions = positions[keep]
         if not settings.enabled or not len(positions):
@@ -112,10 +117,15 @@ class _Ledger:
         else:
             self.tickers(name, found.group_by("ticker", maintain_order=True).agg(detail=pl.format(
                 "ticker quarantined: {} rows break {}, first {}: {}",
-                pl.len(), pl.lit(name), pl.col("date").first(), pl.col("detail").first())), "quarantine_ticker")
+                pl.len(), pl.lit(name), pl.col("date").first(), pl.col("detail").first())), "quarantine_ticker",
+                rows_break=False)
 
-    def tickers(self, name: str, flagged: pl.DataFrame, action: str | None = None) -> None:
-        """Apply rule `name` to whole tickers: `flagged` has one row per ticker with a `detail`."""
+    def tickers(self, name: str, flagged: pl.DataFrame, action: str | None = None, rows_break: bool = True) -> None:
+        """Apply rule `name` to whole tickers: `flagged` has one row per ticker with a `detail`.
+
+        `rows_break`: every usable row of a quarantined ticker breaks the rule (short_history, missing_session);
+        False when the rows that break it were recorded already (a row rule's quarantine_ticker, splits).
+        """
         settings = getattr(self.rules, name, None)
         if settings is not None and not settings.enabled or flagged.is_empty():
             return
@@ -128,6 +138,8 @@ class _Ledger:
             self.findings.append(flagged.select("ticker", date=first, rule=pl.lit(name), detail="detail"))
             return
         positions = np.flatnonzero(np.isin(self.tid, ids) & self.usable)
+        if rows_break and len(positions):
+            self.broken.append((RULES.index(name), positions))
         self._quarantine(name, positions, pl.DataFrame({"pos": positions, "tid": self.tid[positions]})
                          .join(flagged.select("tid", "detail"), on="tid", how="left").select("pos", "detail"))
 
@@ -136,29 +148,45 @@ class _Ledger:
         self.details.append(details)
         self._view = None
 
-    def quarantine(self) -> pl.DataFrame:
-        """The quarantined input rows as they came, with rule and detail, in ticker and date order."""
+    def breaks(self) -> pl.DataFrame:
+        """(pos, code): each row with each rule it breaks, once, in row and then RULES order."""
+        if not self.broken:
+            return pl.DataFrame(schema={"pos": pl.Int64, "code": pl.Int8})
+        pos = np.concatenate([p for _, p in self.broken]).astype(np.int64)
+        code = np.concatenate([np.full(len(p), c, dtype=np.int8) for c, p in self.broken])
+        return pl.DataFrame({"pos": pos, "code": code}).unique().sort("pos", "code")
+
+    def quarantine(self, breaks: pl.DataFrame) -> pl.DataFrame:
+        """The quarantined input rows as they came, with the rule that decided, every rule each breaks
+        (`broken`; empty for a row taken only because its ticker was) and detail, in ticker and date order."""
         positions = np.flatnonzero(~self.usable)
         details = pl.concat(self.details).sort("pos") if self.details else pl.DataFrame({"detail": []})
+        at = pl.Series("pos", positions.astype(np.int64))
+        names = pl.col("code").sort().replace_strict(dict(enumerate(RULES)), return_dtype=pl.String)
+        lists = at.to_frame().join(breaks.filter(pl.col("pos").is_in(at.implode())).group_by("pos").agg(broken=names),
+                                   on="pos", how="left", maintain_order="left")
         return self.bars[positions].with_columns(
             rule=pl.Series(np.asarray(RULES, dtype=object)[self.code[positions]], dtype=pl.String),
+            broken=lists["broken"].fill_null(pl.Series([[]], dtype=pl.List(pl.String))),
             detail=details["detail"].cast(pl.String),
         )
 
 
 def check(raw: pl.DataFrame, params: QualityParams, origin: str = "input", now: datetime | None = None,
-          ) -> QualityResult:
+          exchanges: Mapping[str, str] | None = None) -> QualityResult:
     """Split `raw` (RawOHLCV) into clean adjusted rows, quarantined rows and findings, with a report.
 
     `now` (timezone-aware; default: the clock) decides which dates are in the future; tests pass their own.
+    `exchanges` ({ticker: exchange_calendars name}, see exchanges.py) picks each ticker's calendar;
+    quality.calendar judges the others.
     """
     bars = sort_bars(validate(raw, RawOHLCV, origin))
     ledger = _Ledger(bars, params.rules)
-    _row_rules(ledger)
-    until = last_completed_session(params.calendar, now or datetime.now(UTC))
-    _future_dates(ledger, until, params.calendar)
+    _row_rules(ledger, params.ohlc_tolerance)
+    judges = _Calendars.of(ledger, exchanges or {}, params.calendar, now or datetime.now(UTC))
+    _future_dates(ledger, judges)
     future = params.rules.future_date
-    sessions = _sessions(ledger, params.calendar, until if future.enabled and future.action != "warn" else None)
+    sessions = _sessions(ledger, judges, future.enabled and future.action != "warn")
     if sessions is not None:
         _non_sessions(ledger, sessions)
     _duplicates(ledger)
@@ -169,15 +197,20 @@ def check(raw: pl.DataFrame, params: QualityParams, origin: str = "input", now: 
     _short_histories(ledger, params.min_history_days)
     usable = ledger.usable
     clean = adjusted if usable.all() else adjusted.filter(pl.Series(usable))  # no copy when nothing went
-    quarantine = ledger.quarantine()
-    findings = pl.concat([pl.DataFrame(schema=FINDINGS_SCHEMA), *ledger.findings]).sort(
+    clean, rounded = _ohlc_rounding(clean)
+    breaks = ledger.breaks()
+    quarantine = ledger.quarantine(breaks)
+    findings = pl.concat([pl.DataFrame(schema=FINDINGS_SCHEMA), *ledger.findings, rounded]).sort(
         "ticker", "date", "rule", maintain_order=True)
-    report = _report(bars, quarantine, ledger, missing, splits, params) | {"last_completed_session": str(until)}
+    report = _report(bars, quarantine, ledger, missing, splits, params) | {
+        "broken_by_rule": dict(zip(RULES, np.bincount(breaks["code"].to_numpy(), minlength=len(RULES)).tolist())),
+        "ohlc_rounded": rounded.height, "last_completed_session": str(judges.default_until),
+        "calendars": judges.summary()}
     return QualityResult(clean, quarantine, findings, report)
 
 
-def _row_rules(ledger: _Ledger) -> None:
-    """Rules that need nothing but the row itself."""
+def _row_rules(ledger: _Ledger, tolerance: float) -> None:
+    """Rules that need nothing but the row itself: each runs on every row, so a row is listed under all it breaks."""
     price = [pl.col(c) for c in PRICES]
     every = [*price, pl.col("adj_close")]  # adj_close may be null (no adjustment), never anything else bad
     flags = ledger.bars.select(
@@ -188,11 +221,15 @@ def _row_rules(ledger: _Ledger) -> None:
         non_finite_value=pl.any_horizontal(*(~p.is_finite() for p in every)),
         # non_positive_price: any of open/high/low/close, or adj_close, <= 0 (a price is never zero or negative)
         non_positive_price=pl.any_horizontal(*(p <= 0 for p in every)),
-        # ohlc_inconsistent: high below max(open, close) or low above min(open, close)
-        ohlc_inconsistent=(pl.col("high") < pl.max_horizontal("open", "close"))
-        | (pl.col("low") > pl.min_horizontal("open", "close")),
-        # non_positive_volume: zero or negative volume (no trade, or a feed's placeholder)
-        non_positive_volume=pl.col("volume") <= 0,
+        # ohlc_inconsistent: high below max(open, close) or low above min(open, close) by more than
+        # `tolerance` of it (relative): closer is rounding (_ohlc_rounding). Finite prices only: NaN compares high
+        ohlc_inconsistent=pl.all_horizontal(*(p.is_finite() for p in price))
+        & ((pl.col("high") < pl.max_horizontal("open", "close") * (1 - tolerance))
+           | (pl.col("low") > pl.min_horizontal("open", "close") * (1 + tolerance))),
+        # negative_volume: fewer than zero shares traded: never real
+        negative_volume=pl.col("volume") < 0,
+        # zero_volume: no trade that day: a feed's placeholder bar, or a real trading halt (action warn keeps those)
+        zero_volume=pl.col("volume") == 0,
     ).fill_null(False)
     columns = (*PRICES, "volume", "adj_close")
     shown = {c: pl.col(c).cast(pl.String).fill_null("null") for c in columns}  # format() drops nulls
@@ -203,49 +240,108 @@ def _row_rules(ledger: _Ledger) -> None:
         "non_positive_price": pl.format("min(open, high, low, close, adj_close)={}",
                                         pl.min_horizontal(*PRICES, "adj_close")),
         "ohlc_inconsistent": pl.format("open={} high={} low={} close={}", *(shown[c] for c in PRICES)),
-        "non_positive_volume": pl.format("volume={}", shown["volume"]),
+        "negative_volume": pl.format("volume={}", shown["volume"]),
+        "zero_volume": pl.format("volume={}", shown["volume"]),
     }
     for name, detail in details.items():
         ledger.rows(name, np.flatnonzero(flags[name].to_numpy()), detail)
 
 
 @dataclass(frozen=True)
+class _Calendars:
+    """Which calendar judges each ticker (its exchange, else quality.calendar) and each calendar's last
+    completed session."""
+
+    default: str | None
+    of_tid: list[str | None]        # per ticker id; None: no session rules for it
+    until: dict[str | None, date]   # per calendar; None: today in UTC
+
+    @classmethod
+    def of(cls, ledger: _Ledger, exchange_of: Mapping[str, str], default: str | None, now: datetime) -> _Calendars:
+        names = exchanges.calendars(ledger.names.to_list(), exchange_of, default)
+        return cls(default, names, {name: last_completed_session(name, now) for name in {*names, default}})
+
+    @property
+    def default_until(self) -> date:
+        return self.until[self.default]
+
+    def per_row(self, ledger: _Ledger, positions: np.ndarray, values: dict[str | None, Any]) -> np.ndarray:
+        """values[calendar of the row's ticker] for the rows at `positions` (few: only flagged rows)."""
+        per_tid = np.asarray([values[name] for name in self.of_tid] or [None], dtype=object)
+        return per_tid[ledger.tid[positions]]
+
+    def summary(self) -> dict[str, dict[str, Any]]:
+        """{calendar: tickers it judges, its last completed session} for the report ("none": no calendar)."""
+        return {str(name).replace("None", "none"): {"tickers": self.of_tid.count(name),
+                                                    "last_completed_session": str(self.until[name])}
+                for name in sorted(set(self.of_tid), key=str)}
+
+
+def _label(name: str | None) -> str:
+    return f"{name} session" if name else "day in UTC"
+
+
+@dataclass(frozen=True)
 class _Sessions:
-    name: str
-    dates: np.ndarray  # datetime64[D] sessions from the first input date to the last
-    index: np.ndarray  # per input row: its date's position in `dates`, -1 if it is not a session
+    calendar: list[str | None]  # per ticker id, as _Calendars.of_tid
+    dates: np.ndarray  # datetime64[D]: each calendar's sessions from its tickers' first input date to the last
+    index: np.ndarray  # per input row: its date's position in `dates`, -1 not a session, -2 no calendar
 
 
-def _future_dates(ledger: _Ledger, until: date, name: str | None) -> None:
-    # future_date: dated after the last completed session (of `calendar`; without one, after today in UTC):
-    # no such bar can be complete, whatever the file says
-    late = np.flatnonzero(ledger.days > (until - date(1970, 1, 1)).days)
+def _future_dates(ledger: _Ledger, judges: _Calendars) -> None:
+    # future_date: dated after the last completed session of the ticker's calendar (without one, after today
+    # in UTC): no such bar can be complete, whatever the file says
+    epoch = date(1970, 1, 1)
+    limit = np.asarray([(judges.until[name] - epoch).days for name in judges.of_tid] or [0], dtype=np.int64)
+    late = np.flatnonzero(ledger.days > limit[ledger.tid]) if ledger.bars.height else np.zeros(0, dtype=np.int64)
     ledger.rows("future_date", late, pl.format("{} is after the last completed {} ({})", pl.col("date"),
-                                               pl.lit(f"{name} session" if name else "day in UTC"), pl.lit(str(until))))
+                                               pl.col("judge"), pl.col("until")),
+                judge=judges.per_row(ledger, late, {n: _label(n) for n in judges.until}),
+                until=judges.per_row(ledger, late, {n: str(d) for n, d in judges.until.items()}))
 
 
-def _sessions(ledger: _Ledger, name: str | None, until: date | None) -> _Sessions | None:
-    """The calendar's sessions over the input's dates, up to `until` when the rows after it are quarantined
-    (future_date): a stray date in 2099 or 9999 then never makes the calendar build that far."""
-    if name is None or ledger.bars.is_empty():
+def _sessions(ledger: _Ledger, judges: _Calendars, capped: bool) -> _Sessions | None:
+    """Each calendar's sessions over its tickers' dates, up to its last completed session when `capped` (the
+    rows after it are quarantined as future_date): a stray date in 2099 or 9999 then never makes the calendar
+    build that far. None when no ticker has a calendar."""
+    groups: dict[str, list[int]] = {}
+    for tid, name in enumerate(judges.of_tid):
+        if name is not None:
+            groups.setdefault(name, []).append(tid)
+    if not groups or ledger.bars.is_empty():
         return None
-    first, last = ledger.bars["date"].min(), ledger.bars["date"].max()
-    last = min(last, until) if until is not None else last
-    dates = calendar.sessions(name, first, last) if last >= first else np.empty(0, dtype="datetime64[D]")
-    span = max((last - first).days + 1, 0)
-    lookup = np.full(span, -1, dtype=np.int32)  # day offset -> session index
-    lookup[(dates - np.datetime64(first, "D")).astype(np.int64)] = np.arange(len(dates))
-    offset = ledger.days - ledger.days.min()
-    index = np.full(len(offset), -1, dtype=np.int32)
-    inside = offset < span
-    index[inside] = lookup[offset[inside]]
-    return _Sessions(name, dates, index)
+    index = np.full(ledger.bars.height, -2, dtype=np.int32)
+    parts: list[np.ndarray] = []
+    base = 0
+    for name, tids in groups.items():
+        rows = slice(None) if len(tids) == len(judges.of_tid) else np.flatnonzero(np.isin(ledger.tid, tids))
+        days = ledger.days[rows]
+        first, last = _day(days.min()), _day(days.max())
+        last = min(last, judges.until[name]) if capped else last
+        dates = calendar.sessions(name, first, last) if last >= first else np.empty(0, dtype="datetime64[D]")
+        span = max((last - first).days + 1, 0)
+        lookup = np.full(span, -1, dtype=np.int32)  # day offset -> session index
+        lookup[(dates - np.datetime64(first, "D")).astype(np.int64)] = base + np.arange(len(dates))
+        offset = days - days.min()
+        local = np.full(len(offset), -1, dtype=np.int32)
+        inside = offset < span
+        local[inside] = lookup[offset[inside]]
+        index[rows] = local
+        parts.append(dates)
+        base += len(dates)
+    return _Sessions(judges.of_tid, np.concatenate(parts), index)
+
+
+def _day(days: np.integer) -> date:
+    return date(1970, 1, 1) + timedelta(days=int(days))
 
 
 def _non_sessions(ledger: _Ledger, sessions: _Sessions) -> None:
-    # non_session: the date is not a session of the exchange calendar (a weekend, a holiday)
-    ledger.rows("non_session", np.flatnonzero(sessions.index < 0), pl.format(
-        "{} ({}) is not a {} session", pl.col("date"), pl.col("date").dt.strftime("%A"), pl.lit(sessions.name)))
+    # non_session: the date is not a session of the ticker's exchange calendar (a weekend, a holiday)
+    rows = np.flatnonzero(sessions.index == -1)
+    ledger.rows("non_session", rows, pl.format(
+        "{} ({}) is not a {} session", pl.col("date"), pl.col("date").dt.strftime("%A"), pl.col("judge")),
+        judge=np.asarray(sessions.calendar, dtype=object)[ledger.tid[rows]])
 
 
 def _repeats(values: np.ndarray, same: np.ndarray) -> np.ndarray:
@@ -303,9 +399,11 @@ def _corporate_actions(ledger: _Ledger, params: QualityParams) -> tuple[pl.DataF
     detail = pl.format("{} split: open {} after a close of {}", "ratio", "open", "prev_close")
     scale = None
     if params.splits == "quarantine":
+        if len(found):
+            ledger.broken.append((RULES.index(SPLIT_RULE), candidates.positions(found)))  # the jumps break it
         ledger.tickers(SPLIT_RULE, splits.group_by("ticker", maintain_order=True).agg(detail=pl.format(
             "ticker quarantined: {} unadjusted splits, first {}: {}", pl.len(), pl.col("date").first(),
-            detail.first())), "quarantine_ticker")
+            detail.first())), "quarantine_ticker", rows_break=False)
     elif len(found):
         ledger.findings.append(splits.select("ticker", "date", rule=pl.lit(SPLIT_NOTE),
                                              detail=pl.format("{}; earlier rows restated", detail)))
@@ -333,6 +431,21 @@ def _unrepresentable(ledger: _Ledger, factor: np.ndarray) -> None:
         "restating by adj_close/close={} (adj_close={}, close={}) leaves high={} low={} volume={}", pl.col("factor"),
         "adj_close", "close", pl.col("new_high"), pl.col("new_low"), pl.col("new_volume")),
         factor=factor[rows], new_high=high[rows], new_low=low[rows], new_volume=volume[rows])
+
+
+def _ohlc_rounding(clean: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The clean rows with high a hair below max(open, close) or low a hair above min(open, close) (within
+    ohlc_tolerance, or the row would be quarantined): floating point after a back-adjustment leaves ~1e-16.
+    Their high (low) is set to that max (min), so the OHLCV contract holds, and each is an `ohlc_rounded` finding."""
+    top, bottom = pl.max_horizontal("open", "close"), pl.min_horizontal("open", "close")
+    off = clean.filter((pl.col("high") < top) | (pl.col("low") > bottom))
+    findings = off.select("ticker", "date", rule=pl.lit(ROUNDING_NOTE), detail=pl.format(
+        "open={} high={} low={} close={}: within ohlc_tolerance, high and low set to max and min(open, close)",
+        *(pl.col(c).cast(pl.String) for c in PRICES)))
+    if off.is_empty():
+        return clean, findings
+    return clean.with_columns(high=pl.max_horizontal("high", "open", "close"),
+                              low=pl.min_horizontal("low", "open", "close")), findings
 
 
 def _extreme_moves(ledger: _Ledger, adjusted: pl.DataFrame, threshold: float) -> None:
@@ -377,15 +490,17 @@ def _missing_sessions(ledger: _Ledger, sessions: _Sessions, max_fraction: float)
     settings = ledger.rules.missing_session
     if not settings.enabled:
         return per_ticker.clear()
-    ledger.findings.append(missing.select("ticker", "date", rule=pl.lit("missing_session"),
-                                          detail=pl.lit(f"no row for this {sessions.name} session")))
+    judge = pl.DataFrame({"ticker": ledger.names, "judge": pl.Series(sessions.calendar, dtype=pl.String)})
+    ledger.findings.append(missing.join(judge, on="ticker", maintain_order="left").select(
+        "ticker", "date", rule=pl.lit("missing_session"), detail=pl.format("no row for this {} session", "judge")))
     flagged = per_ticker.filter(pl.col("missing") > max_fraction * pl.col("expected"))
     if settings.action == "warn":
         ledger.warned["missing_session"] += int(flagged["missing"].sum())
     else:
-        ledger.tickers("missing_session", flagged.select("ticker", detail=pl.format(
-            "ticker quarantined: {} of its {} {} sessions have no row (more than max_missing_fraction={})",
-            "missing", "expected", pl.lit(sessions.name), pl.lit(max_fraction))))
+        ledger.tickers("missing_session", flagged.join(judge, on="ticker", maintain_order="left").select(
+            "ticker", detail=pl.format(
+                "ticker quarantined: {} of its {} {} sessions have no row (more than max_missing_fraction={})",
+                "missing", "expected", "judge", pl.lit(max_fraction))))
     return per_ticker
 
 
@@ -423,7 +538,7 @@ def _report(bars: pl.DataFrame, quarantine: pl.DataFrame, ledger: _Ledger, missi
         "rows_in": bars.height,
         "rows_clean": int(ledger.usable.sum()),
         "rows_quarantined": quarantine.height,
-        "by_rule": {rule: counts.get(rule, 0) for rule in RULES},
+        "by_rule": {rule: counts.get(rule, 0) for rule in RULES},  # rows quarantined, each under the rule that decided
         "warnings": dict(ledger.warned),
         "tickers_in": len(ledger.names),
         "tickers_kept": kept.len(),
@@ -443,7 +558,11 @@ def _report(bars: pl.DataFrame, quarantine: pl.DataFrame, ledger: _Ledger, missi
 
 
 def headline(report: dict[str, Any]) -> dict[str, Any]:
-    """metrics/quality.json: row and ticker counts and rows per rule; per-ticker detail stays in the report."""
-    return {key: report[key] for key in ("rows_in", "rows_clean", "rows_quarantined", "tickers_in", "tickers_kept")} | {
+    """metrics/quality.json: row and ticker counts, rows per deciding rule (`quarantined`) and per rule broken
+    (`broken`, a row under every rule it breaks), warnings in total; per-rule warnings and per-ticker detail
+    stay in the report (metrics must stay small enough for `dvc exp show`)."""
+    return {key: report[key] for key in ("rows_in", "rows_clean", "rows_quarantined", "tickers_in", "tickers_kept",
+                                         "ohlc_rounded")} | {
         "tickers_dropped": len(report["tickers_dropped"]), "missing_sessions": report["missing_sessions"]["total"],
-        "splits_found": report["splits"]["found"], "quarantined": report["by_rule"], "warned": report["warnings"]}
+        "splits_found": report["splits"]["found"], "warned": sum(report["warnings"].values()),
+        "quarantined": report["by_rule"], "broken": report["broken_by_rule"]}

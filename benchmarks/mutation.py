@@ -1,0 +1,195 @@
+"""Mutation testing of the core with mutmut: shard by shard, each shard's modules against the tests
+that own them; prints the score per module as JSON (and writes it to --out).
+
+A mutant is one small plausible bug (`>` for `>=`, `+ 1` for `- 1`, a constant changed, a call
+dropped) planted in a copy of the code. It is killed when a test fails with it in place, survives
+when every test still passes, and has "no tests" when no selected test runs its function. The score
+of a module is killed / (mutants - equivalent): a timeout counts as killed (the mutant changed
+behaviour), "no tests" counts as survived, and a mutant listed in benchmarks/mutation_equivalent.toml
+is taken out of the denominator only while the line it names still reads the same (so an entry
+goes stale, and is reported, as soon as its code changes).
+
+Why mutmut rather than cosmic-ray: mutmut compiles every mutant once behind a trampoline, forks
+each run from a pytest server that has already imported the suite, and runs only the tests that
+reach the mutated function (stopping at the first failure). cosmic-ray rewrites and re-imports a
+module and runs the whole test command per mutant, which on 2 cores is hours for the same work.
+
+Each shard runs in a throwaway copy of the project (the files git lists, tracked or new), so
+`mutants/` never lands in the work tree and shards cannot reuse each other's stale results. Tests
+that drive stages/*.py do it in-process (tests/stages.py), so stage mutants are live in them.
+
+Usage: python benchmarks/mutation.py [--shard NAME ...] [--max-children 2] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EQUIVALENT = ROOT / "benchmarks" / "mutation_equivalent.toml"
+
+SHARDS: dict[str, tuple[list[str], list[str]]] = {
+    "labels_split": (["src/stockcast/labels.py", "src/stockcast/segments.py", "src/stockcast/coverage.py"],
+                     ["tests/test_labels_split.py"]),
+    "dataset_normalize": (["src/stockcast/dataset.py", "src/stockcast/normalize.py"],
+                          ["tests/test_dataset.py", "tests/test_normalize.py"]),
+    "features": (["src/stockcast/features/*.py"],
+                 ["tests/test_features.py", "tests/test_features_seed95.py", "tests/test_features_alpha158.py",
+                  "tests/test_features_talib.py", "tests/test_features_causal.py"]),
+    "quality": (["src/stockcast/data/quality.py"],
+                ["tests/test_quality.py", "tests/test_quality_invariants.py"]),
+    "backtest": (["src/stockcast/backtest/engine.py", "src/stockcast/backtest/metrics.py",
+                  "src/stockcast/backtest/fills.py"],
+                 ["tests/test_backtest.py", "tests/test_backtest_metrics.py", "tests/test_fills.py"]),
+    "evaluation": (["src/stockcast/evaluation/*.py"], ["tests/test_evaluate.py"]),
+    "checkpoint": (["src/stockcast/checkpoint.py"], ["tests/test_train_resume.py"]),
+    "stages": (["stages/*.py"], ["tests/test_normalize.py", "tests/test_truth.py"]),
+}
+# mutmut's exit codes (mutmut.stats.status_by_exit_code): 0 survived, 33 no tests, 34 skipped,
+# 36/24/-24/152 timeout, 37 caught by a type checker; any other code is a failing test run.
+SURVIVED, NO_TESTS, SKIPPED = 0, 33, 34
+# Lines whose mutants only change what a person reads (messages), never a number or a row.
+NOT_MUTATED = [r"^\s*print\(", r"^\s*raise \w+Error\(", r"# pragma: no mutate"]
+
+
+def project_copy(target: Path) -> None:
+    """The files git lists (tracked and new, not ignored) under `target`, as the tests see them."""
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout.split("\0")
+    for name in filter(None, listed):
+        if (ROOT / name).is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, target / name)
+
+
+def configure(project: Path, modules: list[str], tests: list[str]) -> None:
+    """Append this shard's [tool.mutmut] to the copy's pyproject.toml."""
+    quoted = lambda items: "[" + ", ".join(json.dumps(i) for i in items) + "]"  # noqa: E731
+    section = f"""
+[tool.mutmut]
+source_paths = ["src", "stages"]
+only_mutate = {quoted(modules)}
+pytest_add_cli_args_test_selection = {quoted(tests)}
+pytest_add_cli_args = ["-p", "no:cacheprovider"]
+also_copy = ["params.yaml", "dvc.yaml", "data/sample", "docs", "tools", "benchmarks"]
+do_not_mutate_patterns = {quoted(NOT_MUTATED)}
+process_isolation = "forkserver"
+"""
+    with (project / "pyproject.toml").open("a") as f:
+        f.write(section)
+
+
+def exit_codes(project: Path) -> dict[str, int]:
+    """Every mutant's exit code, from the .meta files mutmut leaves beside each mutated file."""
+    codes: dict[str, int] = {}
+    for meta in (project / "mutants").rglob("*.py.meta"):
+        codes |= json.loads(meta.read_text())["exit_code_by_key"]
+    return codes
+
+
+def module_of(mutant: str) -> str:
+    return mutant.rpartition(".")[0]
+
+
+def mutant_diff(project: Path, mutant: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "mutmut", "show", mutant], cwd=project, capture_output=True,
+                          text=True, check=False)
+    return done.stdout
+
+
+def changed_lines(diff: str) -> list[str]:
+    """The `-`/`+` lines of a mutant's diff: what a person needs to write the test that kills it."""
+    return [line for line in diff.splitlines() if line[:1] in "-+" and not line.startswith(("---", "+++"))]
+
+
+def equivalents(project: Path, codes: dict[str, int]) -> tuple[dict[str, str], list[str]]:
+    """The listed equivalent mutants that survived and whose recorded line is still in their diff."""
+    listed = tomllib.loads(EQUIVALENT.read_text()) if EQUIVALENT.exists() else {}
+    live, stale = {}, []
+    for name, entry in listed.items():
+        if name not in codes:
+            continue
+        if codes[name] in (SURVIVED, NO_TESTS) and entry["line"].strip() in mutant_diff(project, name):
+            live[name] = entry["why"]
+        elif codes[name] in (SURVIVED, NO_TESTS):
+            stale.append(name)
+    return live, stale
+
+
+def score(codes: dict[str, int], equivalent: dict[str, str]) -> dict[str, dict]:
+    by_module: dict[str, dict] = {}
+    for name, code in sorted(codes.items()):
+        row = by_module.setdefault(module_of(name), {"mutants": 0, "killed": 0, "survived": [], "no_tests": [],
+                                                     "skipped": 0, "equivalent": 0})
+        row["mutants"] += 1
+        if code == SKIPPED:
+            row["skipped"] += 1
+        elif name in equivalent:
+            row["equivalent"] += 1
+        elif code == SURVIVED:
+            row["survived"].append(name)
+        elif code == NO_TESTS:
+            row["no_tests"].append(name)
+        else:
+            row["killed"] += 1
+    for row in by_module.values():
+        tested = row["mutants"] - row["skipped"] - row["equivalent"]
+        row["score"] = round(row["killed"] / tested, 4) if tested else None
+    return by_module
+
+
+def run_shard(name: str, max_children: int) -> dict:
+    modules, tests = SHARDS[name]
+    with tempfile.TemporaryDirectory(prefix=f"mutation-{name}-") as folder:
+        project = Path(folder)
+        project_copy(project)
+        configure(project, modules, tests)
+        env = os.environ | {"HYPOTHESIS_PROFILE": "ci", "DVC_NO_ANALYTICS": "1",
+                            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+        env.pop("PYTHONPATH", None)
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children)],
+                              cwd=project, env=env, capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - start
+        if done.returncode != 0:
+            tail = re.sub(r"\s*\r", "\n", done.stdout + done.stderr)[-3000:]
+            return {"shard": name, "error": f"mutmut exited {done.returncode}", "output": tail, "wall_s": wall}
+        codes = exit_codes(project)
+        equivalent, stale = equivalents(project, codes)
+        modules = score(codes, equivalent)
+        alive = [m for row in modules.values() for m in row["survived"] + row["no_tests"]]
+        return {"shard": name, "wall_s": round(wall, 1), "modules": modules, "stale_equivalents": stale,
+                "alive": {m: changed_lines(mutant_diff(project, m)) for m in alive}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shard", action="append", choices=sorted(SHARDS), help="default: every shard")
+    parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "mutation.json")
+    args = parser.parse_args()
+    shards = [run_shard(name, args.max_children) for name in args.shard or SHARDS]
+    modules = {m: row for shard in shards for m, row in shard.get("modules", {}).items()}
+    result = {
+        "tool": "mutmut", "max_children": args.max_children,
+        "wall_s": round(sum(s["wall_s"] for s in shards), 1),
+        "score_by_module": {m: row["score"] for m, row in modules.items()},
+        "shards": shards,
+    }
+    text = json.dumps(result, indent=1)
+    args.out.write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
