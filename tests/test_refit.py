@@ -111,3 +111,12 @@ def test_fit_epochs_runs_exactly_the_epochs_asked_and_keeps_the_last_weights(tmp
                                tmp_path)
     assert len(history) == 2 and all(np.isfinite(h["train_loss"]) for h in history)
     assert any(not (before[k] == v).all() for k, v in model.net.state_dict().items())
+
+
+def test_an_ensemble_refits_each_member_for_its_own_length(tmp_path):
+    params = TrainParams(model="ensemble", refit="train_val", ensemble={"members": ["logreg", "lightgbm"]}, **PARAMS)
+    fitted = fit(_panel(), params, 2, tmp_path)
+    members = fitted.result.members
+    assert fitted.refit["length"] == {"logreg": {"max_iter": params.logreg.max_iter},
+                                      "lightgbm": {"boosting_rounds": members["lightgbm"].best_epoch + 1}}
+    assert fitted.model.members["lightgbm"].booster.num_trees() == members["lightgbm"].best_epoch + 1
