@@ -42,8 +42,11 @@ def _experiments(repo: Path) -> dict[str, dict]:
 def sweep(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("sweep")
     seed = copy_project(root / "seed")
-    set_params(seed, {"train": {"model": "lightgbm"}})
-    run(["git", "init", "-q", "--bare", str(root / "origin.git")], root)
+    set_params(seed, {"train": {"model": "lightgbm", "lightgbm": {"num_leaves": 15, "n_estimators": 40,
+                                                                  "learning_rate": 0.05, "min_child_samples": 50,
+                                                                  "early_stopping_rounds": 5}},
+                      "walkforward": {"max_folds": 2}})  # each experiment reruns train onwards: kept short
+    run(["git", "init", "-q", "--bare", "-b", "main", str(root / "origin.git")], root)
     run(["dvc", "remote", "add", "-d", "shared", str(root / "dvc-remote")], seed)
     run(["dvc", "repro"], seed)
     run(["git", "add", "-A"], seed)
@@ -106,8 +109,7 @@ def test_compare_names_all_three_and_marks_the_val_best_then_the_refit_scores_te
     evaluate = json.loads((repo / "metrics/evaluate.json").read_text())
     assert "val" not in evaluate and evaluate["selection"]["refit"] == 1
     assert evaluate["selection"]["val_accuracy"] == collected[best]["val"][SELECT]
-    predictions_segments = run(["python", "-c", "import polars as pl; print(sorted(set(pl.read_parquet("
-                                "'data/predictions/predictions.parquet')['segment'])))"], repo)
-    assert predictions_segments.strip() == "['test']"
+    script = "import polars as pl; print(sorted(set(pl.read_parquet('data/predictions/predictions.parquet')['segment'])))"
+    assert run(["python", "-c", script], repo).strip() == "['test']"
     out = run(["stockcast", "compare", "final", best, "--out", "reports/compare.html"], repo)
     assert "2 experiments (final, " in out

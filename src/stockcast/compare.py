@@ -133,14 +133,14 @@ def render(found: list[Experiment], curves: dict[str, pl.DataFrame], by: str, mi
     params = {_label(e, chosen): {k: e.params.get(k) for k in varying_params(found)} for e in found}
     best = "highest" if SELECTORS[by] is max else "lowest"
     sections = [
-        f"<p class='verdict'>Selected by validation: <strong>{html.escape(chosen)}</strong> ({best} "
-        f"<code>{html.escape(by)}</code> of {len(found)} experiments). The test and backtest columns are "
-        "reported, never chosen by.</p>",
+        (f"<p class='verdict'>Selected by validation: <strong>{html.escape(chosen)}</strong> ({best} "
+         f"<code>{html.escape(by)}</code> of {len(found)} experiments). The test and backtest columns are "
+         "reported, never chosen by.</p>"),
         "<h2>Params that differ</h2>",
         _table(params) if any(params.values()) else "<p class='note'>All experiments share their params.</p>",
         "<h2>Validation (what selection used)</h2>",
-        "<p class='note'>dvclive's best_val_*: the selection fit's val scores, also when the saved model was "
-        "refit on train+val (selection.refit = 1; its own val would be in-sample and is not scored).</p>",
+        ("<p class='note'>dvclive's best_val_*: the selection fit's val scores, also when the saved model was "
+         "refit on train+val (selection.refit = 1; its own val would be in-sample and is not scored).</p>"),
         _table(_rows(found, chosen, VAL)),
         "<h2>Test: accuracy with its 95% Wilson interval, beside the baselines on the same rows</h2>",
         _table(_rows(found, chosen, TEST)),
