@@ -11,7 +11,7 @@ from stockcast.artifacts import load_model
 from stockcast.dataset import Panel
 from stockcast.data.universe import read_universe_file, universe_of
 from stockcast.errors import exit_on_error
-from stockcast.evaluation.scorecard import evaluate, headline
+from stockcast.evaluation.scorecard import evaluate, headline, selection_scores
 from stockcast.evaluation.classification import majority_class
 from stockcast.normalize import normalizer_from_dict
 from stockcast.params import load_section
@@ -26,16 +26,20 @@ def main() -> None:
     seq_len = config["params"]["seq_len"]
     labels = read_table("data/splits/labels.parquet")
     panel = Panel.load("data/features/features.parquet", labels, config["features"])
+    refit = config.get("refit", {}).get("mode") == "train_val"  # refit on train+val: val is in-sample
+    segments = ("test",) if refit else ("val", "test")
     with tempfile.TemporaryDirectory(prefix="stockcast-panel-") as spill:
         if not model.reads_sequences:  # a tabular model gathers its rows: the panel waits on disk (rowfile.py)
             panel.spill(Path(spill))
-        scored = predictions(model, panel, normalizer_from_dict(config["normalizer"]), seq_len, ("val", "test"))
+        scored = predictions(model, panel, normalizer_from_dict(config["normalizer"]), seq_len, segments)
     write_table(scored, "data/predictions/predictions.parquet", Predictions)
 
-    majority = majority_class(panel.keys.filter(pl.col("segment") == "train")["label"])
+    fitted_on = ["train", "val"] if refit else ["train"]
+    majority = majority_class(panel.keys.filter(pl.col("segment").is_in(fitted_on))["label"])
     universe, _ = universe_of(scored["ticker"], read_universe_file(load_section("universe").path))
     result = evaluate(scored.join(universe.select("ticker", "sector"), on="ticker", how="left"), labels, majority,
-                      params.threshold, params.top_k)
+                      params.threshold, params.top_k, segments)
+    result.metrics["selection"] = selection_scores(config)
     for name, frame in result.plots.items():
         write_csv(frame, f"plots/{name}.csv")
     write_json(result.metrics, "data/predictions/scores.json")

@@ -1,4 +1,5 @@
-"""Stage train: fit train.model on the train segment, selected on val; checkpoints, tensorboard, dvclive.
+"""Stage train: fit train.model on the train segment, selected on val (then refit on train+val with
+train.refit: train_val); checkpoints, tensorboard, dvclive.
 
 Runs alone (`python stages/train.py`) or as N processes (`torchrun --nproc_per_node N stages/train.py`):
 then every process trains its shard with DistributedDataParallel and rank 0 alone writes.
@@ -66,8 +67,9 @@ def train(params: TrainParams, main_rank: bool) -> None:
                                        "params": params.model_dump(exclude={"resume"}), "normalizer": normalizer,
                                        "best_epoch": result.best_epoch, "best": result.best,
                                        "windows": {s: len(e) for s, e in fitted.windows.ends.items()},
-                                       "windows_by_ticker": fitted.windows_by_ticker(panel)}, extras)
-        print(f"train: best epoch {result.best_epoch} {result.best} -> {out}")
+                                       "windows_by_ticker": fitted.windows_by_ticker(panel),
+                                       "refit": fitted.refit}, extras)
+        print(f"train: best epoch {result.best_epoch} {result.best}; refit {fitted.refit} -> {out}")
 
 
 if __name__ == "__main__":

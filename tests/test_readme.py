@@ -34,6 +34,9 @@ COVERED = {
     "dvc queue start -j 2": "tests/test_experiments_grid.py",
     "dvc queue status": "tests/test_experiments_grid.py",
     "dvc exp apply <best-name>": "tests/test_dvc_workflow.py",
+    "stockcast compare --out reports/compare.html": "tests/test_sweep.py (3 experiments from two clones)",
+    "dvc exp run -S train.refit=train_val -n final": "tests/test_sweep.py",
+    "stockcast compare final <best-name> --out reports/compare.html": "tests/test_sweep.py",
     "torchrun --standalone --nproc_per_node 8 stages/train.py": "tests/test_train_ddp.py (2 processes, gloo, CPU)",
 }
 NOT_RUN = {

@@ -146,5 +146,47 @@ def synth(mode: str = typer.Option(..., help="realistic | null | planted"),
         _fail(err)
     console.print(f"{out}: {bars.height} rows, {tickers} tickers, {meta['start']}..{meta['end']} ({mode}); "
                   f"meta: {write_meta(meta, out)}", highlight=False)
+@app.command()
+def compare(names: list[str] = typer.Argument(None, metavar="[EXPERIMENTS]...",
+                                              help="experiment names or commits; all of `dvc exp show` when none"),
+            out: Path = typer.Option(Path("reports/compare.html"), help="HTML page to write"),
+            by: str = typer.Option("best_val_accuracy", help="the val score that selects: best_val_accuracy | "
+                                                              "best_val_loss (dvclive/metrics.json)")) -> None:
+    """One offline page of experiments side by side (`dvc exp show --json`), the val-selected one marked."""
+    import json
+
+    import polars as pl
+
+    from stockcast import compare as page  # matplotlib loads only for this command
+
+    try:
+        shown = _git_or_dvc(["dvc", "exp", "show", "--json"])
+        found = page.pick(page.experiments(json.loads(shown)), names or [])
+        curves, missing = {}, []
+        for experiment in found:
+            try:
+                equity = _git_or_dvc(["git", "show", f"{experiment.rev}:plots/equity.csv"])
+                curves[experiment.name] = pl.read_csv(equity.encode(), try_parse_dates=True)
+            except StockcastError:
+                missing.append(experiment.name)
+        html = page.render(found, curves, by, missing)
+    except StockcastError as err:
+        _fail(err)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html)
+    chosen = page.selected(found, by)
+    console.print(f"{out}: {len(found)} experiments ({', '.join(e.name for e in found)}); selected by "
+                  f"validation ({by}): {chosen.name}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _git_or_dvc(cmd: list[str]) -> str:
+    """stdout of a git or dvc command run here; its failure is one line naming it."""
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise StockcastError(f"{' '.join(cmd)}: {last}")
+    return done.stdout
+
+
 if __name__ == "__main__":
     app()

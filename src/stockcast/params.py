@@ -362,6 +362,7 @@ class TrainParams(Section):
     amp: bool = True                            # bf16 autocast, on CUDA only
     resume: bool = True                         # continue from checkpoint_dir if it matches params and data
     checkpoint_dir: str = "checkpoints/train"
+    refit: Literal["none", "train_val"] = "none"  # train_val: after selection on val, fit again on train+val
     transformer: TransformerParams = TransformerParams()
     logreg: LogregParams = LogregParams()
     lightgbm: LightGBMParams = LightGBMParams()

@@ -238,6 +238,10 @@ def classification_rows(evaluate: dict[str, Any]) -> dict[str, dict[str, Any]]:
     keys = ["accuracy", "accuracy_low", "accuracy_high", "precision", "recall", "f1", "auc", "log_loss", "n",
             "p_binomial", "p_pesaran_timmermann_up_down" if flat else "p_pesaran_timmermann"]
     rows = {f"model ({s})": {k: evaluate[s].get(k) for k in keys} for s in ("test", "val") if s in evaluate}
+    selection = evaluate.get("selection")
+    if selection:  # the scores the model was chosen on; with refit, those of the fit before it
+        rows["model (val, selection fit)"] = {"accuracy": selection.get("val_accuracy"),
+                                              "log_loss": selection.get("val_loss")}
     n = evaluate.get("test", {}).get("n", 0)
     for name, accuracy in evaluate.get("baselines", {}).items():
         low, high = wilson_interval(round(accuracy * n), n)

@@ -179,3 +179,41 @@ def fit(net: nn.Module, train_set: WindowDataset, val_set: WindowDataset, params
             writer.close()
     net.load_state_dict(best_state)
     return FitResult(progress["best_epoch"], progress["best"], progress["history"], progress["stopped_early"])
+
+
+def fit_epochs(net: nn.Module, train_set: WindowDataset, params: TrainParams, epochs: int,
+               log_dir: str | Path) -> list[dict[str, float]]:
+    """Refit: train `net` from its fresh weights for exactly `epochs` passes, with nothing to stop on
+    (val is part of `train_set` now), and keep the last epoch's weights; returns each epoch's train loss.
+
+    The learning-rate schedule is laid over train.epochs passes as in the selection run and cut after
+    `epochs`, so each pass sees the learning rate it saw when validation chose that length (the loss
+    reads the class count from the net's output width). Under torchrun each process trains its shard,
+    as in `fit`. No checkpoint: a refit is one short run after selection.
+    """
+    if len(train_set) == 0:
+        raise StockcastError("train.refit: no usable windows in train+val")
+    device = pick_device(params.device)
+    distributed.setup(device)
+    net.to(device)
+    model, sampler = net, None
+    if distributed.active():
+        model = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+        sampler = DistributedSampler(train_set, shuffle=True, seed=params.seed)
+    batches = loader(train_set, params.batch_size, True, params.seed, device.type == "cuda", sampler=sampler)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=params.lr, weight_decay=params.weight_decay)
+    total_steps, warmup_steps = len(batches) * params.epochs, len(batches) * params.warmup_epochs
+    history, step = [], 0
+    writer = open_writer(log_dir)
+    try:
+        for epoch in range(epochs):
+            if sampler is not None:
+                sampler.set_epoch(epoch)
+            loss, step = train_one_epoch(model, batches, optimizer, device, params, step,
+                                         lambda s: get_lr(s, warmup_steps, total_steps, params))
+            history.append({"train_loss": loss})
+            record(writer, None, epoch, history[-1])
+    finally:
+        if writer is not None:
+            writer.close()
+    return history

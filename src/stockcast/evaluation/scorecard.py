@@ -44,9 +44,18 @@ HEADLINE = {
 
 
 def headline(metrics: dict) -> dict:
-    """metrics/evaluate.json: per segment the HEADLINE keys it has, the baselines, the train majority."""
-    return {**{s: {k: metrics[s][k] for k in keys if k in metrics[s]} for s, keys in HEADLINE.items()},
-            "baselines": metrics["baselines"], "train_majority_class": metrics["train_majority_class"]}
+    """metrics/evaluate.json: per segment scored the HEADLINE keys it has, the baselines, the train
+    majority and the selection fit's val scores."""
+    return {**{s: {k: metrics[s][k] for k in keys if k in metrics[s]} for s, keys in HEADLINE.items() if s in metrics},
+            "baselines": metrics["baselines"], "train_majority_class": metrics["train_majority_class"],
+            **({"selection": metrics["selection"]} if "selection" in metrics else {})}
+
+
+def selection_scores(config: dict) -> dict[str, float | int]:
+    """The val scores the model was selected on, from its config.json (the selection fit's, also when
+    the saved model was refit on train+val and its own val predictions would be in-sample)."""
+    return {"best_epoch": config["best_epoch"], "refit": int(config.get("refit", {}).get("mode") == "train_val"),
+            **{k: v for k, v in (config.get("best") or {}).items() if "val_" in k}}
 
 
 @dataclass(frozen=True)
@@ -104,15 +113,16 @@ def plot_data(rows: pl.DataFrame, threshold: float) -> dict[str, pl.DataFrame]:
 
 
 def evaluate(predictions: pl.DataFrame, labels: pl.DataFrame, train_majority: int, threshold: float,
-             top_k: int) -> Evaluation:
-    """Score `predictions` (Predictions contract) of val and test; baselines and plot data on test.
+             top_k: int, segments: tuple[str, ...] = ("val", "test")) -> Evaluation:
+    """Score `predictions` (Predictions contract) of `segments` (test alone for a model refit on
+    train+val: its val is in-sample); baselines and plot data on test.
 
     `labels` (Labels contract) supplies yesterday's direction; `train_majority` is the training
     segment's majority class (classification.majority_class).
     """
     metrics: dict[str, dict[str, float] | int] = {
         segment: score_segment(predictions.filter(pl.col("segment") == segment), threshold, top_k)
-        for segment in ("val", "test")}
+        for segment in segments}
     test = (predictions.filter(pl.col("segment") == "test")
             .join(yesterday_direction(labels), on=["ticker", "date"], how="left"))
     metrics["baselines"] = baseline_accuracy(test["label"].to_numpy(), train_majority,

@@ -2,8 +2,10 @@
 
 A model is built from (n_features, TrainParams, n_classes), fitted on `Windows`, asked for class
 probabilities on a segment (`predict_proba`, (n, n_classes) as in scikit-learn; `prob_up` is its
-P(up) column), and saved to / restored from a folder of files it names. Nets are fitted by the
-torch loop that the caller hands in (`trainer`, stockcast.train.fit): predicting needs no training code.
+P(up) column), and saved to / restored from a folder of files it names. `refit` fits a fresh model
+again on more rows for the length a selection fit chose (the final model on train+val, no val left
+to stop on). Nets are fitted by the torch loop that the caller hands in (`trainer`, the
+stockcast.train module): predicting needs no training code.
 Two classes (0 down, 1 up) are the binary model of old: one logit, P(up); three add flat (label 2).
 artifacts.py adds config.json and checksums around those files; the model itself never reads anything else.
 """
@@ -11,9 +13,9 @@ artifacts.py adds config.json and checksums around those files; the model itself
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import polars as pl
@@ -23,8 +25,16 @@ from stockcast.errors import StockcastError
 from stockcast.params import TrainParams
 from stockcast.training_log import EpochCallback
 
-NetTrainer = Callable[..., "FitResult"]
-"""stockcast.train.fit: (net, train_set, val_set, params, log_dir, on_epoch, checkpoint_dir, n_classes)."""
+
+class NetTrainer(Protocol):
+    """What nets are fitted with: the stockcast.train module (its `fit` and `fit_epochs`)."""
+
+    def fit(self, net: Any, train_set: WindowDataset, val_set: WindowDataset, params: TrainParams,
+            log_dir: str | Path, on_epoch: EpochCallback | None = None, checkpoint_dir: Path | None = None,
+            n_classes: int = 2) -> FitResult: ...
+
+    def fit_epochs(self, net: Any, train_set: WindowDataset, params: TrainParams, epochs: int,
+                   log_dir: str | Path) -> list[dict[str, float]]: ...
 
 
 @dataclass
@@ -33,6 +43,7 @@ class FitResult:
     best: dict[str, float]
     history: list[dict[str, float]] = field(default_factory=list)
     stopped_early: bool = False  # by patience or by the target accuracy, before the last epoch
+    members: dict[str, FitResult] = field(default_factory=dict)  # an ensemble's: each member's own selection
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,11 @@ class Model(ABC):
     def fit(self, data: Windows, log_dir: Path, on_epoch: EpochCallback | None = None,
             checkpoint_dir: Path | None = None) -> FitResult:
         """Fit on data.ends["train"], select on data.ends["val"]; log scalars under `log_dir`."""
+
+    @abstractmethod
+    def refit(self, data: Windows, selection: FitResult, log_dir: Path) -> dict[str, Any]:
+        """Fit from scratch on data.ends["train"] (no val: train+val merged) for the length `selection`
+        chose; return that length as config.json records it (e.g. {"epochs": 7})."""
 
     @abstractmethod
     def predict_proba(self, data: Windows, segment: str) -> np.ndarray:

@@ -9,6 +9,7 @@ val scores and each member's best (`<member>_val_accuracy`).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,15 +32,20 @@ class Ensemble(Model):
 
     def fit(self, data: Windows, log_dir: Path, on_epoch: EpochCallback | None = None,
             checkpoint_dir: Path | None = None) -> FitResult:
-        bests = {}
+        bests, results = {}, {}
         for name, member in self.members.items():
-            result = member.fit(data, Path(log_dir) / name, None,
-                                None if checkpoint_dir is None else Path(checkpoint_dir) / name)
-            bests |= {f"{name}_{k}": v for k, v in result.best.items() if k.startswith("val_")}
-            print(f"train: ensemble member {name}: best {result.best}")
+            results[name] = member.fit(data, Path(log_dir) / name, None,
+                                       None if checkpoint_dir is None else Path(checkpoint_dir) / name)
+            bests |= {f"{name}_{k}": v for k, v in results[name].best.items() if k.startswith("val_")}
+            print(f"train: ensemble member {name}: best {results[name].best}")
         metrics = class_scores(self.predict_proba(data, "val"), data.rows("val")[1])
         log_history(Path(log_dir) / "ensemble", [metrics], on_epoch)
-        return FitResult(0, {**metrics, **bests}, [metrics])
+        return FitResult(0, {**metrics, **bests}, [metrics], members=results)
+
+    def refit(self, data: Windows, selection: FitResult, log_dir: Path) -> dict[str, Any]:
+        """Each member for the length its own selection chose."""
+        return {name: member.refit(data, selection.members[name], Path(log_dir) / name)
+                for name, member in self.members.items()}
 
     def predict_proba(self, data: Windows, segment: str) -> np.ndarray:
         return np.mean([m.predict_proba(data, segment) for m in self.members.values()], axis=0).astype(np.float32)

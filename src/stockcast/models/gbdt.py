@@ -9,6 +9,7 @@ flat) the multiclass one. Saved as LightGBM's own text format, never pickled.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -64,6 +65,13 @@ class LightGBM(Model):
         best = {"train_loss": history[best_round - 1]["train_loss"],
                 **class_scores(self.predict_proba(data, "val"), yv)}
         return FitResult(best_round - 1, best, history, stopped_early=len(history) < self.params.lightgbm.n_estimators)
+
+    def refit(self, data: Windows, selection: FitResult, log_dir: Path) -> dict[str, Any]:
+        """The best iteration's number of boosting rounds, with no validation set to stop on."""
+        rounds = selection.best_epoch + 1
+        x, y = data.rows("train")
+        self.booster = lgb.train(self._config(), lgb.Dataset(x, y, free_raw_data=True), num_boost_round=rounds)
+        return {"boosting_rounds": rounds}
 
     def predict_proba(self, data: Windows, segment: str) -> np.ndarray:
         raw = self.booster.predict(data.rows(segment)[0])

@@ -8,6 +8,7 @@ computes; loading needs neither its pickles nor its estimator.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from safetensors.numpy import load_file, save_file
@@ -38,6 +39,18 @@ class LogReg(Model):
     def fit(self, data: Windows, log_dir: Path, on_epoch: EpochCallback | None = None,
             checkpoint_dir: Path | None = None) -> FitResult:
         x, y = data.rows("train")
+        self._solve(x, y)
+        metrics = {"train_loss": class_scores(self._proba(x), y)["val_loss"],
+                   **class_scores(self.predict_proba(data, "val"), data.rows("val")[1])}
+        log_history(log_dir, [metrics], on_epoch)
+        return FitResult(0, metrics, [metrics])
+
+    def refit(self, data: Windows, selection: FitResult, log_dir: Path) -> dict[str, Any]:
+        """No length to carry over: the solver runs to convergence (at most logreg.max_iter) on train+val."""
+        self._solve(*data.rows("train"))
+        return {"max_iter": self.params.logreg.max_iter}
+
+    def _solve(self, x: np.ndarray, y: np.ndarray) -> None:
         if len(np.unique(y)) < self.n_classes:
             raise StockcastError(f"train: logreg needs all {self.n_classes} labels in the train segment")
         estimator = LogisticRegression(C=self.params.logreg.c, max_iter=self.params.logreg.max_iter,
@@ -46,10 +59,6 @@ class LogReg(Model):
         # C order: safetensors writes raw bytes, and scikit-learn's multinomial coef_ can be Fortran-ordered
         self.coef = np.ascontiguousarray(coef, dtype=np.float64)
         self.intercept = np.ascontiguousarray(estimator.intercept_, dtype=np.float64)
-        metrics = {"train_loss": class_scores(self._proba(x), y)["val_loss"],
-                   **class_scores(self.predict_proba(data, "val"), data.rows("val")[1])}
-        log_history(log_dir, [metrics], on_epoch)
-        return FitResult(0, metrics, [metrics])
 
     def _proba(self, x: np.ndarray) -> np.ndarray:
         x = x.astype(np.float64)

@@ -4,6 +4,7 @@ which the caller hands in as `trainer` (predicting needs no training code)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from safetensors.torch import load_file, save_file
@@ -34,8 +35,16 @@ class SequenceModel(Model):
             checkpoint_dir: Path | None = None) -> FitResult:
         if self.trainer is None:
             raise StockcastError(f"train: {self.params.model} was built for inference; fitting needs a trainer")
-        return self.trainer(self.net, data.dataset("train"), data.dataset("val"), self.params, log_dir, on_epoch,
-                   checkpoint_dir, self.n_classes)
+        return self.trainer.fit(self.net, data.dataset("train"), data.dataset("val"), self.params, log_dir, on_epoch,
+                                checkpoint_dir, self.n_classes)
+
+    def refit(self, data: Windows, selection: FitResult, log_dir: Path) -> dict[str, Any]:
+        """As many epochs as early stopping chose: the best epoch's count (best_epoch + 1)."""
+        if self.trainer is None:
+            raise StockcastError(f"train: {self.params.model} was built for inference; refitting needs a trainer")
+        epochs = selection.best_epoch + 1
+        self.trainer.fit_epochs(self.net, data.dataset("train"), self.params, epochs, log_dir)
+        return {"epochs": epochs}
 
     def predict_proba(self, data: Windows, segment: str) -> np.ndarray:
         """Inference runs wherever it can (`auto`): a model trained on a GPU predicts on a laptop."""
