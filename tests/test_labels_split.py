@@ -286,6 +286,7 @@ def test_the_stages_on_a_universe_with_too_little_history_end_in_one_line(rows, 
     bars.rename({c: c.capitalize() for c in bars.columns if c != "ticker"}).drop("ticker").write_csv(tmp_path / "AAA.csv")
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["ingest"] |= {"source": "directory", "path": "AAA.csv"}
+    params["universe"]["path"] = str(ROOT / params["universe"]["path"])  # quality reads it from the stage's cwd
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     for stage in ("ingest", "quality", "features", "split"):
         done = subprocess.run([sys.executable, str(ROOT / "stages" / f"{stage}.py")], cwd=tmp_path,
