@@ -1,3 +1,4 @@
+import itertools
 import subprocess
 import sys
 from datetime import date
@@ -8,7 +9,7 @@ import yaml
 
 from stockcast import coverage
 from stockcast.errors import StockcastError
-from stockcast.labels import make_labels
+from stockcast.labels import FLAT, make_labels, n_classes
 from stockcast.schemas import Labels
 from stockcast.segments import assign_segments, check_embargo, walk_forward_folds
 
@@ -111,7 +112,7 @@ def test_walk_forward_folds_never_let_training_reach_the_test_period(bars, schem
     for f in folds:
         assert index[f.train[1]] + 5 < index[f.val[0]] and index[f.val[1]] + 5 < index[f.test[0]]
     tests = [(index[f.test[0]], index[f.test[1]]) for f in folds]
-    assert all(a[1] + 1 == b[0] for a, b in zip(tests, tests[1:])), "test periods are back to back"
+    assert all(a[1] + 1 == b[0] for a, b in itertools.pairwise(tests)), "test periods are back to back"
     assert tests[-1][1] == len(dates) - 1
     starts = {index[f.train[0]] for f in folds}
     assert (starts == {0}) == (scheme == "expanding")
@@ -148,6 +149,41 @@ def test_equal_returns_on_a_date_are_all_labelled_down():
     closes = {"AAA": [10.0, 11.0], "BBB": [20.0, 22.0]}
     labels = make_labels(_flat_then_moves(closes), horizon=1, kind="excess").drop_nulls("label")
     assert labels["label"].to_list() == [0, 0]
+
+
+def test_the_dead_zone_mode_says_how_many_classes_the_model_has():
+    """Rule: "flat" makes the dead zone a third class (down, up, flat); "exclude" leaves two."""
+    assert n_classes("flat") == 3 and n_classes("exclude") == 2
+
+
+DEAD_ZONE_CLOSES = {"AAA": [4.0, 5.0, 5.0, 3.75, 4.0, 4.0]}  # returns +0.25, 0, -0.25, +1/15, 0, (none)
+
+
+def test_a_move_of_exactly_the_dead_zone_is_labelled_and_smaller_ones_are_flat_or_excluded():
+    """Rule: |fwd_return| >= dead_zone is outside the zone (up or down by its sign); smaller moves are
+    unlabelled under "exclude" and labelled FLAT (2) under "flat"; the last row has no label in both."""
+    bars = _flat_then_moves(DEAD_ZONE_CLOSES)
+    exclude = make_labels(bars, 1, dead_zone=0.25)
+    assert exclude["label"].to_list() == [1, None, 0, None, None, None]
+    flat = make_labels(bars, 1, dead_zone=0.25, dead_zone_mode="flat")
+    assert flat["label"].to_list() == [1, FLAT, 0, FLAT, FLAT, None] and FLAT == 2
+    assert flat["label"].dtype == pl.Int8
+
+
+def test_the_dead_zone_of_excess_labels_is_around_the_median_and_a_lone_ticker_is_never_flat():
+    """Rule: for excess labels the dead zone applies to fwd_return - median; a date with one labelled
+    ticker has no label at all, even with dead_zone_mode="flat" (it is not a flat move)."""
+    bars = _flat_then_moves({"AAA": [4.0, 5.0, 5.0, 4.0], "BBB": [4.0, 4.0, 6.0]})
+    # date 0: AAA +0.25, BBB 0 (margins +-0.125); date 1: AAA 0, BBB +0.5 (margins -+0.25); date 2: AAA alone
+    got = lambda **kw: make_labels(bars, 1, kind="excess", dead_zone=0.2, **kw)["label"].to_list()
+    assert got(dead_zone_mode="flat") == [FLAT, 0, None, None, FLAT, 1, None]
+    assert got() == [None, 0, None, None, None, 1, None]
+
+
+def test_labels_are_direction_by_default():
+    """Rule: kind defaults to "direction" (sign of fwd_return), not the cross-sectional excess."""
+    bars = _flat_then_moves({"AAA": [4.0, 5.0, 6.0], "BBB": [4.0, 6.0, 7.0]})  # both up: excess would mark AAA 0
+    assert make_labels(bars, 1)["label"].to_list() == [1, 1, None, 1, 1, None]
 
 
 CALENDAR = [date(2021, 3, 1 + i) for i in range(20)]  # 20 dates, one a day: index i is March i+1
