@@ -11,7 +11,14 @@ from stockcast import coverage
 from stockcast.errors import StockcastError
 from stockcast.labels import FLAT, make_labels, n_classes
 from stockcast.schemas import Labels
-from stockcast.segments import assign_segments, check_embargo, walk_forward_folds
+from stockcast.segments import (
+    Fold,
+    assign_segments,
+    check_embargo,
+    fold_segments,
+    folds_to_dict,
+    walk_forward_folds,
+)
 
 from .conftest import ROOT, random_bars
 
@@ -252,6 +259,69 @@ def test_walk_forward_folds_cut_on_exact_dates():
     rolling = walk_forward_folds(pl.Series(CALENDAR), "rolling", step_days=4, min_train_days=8, train_days=6,
                                  embargo_days=1)
     assert [f.train[0] for f in rolling] == [d[2], d[6], d[10]]  # fit_end - train_days
+
+
+def test_segments_may_be_as_short_as_one_date_but_not_empty():
+    """Rule: train needs at least one date before the embargo, val and test at least one date after
+    theirs; one date fewer is the one-line error, one date is enough."""
+    labels, _ = assign_segments(_late_listing(), 0.5, 0.25, embargo_days=4, fraction_of="dates")
+    spans = _spans(labels)
+    assert spans["train"] == CALENDAR[0:10] and spans["val"] == [CALENDAR[14]] and spans["test"] == [CALENDAR[19]]
+    with pytest.raises(StockcastError, match="cannot hold a train, val and test segment with embargo_days=5"):
+        assign_segments(_late_listing(), 0.5, 0.25, embargo_days=5, fraction_of="dates")
+    split = lambda val, test, embargo: assign_segments(_late_listing(), 0.6, 0.2, embargo,
+                                                       CALENDAR[val], CALENDAR[test] if test < 20 else date(2021, 3, 21))
+    assert _spans(split(3, 10, 2)[0])["train"] == [CALENDAR[0]]  # train_end = 1
+    assert _spans(split(10, 13, 2)[0])["val"] == [CALENDAR[10]]  # one val date
+    assert _spans(split(10, 19, 2)[0])["test"] == [CALENDAR[19]]  # one test date
+    for val, test, embargo in [(2, 10, 2), (10, 12, 2), (10, 20, 2)]:  # no train, no val, no test
+        with pytest.raises(StockcastError, match="cannot hold a train, val and test segment"):
+            split(val, test, embargo)
+
+
+def test_one_start_date_alone_is_ignored_and_the_fractions_cut():
+    """Rule: explicit dates take over only when both val_start and test_start are given."""
+    labels, _ = assign_segments(_late_listing(), 0.5, 0.25, 0, val_start=date(2021, 3, 3), fraction_of="dates")
+    assert _spans(labels)["train"] == CALENDAR[0:10] and _spans(labels)["val"] == CALENDAR[10:15]
+    labels, _ = assign_segments(_late_listing(), 0.5, 0.25, 0, test_start=date(2021, 3, 3), fraction_of="dates")
+    assert _spans(labels)["test"] == CALENDAR[15:20]
+
+
+def test_walk_forward_folds_are_numbered_and_a_rolling_window_longer_than_the_past_starts_at_the_first_date():
+    """Rule: folds are numbered 0, 1, ... in date order; a rolling window reaching before the data
+    starts on its first date (never later)."""
+    folds = walk_forward_folds(pl.Series(CALENDAR), "rolling", step_days=4, min_train_days=8, train_days=100,
+                               embargo_days=1)
+    assert [f.fold for f in folds] == [0, 1, 2] and {f.train[0] for f in folds} == {str(CALENDAR[0])}
+
+
+def test_a_fold_may_train_on_one_date_and_one_without_any_or_without_a_test_period_is_refused():
+    """Rule: after the val embargo a fold keeps at least one training date (val is at least one date
+    even when val_share rounds to 0); no training date, or no date left for a test period, is the
+    one-line error."""
+    dates = pl.Series(CALENDAR[:10])
+    (fold,) = walk_forward_folds(dates, "expanding", step_days=10, min_train_days=4, train_days=4, embargo_days=2)
+    d = [str(x) for x in CALENDAR]
+    assert (fold.train, fold.val, fold.test) == ((d[0], d[0]), (d[3], d[3]), (d[6], d[9]))
+    (fold,) = walk_forward_folds(dates, "expanding", step_days=10, min_train_days=4, train_days=4, embargo_days=2,
+                                 val_share=0.01)
+    assert fold.val == (d[3], d[3])
+    with pytest.raises(StockcastError, match="fold 0 has no training dates left after two embargoes of 3"):
+        walk_forward_folds(dates, "expanding", step_days=10, min_train_days=4, train_days=4, embargo_days=3)
+    with pytest.raises(StockcastError, match="10 dates leave no test period after min_train_days=8"):
+        walk_forward_folds(dates, "expanding", step_days=10, min_train_days=8, train_days=8, embargo_days=2)
+    (fold,) = walk_forward_folds(dates, "expanding", step_days=10, min_train_days=7, train_days=7, embargo_days=2)
+    assert fold.test == (d[9], d[9])  # the last date alone is a test period
+
+
+def test_fold_segments_mark_each_period_inclusive_and_embargo_between():
+    """Rule: a date is train, val or test when it lies in that period of the fold (both ends
+    included), embargo otherwise (between the periods and after the test)."""
+    d = [str(x) for x in CALENDAR]
+    fold = Fold(0, (d[0], d[4]), (d[6], d[7]), (d[9], d[12]))
+    got = fold_segments(pl.Series(CALENDAR), fold).to_list()
+    assert got == ["train"] * 5 + ["embargo"] + ["val"] * 2 + ["embargo"] + ["test"] * 4 + ["embargo"] * 7
+    assert folds_to_dict([fold]) == [{"fold": 0, "train": (d[0], d[4]), "val": (d[6], d[7]), "test": (d[9], d[12])}]
 
 
 def _usable(labels: pl.DataFrame, unusable: pl.Expr | None = None) -> pl.DataFrame:
