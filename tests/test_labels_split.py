@@ -373,6 +373,63 @@ def test_when_no_ticker_is_long_enough_one_line_says_what_is_short_and_what_to_c
         coverage.enforce(labels, _usable(labels, nan_in_test), 60)
 
 
+def _hand_segments() -> pl.DataFrame:
+    """AAA: 3 labelled rows in train, val and test, plus an embargo row and an unlabelled last row;
+    BBB: 2 train, 3 val, 3 test rows; CCC: one embargo row only. One date per row, in order."""
+    plan = [("AAA", "train", 3), ("AAA", "embargo", 1), ("AAA", "val", 3), ("AAA", "test", 4),
+            ("BBB", "train", 2), ("BBB", "val", 3), ("BBB", "test", 3), ("CCC", "embargo", 1)]
+    rows = [(t, seg, date(2021, 1, 1 + sum(k for u, _, k in plan[:i] if u == t) + j), None if seg == "test" and j == 3
+             else 1) for i, (t, seg, k) in enumerate(plan) for j in range(k)]
+    return pl.DataFrame(rows, schema=["ticker", "segment", "date", "label"], orient="row",
+                        schema_overrides={"label": pl.Int8}).select("ticker", "date", "label", "segment")
+
+
+def test_coverage_counts_labelled_usable_rows_and_keeps_a_ticker_with_exactly_min_rows():
+    """Rule: per ticker and train/val/test segment, count labelled rows whose features are all
+    finite (a row missing from the features table is not usable; unlabelled and embargo rows do not
+    count); exactly min_rows is enough, fewer moves the pair to "short"; a ticker with no segment
+    left is dropped."""
+    labels = _hand_segments()
+    bbb_val_first = pl.int_range(pl.len()) == 13  # BBB's first val row has no features row at all
+    usable = labels.filter(~bbb_val_first).select("ticker", "date", usable=pl.lit(True))
+    out, report = coverage.enforce(labels, usable, 3)
+    assert report["usable_rows"] == {"AAA": {"train": 3, "val": 3, "test": 3}, "BBB": {"train": 2, "val": 2, "test": 3},
+                                     "CCC": {"train": 0, "val": 0, "test": 0}}
+    assert list(report["usable_rows"]) == ["AAA", "BBB", "CCC"]
+    assert report["left_out"] == [{"ticker": "BBB", "segment": "train", "usable": 2, "labelled": 2},
+                                  {"ticker": "BBB", "segment": "val", "usable": 2, "labelled": 3}]
+    assert report["tickers"] == {"train": ["AAA"], "val": ["AAA"], "test": ["AAA", "BBB"]}
+    assert report["dropped"] == ["CCC"] and report["min_rows_per_segment"] == 3
+    expected = labels["segment"].to_list()
+    expected[11:16] = ["short"] * 5  # BBB's train and val rows
+    assert out["segment"].to_list() == expected and out.drop("segment").equals(labels.drop("segment"))
+    assert coverage.findings(report) == [
+        "BBB left out of train: 2 usable rows of 2 labelled, fewer than split.min_rows_per_segment=3",
+        "BBB left out of val: 2 usable rows of 3 labelled, fewer than split.min_rows_per_segment=3",
+        "CCC dropped: it has no segment left"]
+
+
+def test_the_nothing_left_error_names_the_ticker_with_the_most_usable_rows_or_says_none_is_labelled():
+    """Rule: when no ticker reaches min_rows in a segment, the error names the ticker with the most
+    usable rows there (not the fewest), and says so when the segment has no labelled row at all."""
+    labels = _hand_segments()
+    usable = labels.select("ticker", "date", usable=pl.lit(True))
+    with pytest.raises(StockcastError, match=r"^split: no ticker has split.min_rows_per_segment=4 usable rows \(labelled, "
+                                             r"every feature finite\) in train; the most is AAA with 3 of 3 labelled rows "
+                                             r"usable; add history, lower split.min_rows_per_segment, or move the split "
+                                             r"\(split.train_fraction, split.val_fraction, split.embargo_days\)$"):
+        coverage.enforce(labels, usable, 4)
+    unlabelled = labels.with_columns(label=pl.when(pl.col("segment") == "test").then(None).otherwise(pl.col("label")))
+    with pytest.raises(StockcastError, match=r"in test; no ticker has a labelled row there; add history"):
+        coverage.enforce(unlabelled, usable, 1)
+
+
+def test_a_table_without_feature_columns_has_every_row_usable():
+    """Rule: with no feature to be non-finite, every row is usable."""
+    features = pl.LazyFrame({"ticker": ["A", "A"], "date": [date(2020, 1, 1), date(2020, 1, 2)]})
+    assert coverage.usable_rows(features)["usable"].to_list() == [True, True]
+
+
 def test_a_row_is_usable_only_when_every_feature_is_finite():
     features = pl.LazyFrame({"ticker": ["A"] * 5, "date": [date(2020, 1, d) for d in range(1, 6)],
                              "f": [1.0, float("inf"), float("nan"), None, 2.0], "g": [1, 2, 3, 4, None]})
