@@ -187,6 +187,14 @@ def test_the_dead_zone_of_excess_labels_is_around_the_median_and_a_lone_ticker_i
     assert got() == [None, 0, None, None, None, 1, None]
 
 
+def test_labels_do_not_depend_on_the_order_of_the_bars():
+    """Rule: make_labels sorts by ticker then date, so shuffled bars give the same rows in that order."""
+    bars = _flat_then_moves({"AAA": [4.0, 5.0, 6.0], "BBB": [4.0, 3.0, 6.0]})
+    expected = make_labels(bars, 1)
+    shuffled = make_labels(bars[[5, 0, 3, 2, 4, 1]], 1)
+    assert shuffled.equals(expected) and expected["label"].to_list() == [1, 1, None, 0, 1, None]
+
+
 def test_labels_are_direction_by_default():
     """Rule: kind defaults to "direction" (sign of fwd_return), not the cross-sectional excess."""
     bars = _flat_then_moves({"AAA": [4.0, 5.0, 6.0], "BBB": [4.0, 6.0, 7.0]})  # both up: excess would mark AAA 0
@@ -285,6 +293,21 @@ def test_one_start_date_alone_is_ignored_and_the_fractions_cut():
     assert _spans(labels)["train"] == CALENDAR[0:10] and _spans(labels)["val"] == CALENDAR[10:15]
     labels, _ = assign_segments(_late_listing(), 0.5, 0.25, 0, test_start=date(2021, 3, 3), fraction_of="dates")
     assert _spans(labels)["test"] == CALENDAR[15:20]
+
+
+def test_split_output_is_sorted_by_ticker_then_date_whatever_the_input_order():
+    """Rule: assign_segments returns rows ordered by ticker, then date."""
+    labels, _ = assign_segments(_late_listing(), 0.5, 0.25, 0, fraction_of="dates")
+    shuffled, _ = assign_segments(_late_listing().reverse(), 0.5, 0.25, 0, fraction_of="dates")
+    assert shuffled.equals(labels) and labels["ticker"].to_list() == ["AAA"] * 20 + ["BBB"] * 10
+    assert labels["date"].to_list() == CALENDAR + CALENDAR[10:]
+
+
+def test_a_rolling_fold_too_short_to_train_after_two_embargoes_is_refused():
+    """Rule: the training dates left are train_end - fit_start (not counted from the first date of
+    the data): a 2-date rolling window less one val date and one embargo date leaves none."""
+    with pytest.raises(StockcastError, match="fold 0 has no training dates left after two embargoes of 1"):
+        walk_forward_folds(pl.Series(CALENDAR), "rolling", step_days=4, min_train_days=8, train_days=2, embargo_days=1)
 
 
 def test_walk_forward_folds_are_numbered_and_a_rolling_window_longer_than_the_past_starts_at_the_first_date():
@@ -409,6 +432,15 @@ def test_coverage_counts_labelled_usable_rows_and_keeps_a_ticker_with_exactly_mi
         "CCC dropped: it has no segment left"]
 
 
+def test_left_out_pairs_are_listed_by_ticker_then_segment_name():
+    """Rule: the report lists left-out (ticker, segment) pairs sorted by ticker, then segment name, so
+    coverage.json and the findings do not change order from run to run."""
+    labels = _hand_segments()
+    usable = labels.with_columns(usable=~pl.int_range(pl.len()).is_in([13, 16]))  # one BBB val and test row unusable
+    _, report = coverage.enforce(labels, usable, 3)
+    assert [(r["ticker"], r["segment"]) for r in report["left_out"]] == [("BBB", "test"), ("BBB", "train"), ("BBB", "val")]
+
+
 def test_the_nothing_left_error_names_the_ticker_with_the_most_usable_rows_or_says_none_is_labelled():
     """Rule: when no ticker reaches min_rows in a segment, the error names the ticker with the most
     usable rows there (not the fewest), and says so when the segment has no labelled row at all."""
@@ -427,7 +459,16 @@ def test_the_nothing_left_error_names_the_ticker_with_the_most_usable_rows_or_sa
 def test_a_table_without_feature_columns_has_every_row_usable():
     """Rule: with no feature to be non-finite, every row is usable."""
     features = pl.LazyFrame({"ticker": ["A", "A"], "date": [date(2020, 1, 1), date(2020, 1, 2)]})
-    assert coverage.usable_rows(features)["usable"].to_list() == [True, True]
+    assert coverage.usable_rows(features).equals(features.collect().with_columns(usable=pl.lit(True)))
+
+
+def test_the_key_columns_are_not_features():
+    """Rule: only feature columns decide usability: ticker and date are keys, kept as they are (a
+    null date does not make the row unusable) and returned beside `usable`."""
+    features = pl.LazyFrame({"ticker": ["A", "A"], "date": [date(2020, 1, 1), None], "f": [1.0, 2.0]})
+    got = coverage.usable_rows(features)
+    assert got.columns == ["ticker", "date", "usable"] and got["usable"].to_list() == [True, True]
+    assert got.select("ticker", "date").equals(features.select("ticker", "date").collect())
 
 
 def test_a_row_is_usable_only_when_every_feature_is_finite():
