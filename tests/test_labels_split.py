@@ -339,11 +339,13 @@ def test_a_fold_may_train_on_one_date_and_one_without_any_or_without_a_test_peri
 
 def test_fold_segments_mark_each_period_inclusive_and_embargo_between():
     """Rule: a date is train, val or test when it lies in that period of the fold (both ends
-    included), embargo otherwise (between the periods and after the test)."""
+    included), embargo otherwise (between the periods and after the test); the series is named
+    `segment`."""
     d = [str(x) for x in CALENDAR]
     fold = Fold(0, (d[0], d[4]), (d[6], d[7]), (d[9], d[12]))
-    got = fold_segments(pl.Series(CALENDAR), fold).to_list()
-    assert got == ["train"] * 5 + ["embargo"] + ["val"] * 2 + ["embargo"] + ["test"] * 4 + ["embargo"] * 7
+    got = fold_segments(pl.Series(CALENDAR), fold)
+    assert got.name == "segment"  # usable as the `segment` column as it is (Panel.with_segments renames anyway)
+    assert got.to_list() == ["train"] * 5 + ["embargo"] + ["val"] * 2 + ["embargo"] + ["test"] * 4 + ["embargo"] * 7
     assert folds_to_dict([fold]) == [{"fold": 0, "train": (d[0], d[4]), "val": (d[6], d[7]), "test": (d[9], d[12])}]
 
 
