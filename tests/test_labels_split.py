@@ -1,3 +1,4 @@
+import itertools
 import subprocess
 import sys
 from datetime import date
@@ -8,9 +9,16 @@ import yaml
 
 from stockcast import coverage
 from stockcast.errors import StockcastError
-from stockcast.labels import make_labels
+from stockcast.labels import FLAT, make_labels, n_classes
 from stockcast.schemas import Labels
-from stockcast.segments import assign_segments, check_embargo, walk_forward_folds
+from stockcast.segments import (
+    Fold,
+    assign_segments,
+    check_embargo,
+    fold_segments,
+    folds_to_dict,
+    walk_forward_folds,
+)
 
 from .conftest import ROOT, random_bars
 
@@ -111,7 +119,7 @@ def test_walk_forward_folds_never_let_training_reach_the_test_period(bars, schem
     for f in folds:
         assert index[f.train[1]] + 5 < index[f.val[0]] and index[f.val[1]] + 5 < index[f.test[0]]
     tests = [(index[f.test[0]], index[f.test[1]]) for f in folds]
-    assert all(a[1] + 1 == b[0] for a, b in zip(tests, tests[1:])), "test periods are back to back"
+    assert all(a[1] + 1 == b[0] for a, b in itertools.pairwise(tests)), "test periods are back to back"
     assert tests[-1][1] == len(dates) - 1
     starts = {index[f.train[0]] for f in folds}
     assert (starts == {0}) == (scheme == "expanding")
@@ -148,6 +156,49 @@ def test_equal_returns_on_a_date_are_all_labelled_down():
     closes = {"AAA": [10.0, 11.0], "BBB": [20.0, 22.0]}
     labels = make_labels(_flat_then_moves(closes), horizon=1, kind="excess").drop_nulls("label")
     assert labels["label"].to_list() == [0, 0]
+
+
+def test_the_dead_zone_mode_says_how_many_classes_the_model_has():
+    """Rule: "flat" makes the dead zone a third class (down, up, flat); "exclude" leaves two."""
+    assert n_classes("flat") == 3 and n_classes("exclude") == 2
+
+
+DEAD_ZONE_CLOSES = {"AAA": [4.0, 5.0, 5.0, 3.75, 4.0, 4.0]}  # returns +0.25, 0, -0.25, +1/15, 0, (none)
+
+
+def test_a_move_of_exactly_the_dead_zone_is_labelled_and_smaller_ones_are_flat_or_excluded():
+    """Rule: |fwd_return| >= dead_zone is outside the zone (up or down by its sign); smaller moves are
+    unlabelled under "exclude" and labelled FLAT (2) under "flat"; the last row has no label in both."""
+    bars = _flat_then_moves(DEAD_ZONE_CLOSES)
+    exclude = make_labels(bars, 1, dead_zone=0.25)
+    assert exclude["label"].to_list() == [1, None, 0, None, None, None]
+    flat = make_labels(bars, 1, dead_zone=0.25, dead_zone_mode="flat")
+    assert flat["label"].to_list() == [1, FLAT, 0, FLAT, FLAT, None] and FLAT == 2
+    assert flat["label"].dtype == pl.Int8
+
+
+def test_the_dead_zone_of_excess_labels_is_around_the_median_and_a_lone_ticker_is_never_flat():
+    """Rule: for excess labels the dead zone applies to fwd_return - median; a date with one labelled
+    ticker has no label at all, even with dead_zone_mode="flat" (it is not a flat move)."""
+    bars = _flat_then_moves({"AAA": [4.0, 5.0, 5.0, 4.0], "BBB": [4.0, 4.0, 6.0]})
+    # date 0: AAA +0.25, BBB 0 (margins +-0.125); date 1: AAA 0, BBB +0.5 (margins -+0.25); date 2: AAA alone
+    got = lambda **kw: make_labels(bars, 1, kind="excess", dead_zone=0.2, **kw)["label"].to_list()
+    assert got(dead_zone_mode="flat") == [FLAT, 0, None, None, FLAT, 1, None]
+    assert got() == [None, 0, None, None, None, 1, None]
+
+
+def test_labels_do_not_depend_on_the_order_of_the_bars():
+    """Rule: make_labels sorts by ticker then date, so shuffled bars give the same rows in that order."""
+    bars = _flat_then_moves({"AAA": [4.0, 5.0, 6.0], "BBB": [4.0, 3.0, 6.0]})
+    expected = make_labels(bars, 1)
+    shuffled = make_labels(bars[[5, 0, 3, 2, 4, 1]], 1)
+    assert shuffled.equals(expected) and expected["label"].to_list() == [1, 1, None, 0, 1, None]
+
+
+def test_labels_are_direction_by_default():
+    """Rule: kind defaults to "direction" (sign of fwd_return), not the cross-sectional excess."""
+    bars = _flat_then_moves({"AAA": [4.0, 5.0, 6.0], "BBB": [4.0, 6.0, 7.0]})  # both up: excess would mark AAA 0
+    assert make_labels(bars, 1)["label"].to_list() == [1, 1, None, 1, 1, None]
 
 
 CALENDAR = [date(2021, 3, 1 + i) for i in range(20)]  # 20 dates, one a day: index i is March i+1
@@ -218,6 +269,86 @@ def test_walk_forward_folds_cut_on_exact_dates():
     assert [f.train[0] for f in rolling] == [d[2], d[6], d[10]]  # fit_end - train_days
 
 
+def test_segments_may_be_as_short_as_one_date_but_not_empty():
+    """Rule: train needs at least one date before the embargo, val and test at least one date after
+    theirs; one date fewer is the one-line error, one date is enough."""
+    labels, _ = assign_segments(_late_listing(), 0.5, 0.25, embargo_days=4, fraction_of="dates")
+    spans = _spans(labels)
+    assert spans["train"] == CALENDAR[0:10] and spans["val"] == [CALENDAR[14]] and spans["test"] == [CALENDAR[19]]
+    with pytest.raises(StockcastError, match="cannot hold a train, val and test segment with embargo_days=5"):
+        assign_segments(_late_listing(), 0.5, 0.25, embargo_days=5, fraction_of="dates")
+    split = lambda val, test, embargo: assign_segments(_late_listing(), 0.6, 0.2, embargo,
+                                                       CALENDAR[val], CALENDAR[test] if test < 20 else date(2021, 3, 21))
+    assert _spans(split(3, 10, 2)[0])["train"] == [CALENDAR[0]]  # train_end = 1
+    assert _spans(split(10, 13, 2)[0])["val"] == [CALENDAR[10]]  # one val date
+    assert _spans(split(10, 19, 2)[0])["test"] == [CALENDAR[19]]  # one test date
+    for val, test, embargo in [(2, 10, 2), (10, 12, 2), (10, 20, 2)]:  # no train, no val, no test
+        with pytest.raises(StockcastError, match="cannot hold a train, val and test segment"):
+            split(val, test, embargo)
+
+
+def test_one_start_date_alone_is_ignored_and_the_fractions_cut():
+    """Rule: explicit dates take over only when both val_start and test_start are given."""
+    labels, _ = assign_segments(_late_listing(), 0.5, 0.25, 0, val_start=date(2021, 3, 3), fraction_of="dates")
+    assert _spans(labels)["train"] == CALENDAR[0:10] and _spans(labels)["val"] == CALENDAR[10:15]
+    labels, _ = assign_segments(_late_listing(), 0.5, 0.25, 0, test_start=date(2021, 3, 3), fraction_of="dates")
+    assert _spans(labels)["test"] == CALENDAR[15:20]
+
+
+def test_split_output_is_sorted_by_ticker_then_date_whatever_the_input_order():
+    """Rule: assign_segments returns rows ordered by ticker, then date."""
+    labels, _ = assign_segments(_late_listing(), 0.5, 0.25, 0, fraction_of="dates")
+    shuffled, _ = assign_segments(_late_listing().reverse(), 0.5, 0.25, 0, fraction_of="dates")
+    assert shuffled.equals(labels) and labels["ticker"].to_list() == ["AAA"] * 20 + ["BBB"] * 10
+    assert labels["date"].to_list() == CALENDAR + CALENDAR[10:]
+
+
+def test_a_rolling_fold_too_short_to_train_after_two_embargoes_is_refused():
+    """Rule: the training dates left are train_end - fit_start (not counted from the first date of
+    the data): a 2-date rolling window less one val date and one embargo date leaves none."""
+    with pytest.raises(StockcastError, match="fold 0 has no training dates left after two embargoes of 1"):
+        walk_forward_folds(pl.Series(CALENDAR), "rolling", step_days=4, min_train_days=8, train_days=2, embargo_days=1)
+
+
+def test_walk_forward_folds_are_numbered_and_a_rolling_window_longer_than_the_past_starts_at_the_first_date():
+    """Rule: folds are numbered 0, 1, ... in date order; a rolling window reaching before the data
+    starts on its first date (never later)."""
+    folds = walk_forward_folds(pl.Series(CALENDAR), "rolling", step_days=4, min_train_days=8, train_days=100,
+                               embargo_days=1)
+    assert [f.fold for f in folds] == [0, 1, 2] and {f.train[0] for f in folds} == {str(CALENDAR[0])}
+
+
+def test_a_fold_may_train_on_one_date_and_one_without_any_or_without_a_test_period_is_refused():
+    """Rule: after the val embargo a fold keeps at least one training date (val is at least one date
+    even when val_share rounds to 0); no training date, or no date left for a test period, is the
+    one-line error."""
+    dates = pl.Series(CALENDAR[:10])
+    (fold,) = walk_forward_folds(dates, "expanding", step_days=10, min_train_days=4, train_days=4, embargo_days=2)
+    d = [str(x) for x in CALENDAR]
+    assert (fold.train, fold.val, fold.test) == ((d[0], d[0]), (d[3], d[3]), (d[6], d[9]))
+    (fold,) = walk_forward_folds(dates, "expanding", step_days=10, min_train_days=4, train_days=4, embargo_days=2,
+                                 val_share=0.01)
+    assert fold.val == (d[3], d[3])
+    with pytest.raises(StockcastError, match="fold 0 has no training dates left after two embargoes of 3"):
+        walk_forward_folds(dates, "expanding", step_days=10, min_train_days=4, train_days=4, embargo_days=3)
+    with pytest.raises(StockcastError, match="10 dates leave no test period after min_train_days=8"):
+        walk_forward_folds(dates, "expanding", step_days=10, min_train_days=8, train_days=8, embargo_days=2)
+    (fold,) = walk_forward_folds(dates, "expanding", step_days=10, min_train_days=7, train_days=7, embargo_days=2)
+    assert fold.test == (d[9], d[9])  # the last date alone is a test period
+
+
+def test_fold_segments_mark_each_period_inclusive_and_embargo_between():
+    """Rule: a date is train, val or test when it lies in that period of the fold (both ends
+    included), embargo otherwise (between the periods and after the test); the series is named
+    `segment`."""
+    d = [str(x) for x in CALENDAR]
+    fold = Fold(0, (d[0], d[4]), (d[6], d[7]), (d[9], d[12]))
+    got = fold_segments(pl.Series(CALENDAR), fold)
+    assert got.name == "segment"  # usable as the `segment` column as it is (Panel.with_segments renames anyway)
+    assert got.to_list() == ["train"] * 5 + ["embargo"] + ["val"] * 2 + ["embargo"] + ["test"] * 4 + ["embargo"] * 7
+    assert folds_to_dict([fold]) == [{"fold": 0, "train": (d[0], d[4]), "val": (d[6], d[7]), "test": (d[9], d[12])}]
+
+
 def _usable(labels: pl.DataFrame, unusable: pl.Expr | None = None) -> pl.DataFrame:
     return labels.select("ticker", "date", usable=~unusable if unusable is not None else pl.lit(True))
 
@@ -267,6 +398,81 @@ def test_when_no_ticker_is_long_enough_one_line_says_what_is_short_and_what_to_c
         coverage.enforce(labels, _usable(labels, nan_in_test), 60)
 
 
+def _hand_segments() -> pl.DataFrame:
+    """AAA: 3 labelled rows in train, val and test, plus an embargo row and an unlabelled last row;
+    BBB: 2 train, 3 val, 3 test rows; CCC: one embargo row only. One date per row, in order."""
+    plan = [("AAA", "train", 3), ("AAA", "embargo", 1), ("AAA", "val", 3), ("AAA", "test", 4),
+            ("BBB", "train", 2), ("BBB", "val", 3), ("BBB", "test", 3), ("CCC", "embargo", 1)]
+    rows = [(t, seg, date(2021, 1, 1 + sum(k for u, _, k in plan[:i] if u == t) + j), None if seg == "test" and j == 3
+             else 1) for i, (t, seg, k) in enumerate(plan) for j in range(k)]
+    return pl.DataFrame(rows, schema=["ticker", "segment", "date", "label"], orient="row",
+                        schema_overrides={"label": pl.Int8}).select("ticker", "date", "label", "segment")
+
+
+def test_coverage_counts_labelled_usable_rows_and_keeps_a_ticker_with_exactly_min_rows():
+    """Rule: per ticker and train/val/test segment, count labelled rows whose features are all
+    finite (a row missing from the features table is not usable; unlabelled and embargo rows do not
+    count); exactly min_rows is enough, fewer moves the pair to "short"; a ticker with no segment
+    left is dropped."""
+    labels = _hand_segments()
+    bbb_val_first = pl.int_range(pl.len()) == 13  # BBB's first val row has no features row at all
+    usable = labels.filter(~bbb_val_first).select("ticker", "date", usable=pl.lit(True))
+    out, report = coverage.enforce(labels, usable, 3)
+    assert report["usable_rows"] == {"AAA": {"train": 3, "val": 3, "test": 3}, "BBB": {"train": 2, "val": 2, "test": 3},
+                                     "CCC": {"train": 0, "val": 0, "test": 0}}
+    assert list(report["usable_rows"]) == ["AAA", "BBB", "CCC"]
+    assert report["left_out"] == [{"ticker": "BBB", "segment": "train", "usable": 2, "labelled": 2},
+                                  {"ticker": "BBB", "segment": "val", "usable": 2, "labelled": 3}]
+    assert report["tickers"] == {"train": ["AAA"], "val": ["AAA"], "test": ["AAA", "BBB"]}
+    assert report["dropped"] == ["CCC"] and report["min_rows_per_segment"] == 3
+    expected = labels["segment"].to_list()
+    expected[11:16] = ["short"] * 5  # BBB's train and val rows
+    assert out["segment"].to_list() == expected and out.drop("segment").equals(labels.drop("segment"))
+    assert coverage.findings(report) == [
+        "BBB left out of train: 2 usable rows of 2 labelled, fewer than split.min_rows_per_segment=3",
+        "BBB left out of val: 2 usable rows of 3 labelled, fewer than split.min_rows_per_segment=3",
+        "CCC dropped: it has no segment left"]
+
+
+def test_left_out_pairs_are_listed_by_ticker_then_segment_name():
+    """Rule: the report lists left-out (ticker, segment) pairs sorted by ticker, then segment name, so
+    coverage.json and the findings do not change order from run to run."""
+    labels = _hand_segments()
+    usable = labels.with_columns(usable=~pl.int_range(pl.len()).is_in([13, 16]))  # one BBB val and test row unusable
+    _, report = coverage.enforce(labels, usable, 3)
+    assert [(r["ticker"], r["segment"]) for r in report["left_out"]] == [("BBB", "test"), ("BBB", "train"), ("BBB", "val")]
+
+
+def test_the_nothing_left_error_names_the_ticker_with_the_most_usable_rows_or_says_none_is_labelled():
+    """Rule: when no ticker reaches min_rows in a segment, the error names the ticker with the most
+    usable rows there (not the fewest), and says so when the segment has no labelled row at all."""
+    labels = _hand_segments()
+    usable = labels.select("ticker", "date", usable=pl.lit(True))
+    with pytest.raises(StockcastError, match=r"^split: no ticker has split.min_rows_per_segment=4 usable rows \(labelled, "
+                                             r"every feature finite\) in train; the most is AAA with 3 of 3 labelled rows "
+                                             r"usable; add history, lower split.min_rows_per_segment, or move the split "
+                                             r"\(split.train_fraction, split.val_fraction, split.embargo_days\)$"):
+        coverage.enforce(labels, usable, 4)
+    unlabelled = labels.with_columns(label=pl.when(pl.col("segment") == "test").then(None).otherwise(pl.col("label")))
+    with pytest.raises(StockcastError, match=r"in test; no ticker has a labelled row there; add history"):
+        coverage.enforce(unlabelled, usable, 1)
+
+
+def test_a_table_without_feature_columns_has_every_row_usable():
+    """Rule: with no feature to be non-finite, every row is usable."""
+    features = pl.LazyFrame({"ticker": ["A", "A"], "date": [date(2020, 1, 1), date(2020, 1, 2)]})
+    assert coverage.usable_rows(features).equals(features.collect().with_columns(usable=pl.lit(True)))
+
+
+def test_the_key_columns_are_not_features():
+    """Rule: only feature columns decide usability: ticker and date are keys, kept as they are (a
+    null date does not make the row unusable) and returned beside `usable`."""
+    features = pl.LazyFrame({"ticker": ["A", "A"], "date": [date(2020, 1, 1), None], "f": [1.0, 2.0]})
+    got = coverage.usable_rows(features)
+    assert got.columns == ["ticker", "date", "usable"] and got["usable"].to_list() == [True, True]
+    assert got.select("ticker", "date").equals(features.select("ticker", "date").collect())
+
+
 def test_a_row_is_usable_only_when_every_feature_is_finite():
     features = pl.LazyFrame({"ticker": ["A"] * 5, "date": [date(2020, 1, d) for d in range(1, 6)],
                              "f": [1.0, float("inf"), float("nan"), None, 2.0], "g": [1, 2, 3, 4, None]})
@@ -286,6 +492,7 @@ def test_the_stages_on_a_universe_with_too_little_history_end_in_one_line(rows, 
     bars.rename({c: c.capitalize() for c in bars.columns if c != "ticker"}).drop("ticker").write_csv(tmp_path / "AAA.csv")
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["ingest"] |= {"source": "directory", "path": "AAA.csv"}
+    params["universe"]["path"] = str(ROOT / params["universe"]["path"])  # quality reads it from the stage's cwd
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     for stage in ("ingest", "quality", "features", "split"):
         done = subprocess.run([sys.executable, str(ROOT / "stages" / f"{stage}.py")], cwd=tmp_path,
