@@ -115,6 +115,8 @@ def test_audit_and_the_quality_stage_agree_on_hostile_files(symbols, seed, rate)
             assert symbols[1] is not None
             return
         assert code == 0, output
+        provenance = stage_report.pop("provenance")  # the stage adds where ingest got the data; audit reads it direct
+        assert provenance.get("served_by") is None
         assert report == stage_report                         # one code path: the same verdict on every rule
         assert quarantine.equals(stage_quarantine)
         assert report["rows_in"] == len(rows) == report["rows_clean"] + report["rows_quarantined"]

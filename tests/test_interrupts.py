@@ -31,6 +31,7 @@ def inputs(tmp_path_factory) -> Path:
     shutil.copytree(ROOT / "stages", repo / "stages")
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["ingest"] |= {"source": "synthetic", "synthetic": params["ingest"]["synthetic"] | {"tickers": 3, "days": 1000}}
+    params["universe"]["path"] = str(ROOT / params["universe"]["path"])  # quality reads it from the stage's cwd
     params["split"]["folds"] |= {"min_train_days": 300, "train_days": 300, "step_days": 100}
     params["train"] |= {"seq_len": 5, "hidden_size": 4, "num_layers": 1, "batch_size": 512, "epochs": 100000,
                         "patience": 100000}
