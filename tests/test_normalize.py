@@ -1,4 +1,5 @@
 import json
+import warnings
 
 import numpy as np
 import polars as pl
@@ -7,8 +8,14 @@ import pytest
 from stockcast.data.synthetic import generate
 from stockcast.errors import StockcastError
 from stockcast.labels import make_labels
-from stockcast.normalize import (CrossSectionalRank, RobustZScore, ZScore, fit_normalizer, normalizer_from_dict,
-                                 normalizer_to_dict)
+from stockcast.normalize import (
+    CrossSectionalRank,
+    RobustZScore,
+    ZScore,
+    fit_normalizer,
+    normalizer_from_dict,
+    normalizer_to_dict,
+)
 from stockcast.segments import assign_segments
 
 from .stages import project, run_stage
@@ -72,7 +79,7 @@ def test_unknown_kind_is_a_clear_error():
 
 def test_block_statistics_equal_numpy_on_the_training_rows(monkeypatch):
     """The fit reads row blocks and feature groups; small blocks make every boundary count."""
-    import stockcast.normalize as normalize
+    from stockcast import normalize
     monkeypatch.setattr(normalize, "BLOCK_ROWS", 7)
     monkeypatch.setattr(normalize, "MEDIAN_FEATURES", 2)
     rng = np.random.default_rng(3)
@@ -81,7 +88,8 @@ def test_block_statistics_equal_numpy_on_the_training_rows(monkeypatch):
     x[:, 4] = np.nan  # a feature with no value at all in training
     rows = np.sort(rng.choice(101, 60, replace=False))
     train = x[rows].astype(np.float64)
-    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # numpy warns of the all-NaN feature
         mean, std, median = np.nanmean(train, axis=0), np.nanstd(train, axis=0), np.nanmedian(train, axis=0)
         mad = np.nanmedian(np.abs(train - median), axis=0)
     z, r = ZScore.fit(x, rows, list("abcde")), RobustZScore.fit(x, rows, list("abcde"))
@@ -90,6 +98,56 @@ def test_block_statistics_equal_numpy_on_the_training_rows(monkeypatch):
     np.testing.assert_allclose(r.center, np.nan_to_num(median), rtol=0)
     np.testing.assert_allclose(np.array(r.scale[:4]) / 1.4826, mad[:4], rtol=1e-12)
     assert z.scale[4] == r.scale[4] == 1.0
+
+
+@pytest.mark.parametrize("cls", [ZScore, RobustZScore])
+def test_transform_divides_by_the_scale_in_float32(cls):
+    """Rule: x -> (x - center) / scale in float32, with center and scale rounded to float32 as the
+    panel is: a value equal to the center maps to exactly 0, and every result is the float32 one."""
+    rng = np.random.default_rng(5)
+    center, scale = [0.1, -3.3], [4.0, 0.7]
+    norm = cls(["a", "b"], center, scale, **({"clip": 1e9} if cls is RobustZScore else {}))
+    x = (rng.normal(0, 3, (200, 2))).astype(np.float32)
+    x[0] = np.float32(center)
+    expected = (x - np.float32(center)) / np.float32(scale)
+    out = norm.transform(x.copy())
+    assert out.dtype == np.float32 and np.all(out[0] == 0)
+    np.testing.assert_array_equal(out, expected)
+    assert norm.transform(np.array([[8.1, -3.3]], np.float32))[0, 0] == pytest.approx(2.0)
+
+
+def test_robust_clips_both_tails_at_its_clip_which_fit_keeps():
+    """Rule: robust outputs lie in [-clip, clip] on both sides; fit keeps the clip it is given and
+    defaults to 5 (fit_normalizer's robust normaliser clips at 5)."""
+    train = np.array([[1.0], [2.0], [3.0], [4.0], [1000.0]], dtype=np.float32)
+    assert RobustZScore.fit(train, np.arange(5), ["a"], clip=2.0).clip == 2.0
+    norm = fit_normalizer("robust", train, np.arange(5), ["a"])
+    assert norm.clip == 5.0
+    out = norm.transform(np.array([[-1000.0], [1000.0], [3.0 - 1.4826]], np.float32))
+    np.testing.assert_allclose(out[:, 0], [-5.0, 5.0, -1.0], rtol=1e-6)
+
+
+def test_a_feature_with_no_training_value_does_not_stop_the_ones_after_it(monkeypatch):
+    """Rule: an all-NaN feature gets center 0 and scale 1 and the features after it in the same
+    median pass still get their own statistics; no RuntimeWarning is raised for it."""
+    from stockcast import normalize
+    monkeypatch.setattr(normalize, "MEDIAN_FEATURES", 3)
+    x = np.array([[np.nan, 1.0, 10.0], [np.nan, 3.0, 30.0], [np.nan, 5.0, 20.0]], dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        robust, z = RobustZScore.fit(x, np.arange(3), FEATURES), ZScore.fit(x, np.arange(3), FEATURES)
+    assert robust.center == [0.0, 3.0, 20.0] and robust.scale == [1.0, pytest.approx(2 * 1.4826),
+                                                                 pytest.approx(10 * 1.4826)]
+    assert z.center == [0.0, 3.0, 20.0] and z.scale[0] == 1.0
+
+
+def test_rank_of_two_tickers_is_minus_one_and_one_and_fit_keeps_the_features():
+    """Rule: on a date with two values the lower ranks -1 and the higher 1 (only a lone value gets 0);
+    the rank normaliser records its features."""
+    norm = fit_normalizer("rank", np.zeros((2, 3), np.float32), np.arange(2), FEATURES)
+    assert norm.features == FEATURES and normalizer_from_dict(normalizer_to_dict(norm)).features == FEATURES
+    out = CrossSectionalRank(["a"]).transform(np.array([[5.0], [2.0]], np.float32), np.array([1, 1]))
+    np.testing.assert_array_equal(out[:, 0], [1.0, -1.0])
 
 
 def _train_stage_project(folder, kind: str):
