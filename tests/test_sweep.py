@@ -56,7 +56,7 @@ def sweep(tmp_path_factory) -> dict:
     run(["dvc", "push", "-q"], seed)
 
     a = _clone(root / "origin.git", root / "machine-a")
-    run(["dvc", "exp", "run", "--queue", "-S", "train.lightgbm.num_leaves=3"], a)
+    run(["dvc", "exp", "run", "--queue", "-S", "train.lightgbm.num_leaves=3,31"], a)
     run(["dvc", "queue", "start", "-j", "1"], a)
     status = _wait_for_queue(a)
     assert "Failed" not in status, status
@@ -74,15 +74,15 @@ def sweep(tmp_path_factory) -> dict:
 @pytest.mark.slow
 def test_the_two_machine_sweep_collects_every_experiment(sweep):
     collected = _experiments(sweep["collector"])
-    assert len(sweep["a"]) == 1 and list(sweep["b"]) == ["b-leaves7"]
+    assert len(sweep["a"]) == 2 and list(sweep["b"]) == ["b-leaves7"]
     assert collected.keys() == sweep["a"].keys() | sweep["b"].keys()
-    assert sorted(e["leaves"] for e in collected.values()) == [3, 7]
+    assert sorted(e["leaves"] for e in collected.values()) == [3, 7, 31]
     for name, exp in {**sweep["a"], **sweep["b"]}.items():  # the very commits each machine made
         assert collected[name]["rev"] == exp["rev"] and collected[name]["val"] == exp["val"]
 
 
 @pytest.mark.slow
-def test_compare_names_every_experiment_and_marks_the_val_best_then_the_refit_scores_test_alone(sweep):
+def test_compare_names_all_three_and_marks_the_val_best_then_the_refit_scores_test_alone(sweep):
     repo = sweep["collector"]
     collected = _experiments(repo)
     best = max(collected, key=lambda name: collected[name]["val"][SELECT])

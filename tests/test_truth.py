@@ -57,6 +57,7 @@ def _prepared(folder: Path, bars: pl.DataFrame, flat: float = 0.0, peek: bool = 
                      "split": SPLIT | {"dead_zone": flat, "dead_zone_mode": mode}})
     (folder / "data" / "raw").mkdir(parents=True)
     bars.write_parquet(folder / "data" / "raw" / "ohlcv.parquet")
+    (folder / "data" / "raw" / "ohlcv.meta.json").write_text('{"source": "synthetic"}')  # as ingest leaves it
     run_stage(folder, "quality")
     features = stage("features")
     if peek:
