@@ -12,6 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
+from stockcast.artifacts import bundle_dir
 from stockcast.checksums import verified_config
 from stockcast.errors import exit_on_error
 from stockcast.params import load_section
@@ -25,7 +26,7 @@ OUT = Path("reports/index.html")
 
 def main() -> None:
     params = load_section("report")
-    model_dir = Path(sys.argv[1])
+    model_dir = bundle_dir(sys.argv[1])
     config = verified_config(model_dir)  # an edited artifact is refused here as in evaluate
     csv = {name: pl.read_csv(f"plots/{name}.csv", try_parse_dates=True)
            for name in ("equity", "drawdown", "regimes", "roc", "calibration", "confusion", "accuracy_by_year", "ic",
@@ -40,7 +41,7 @@ def main() -> None:
               "Cumulative information coefficient (test)": ic_plot(csv["ic"])}
     for file in sorted(f for f in config["files"] if Path(f).name == "importance.json"):
         path = model_dir / file
-        name = f"Feature importance: {path.parent.relative_to(model_dir.parent)}"
+        name = f"Feature importance: {path.parent.relative_to(model_dir.parent.parent)}"
         images[name] = importance_plot(read_importance(path))
     walkforward = read_json("data/walkforward/summary.json")
     images[f"Walk-forward equity: {walkforward['model']} retrained on each of {walkforward['folds']} folds"] = \
@@ -49,7 +50,7 @@ def main() -> None:
     comparisons = {"Coverage: who trained (train windows) and who was scored (test predictions)": coverage_rows(
                        read_json("data/splits/coverage.json"), config.get("windows_by_ticker", {}).get("train", {}),
                        scored),
-                   "The trained model (best validation scores)": model_rows(model_dir.name, config),
+                   "The trained model (best validation scores)": model_rows(config["model"], config),
                    "Walk-forward (stitched out-of-sample, net of costs)": {
                        "strategy": walkforward["test"], "benchmark": walkforward["benchmark"]},
                    "Walk-forward folds": {f"fold {r['fold']}": r for r in

@@ -15,7 +15,7 @@ from pathlib import Path
 from dvclive import Live
 
 from stockcast import distributed
-from stockcast.artifacts import save_model
+from stockcast.artifacts import BUNDLE, save_model
 from stockcast.dataset import Panel
 from stockcast.errors import exit_on_error
 from stockcast.fitting import fit
@@ -58,7 +58,7 @@ def train(params: TrainParams, main_rank: bool) -> None:
             live.summary = {"best_epoch": result.best_epoch, **{f"best_{k}": v for k, v in result.best.items()}}
 
     if main_rank:
-        out = f"models/{params.model}"
+        out = f"models/{params.model}/{BUNDLE}"
         normalizer = normalizer_to_dict(fitted.normalizer)
         importance = fitted.model.feature_importance()
         extras = {"normalizer.json": normalizer} | ({} if importance is None else {"importance.json": {

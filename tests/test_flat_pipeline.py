@@ -31,5 +31,5 @@ def test_an_experiment_with_a_flat_class_runs_the_pipeline_and_scores_three_clas
     assert "pt_n_up_down" in json.loads((repo / "data/predictions/scores.json").read_text())["test"]
     assert set(metrics["baselines"]) == {"majority_class", "always_up", "yesterday"}
     assert pl.read_csv(repo / "plots/confusion.csv").height == 9
-    assert json.loads((repo / "models/lstm/config.json").read_text())["n_classes"] == 3
+    assert json.loads((repo / "models/lstm/model/config.json").read_text())["n_classes"] == 3
     assert (repo / "reports/index.html").exists()

@@ -51,7 +51,7 @@ def test_every_output_honours_its_contract(repo):
     Returns.validate(pl.read_parquet(repo / "data/backtest/returns.parquet"))
     quality = json.loads((repo / "metrics/quality.json").read_text())
     assert quality["rows_in"] == clean.height + quarantine.height == quality["rows_clean"] + quality["rows_quarantined"]
-    assert (repo / "models/lstm/model.safetensors").exists() and any((repo / "logs/train").iterdir())
+    assert (repo / "models/lstm/model/model.safetensors").exists() and any((repo / "logs/train").iterdir())
     html = (repo / "reports/index.html").read_text()
     assert "data:image/png;base64," in html and "https://" not in html
 

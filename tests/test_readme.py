@@ -131,7 +131,7 @@ def test_stockcast_tensorboard_serves_the_training_curves(repo):
 def test_the_seed_configuration_trains(repo):
     """The seed's LSTM (256 x 3, batch 64, lr 1e-4) through the pipeline, for one epoch instead of 100."""
     out = _sh(SEED + " -S train.epochs=1 -n seed", repo)
-    config = json.loads((repo / "models/lstm/config.json").read_text())["params"]
+    config = json.loads((repo / "models/lstm/model/config.json").read_text())["params"]
     assert (config["hidden_size"], config["num_layers"], config["batch_size"], config["epochs"]) == (256, 3, 64, 1)
     assert "epoch 0:" in out
     ranked = _sh(next(c for c in RUN_HERE if "--sort-by" in c), repo)

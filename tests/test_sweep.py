@@ -97,9 +97,9 @@ def test_compare_names_all_three_and_marks_the_val_best_then_the_refit_scores_te
 
     # the README's last steps: apply the val-best (its model comes from the DVC remote), refit, compare
     run(["dvc", "exp", "apply", best], repo)
-    selection = json.loads((repo / "models/lightgbm/config.json").read_text())
+    selection = json.loads((repo / "models/lightgbm/model/config.json").read_text())
     run(["dvc", "exp", "run", "-S", "train.refit=train_val", "-n", "final"], repo)
-    config = json.loads((repo / "models/lightgbm/config.json").read_text())
+    config = json.loads((repo / "models/lightgbm/model/config.json").read_text())
     assert config["params"]["lightgbm"]["num_leaves"] == collected[best]["leaves"]
     rounds = selection["best_epoch"] + 1
     assert config["refit"]["mode"] == "train_val" and config["refit"]["length"] == {"boosting_rounds": rounds}

@@ -21,6 +21,8 @@ from stockcast.models import Model, build
 from stockcast.params import parse_section
 from stockcast.tables import write_json
 
+BUNDLE = "model"  # models/<model>/model: what train writes; models/<model>/MODEL_CARD.md beside it
+
 
 def save_model(directory: str | Path, model: Model, config: dict[str, Any],
                extras: dict[str, dict[str, Any]] | None = None) -> None:
@@ -37,9 +39,19 @@ def save_model(directory: str | Path, model: Model, config: dict[str, Any],
     seal_config(directory)
 
 
-def load_model(directory: str | Path) -> tuple[Model, dict[str, Any]]:
-    """Rebuild the model from config.json and restore its verified files; any damage is a one-line error."""
+def bundle_dir(directory: str | Path) -> Path:
+    """The folder holding config.json: `directory` itself, or its BUNDLE (models/<model>/model, which
+    the train stage writes; models/<model> also holds the model card, which the report stage writes)."""
     directory = Path(directory)
+    if not (directory / CONFIG).is_file() and (directory / BUNDLE / CONFIG).is_file():
+        return directory / BUNDLE
+    return directory
+
+
+def load_model(directory: str | Path) -> tuple[Model, dict[str, Any]]:
+    """Rebuild the model from config.json and restore its verified files (`directory`: see bundle_dir);
+    any damage is a one-line error."""
+    directory = bundle_dir(directory)
     config = verified_config(directory)
     for key in ("model", "n_features", "params"):
         if key not in config:

@@ -34,6 +34,14 @@ def seal_config(directory: Path) -> None:
     (directory / SEAL).write_text(f"{sha256(directory / CONFIG)}  {CONFIG}\n")
 
 
+def config_hash(directory: str | Path) -> str:
+    """The model's identity: the SHA-256 of its sealed config.json, which lists the SHA-256 of every
+    other file, so two artifacts share it only when every file is the same."""
+    directory = Path(directory)
+    verified_config(directory)
+    return (directory / SEAL).read_text().split(maxsplit=1)[0]
+
+
 def verified_config(directory: str | Path) -> dict[str, Any]:
     """config.json, after its seal and the SHA-256 of every file it lists were checked."""
     directory = Path(directory)

@@ -137,6 +137,36 @@ class Predictions(pa.DataFrameModel):
         unique = ["ticker", "date"]
 
 
+class Signals(pa.DataFrameModel):
+    """Tomorrow's calls: one row per ticker the predict stage was given, scored or not.
+
+    A scored row has prob (P(up)), call and rank (1 = the highest P(up) of its as_of date) and no
+    reason; a ticker that cannot be scored keeps its row with the reason and no probability, so no
+    ticker is ever silently left out. `stale`: its last bar is older than the universe's last date.
+    """
+
+    ticker: str
+    as_of: pl.Date = pa.Field(nullable=True)  # null: no clean bar at all (quarantined by quality)
+    stale: bool = pa.Field(nullable=True)
+    prob: pl.Float32 = pa.Field(ge=0, le=1, nullable=True)
+    prob_down: Optional[pl.Float32] = pa.Field(ge=0, le=1, nullable=True)
+    prob_flat: Optional[pl.Float32] = pa.Field(ge=0, le=1, nullable=True)
+    call: str = pa.Field(isin=["down", "up", "flat"], nullable=True)
+    rank: pl.Int32 = pa.Field(ge=1, nullable=True)
+    model: str
+    model_hash: str = pa.Field(str_matches=r"^[0-9a-f]{64}$")
+    reason: str = pa.Field(nullable=True)
+
+    class Config:
+        strict = True
+        unique = ["ticker"]
+
+    @pa.dataframe_check
+    def scored_or_explained(cls, data: PolarsData) -> pl.LazyFrame:
+        """Exactly one of prob and reason: a probability, or why there is none."""
+        return data.lazyframe.select(pl.col("prob").is_null() != pl.col("reason").is_null())
+
+
 class Returns(pa.DataFrameModel):
     """Daily portfolio returns of the strategy and its benchmark, net of costs."""
 
