@@ -13,7 +13,8 @@ from pathlib import Path
 import polars as pl
 
 from stockcast.artifacts import bundle_dir
-from stockcast.checksums import verified_config
+from stockcast.card import CARD, CardInputs, card_sections, to_markdown
+from stockcast.checksums import config_hash, verified_config
 from stockcast.errors import exit_on_error
 from stockcast.params import load_section
 from stockcast.report import (accuracy_by_year_plot, coverage_rows, calibration_plot, capacity_plot, confusion_plot, drawdown_plot, equity_plot,
@@ -57,11 +58,21 @@ def main() -> None:
                                           pl.read_csv("plots/walkforward_folds.csv").to_dicts()}}
     if len(sys.argv) > 2:
         comparisons["Experiments (dvc exp show)"] = experiment_rows(json.loads(Path(sys.argv[2]).read_text()))
-    page = render(params.title, read_json("data/predictions/scores.json"), read_json("data/backtest/summary.json"),
-                  read_json("data/quarantine/report.json"), images, csv["regimes"], comparisons)
+    scores, backtest, quality = (read_json(f"data/{f}.json") for f in ("predictions/scores", "backtest/summary",
+                                                                        "quarantine/report"))
+    costs = load_section("backtest")
+    card = card_sections(CardInputs(
+        config, config_hash(model_dir), quality, read_json("data/features/manifest.json"),
+        read_json("data/splits/boundaries.json"), scores, backtest,
+        {"strategy": costs.strategy, "cost_bps": costs.cost_bps, "slippage_bps": costs.slippage_bps,
+         "borrow_bps_per_year": costs.borrow_bps_per_year, "max_participation": costs.max_participation},
+        read_json("data/splits/coverage.json").get("tickers", {})))
+    card_path = model_dir.parent / CARD
+    card_path.write_text(to_markdown(card, f"Model card: {config['model']} ({params.title})"))
+    page = render(params.title, scores, backtest, quality, images, csv["regimes"], comparisons, card)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(page)
-    print(f"report: {OUT.resolve()}")
+    print(f"report: {OUT.resolve()}; model card: {card_path}")
 
 
 if __name__ == "__main__":

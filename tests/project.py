@@ -13,7 +13,7 @@ import yaml
 from .conftest import ROOT
 
 TINY = {"train": {"seq_len": 5, "hidden_size": 8, "num_layers": 1, "epochs": 2, "patience": 1, "batch_size": 512}}
-GENERATED = ("metrics/", "dvclive/", "plots/")
+GENERATED = ("metrics/", "dvclive/", "plots/", "models/")
 
 
 def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:

@@ -16,7 +16,8 @@ import pytest
 import yaml
 
 from stockcast.section import TRACE_ENV
-from stockcast.schemas import OHLCV, Labels, Predictions, Quarantine, RawOHLCV, Returns, features_schema
+from stockcast.predict import Scorer
+from stockcast.schemas import OHLCV, Labels, Predictions, Quarantine, RawOHLCV, Returns, Signals, features_schema
 
 from .conftest import ROOT
 from .project import reproduced_project, run, set_params
@@ -54,6 +55,37 @@ def test_every_output_honours_its_contract(repo):
     assert (repo / "models/lstm/model/model.safetensors").exists() and any((repo / "logs/train").iterdir())
     html = (repo / "reports/index.html").read_text()
     assert "data:image/png;base64," in html and "https://" not in html
+
+
+def test_predict_lists_every_ticker_quality_saw(repo):
+    signals = Signals.validate(pl.read_parquet(repo / "data/signals/latest.parquet"))
+    raw = pl.read_parquet(repo / "data/raw/ohlcv.parquet")
+    assert signals["ticker"].to_list() == sorted(raw["ticker"].unique())
+    summary = json.loads((repo / "metrics/predict.json").read_text())
+    assert (summary["tickers"], summary["scored"] + summary["unscored"]) == (signals.height, signals.height)
+    assert signals["model_hash"].unique().to_list() == [Scorer.load(repo / "models/lstm").hash]
+
+
+def test_the_model_card_is_generated_from_this_runs_metrics_and_kept_in_git(repo):
+    card = (repo / "models/lstm/MODEL_CARD.md").read_text()
+    scores = json.loads((repo / "data/predictions/scores.json").read_text())["test"]
+    assert f"| accuracy | {scores['accuracy']:.4f} [{scores['accuracy_low']:.4f}, {scores['accuracy_high']:.4f}] |" in card
+    assert f"| sha256 (sealed config.json) | {Scorer.load(repo / 'models/lstm').hash} |" in card
+    assert "| fill | next_open |" in card and "## Limits" in card
+    assert run(["git", "ls-files", "models/lstm/MODEL_CARD.md"], repo).strip() == "models/lstm/MODEL_CARD.md"
+    assert "<h2>Model card</h2>" in (repo / "reports/index.html").read_text()
+
+
+def test_the_registry_serves_the_trained_model_by_name(repo, tmp_path):
+    import dvc.api
+
+    run(["git", "tag", "-a", "lstm@v0.1.0", "-m", "first lstm"], repo)
+    run(["dvc", "artifacts", "get", str(repo), "lstm", "-o", str(tmp_path / "lstm")], tmp_path)
+    fetched = Scorer.load(tmp_path / "lstm")
+    assert fetched.hash == Scorer.load(repo / "models/lstm").hash
+    assert (tmp_path / "lstm/MODEL_CARD.md").read_text() == (repo / "models/lstm/MODEL_CARD.md").read_text()
+    head = run(["git", "rev-parse", "HEAD"], repo).strip()
+    assert dvc.api.artifacts_show("lstm", repo=str(repo)) == {"rev": head, "path": "models/lstm"}
 
 
 def _leaves(tree: dict, prefix: str = "") -> dict[str, object]:
@@ -102,14 +134,14 @@ def test_second_repro_does_nothing(repo):
 def test_a_train_param_reruns_exactly_train_and_what_follows(repo):
     set_params(repo, {"train": {"hidden_size": 6}})
     out = run(["dvc", "repro"], repo)
-    assert _ran(out) == {"params", "train", "evaluate", "backtest", "report"}  # walkforward fits logreg
-    run(["git", "checkout", "--", "params.yaml"], repo)
+    assert _ran(out) == {"params", "train", "evaluate", "backtest", "predict", "report"}  # walkforward: logreg
+    run(["git", "checkout", "--", "params.yaml", "models/lstm/MODEL_CARD.md"], repo)
     run(["dvc", "checkout", "--force"], repo)
 
 
 def test_an_experiment_is_listed_by_exp_show(repo):
     out = run(["dvc", "exp", "run", "-S", "train.hidden_size=4", "--name", "tiny4"], repo)
-    assert _ran(out) == {"params", "train", "evaluate", "backtest", "report"}
+    assert _ran(out) == {"params", "train", "evaluate", "backtest", "predict", "report"}
     shown = json.loads(run(["dvc", "exp", "show", "--json"], repo))
     names = {exp.get("name") for rev in shown for exp in (rev.get("experiments") or []) for exp in exp.get("revs", [])}
     assert "tiny4" in names
@@ -276,3 +308,4 @@ def test_a_forced_train_trains_afresh_instead_of_replaying_its_finished_checkpoi
     coverage = json.loads((repo / "data/splits/coverage.json").read_text())
     assert coverage["dropped"] == [] and len(coverage["tickers"]["train"]) == 8  # the sample keeps every ticker
     assert "Coverage: who trained" in (repo / "reports/index.html").read_text()
+

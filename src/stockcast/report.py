@@ -24,6 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
+from stockcast.card import Section  # noqa: E402
 from stockcast.errors import StockcastError  # noqa: E402
 from stockcast.evaluation.significance import wilson_interval  # noqa: E402
 from stockcast.tables import read_json  # noqa: E402
@@ -291,11 +292,23 @@ def verdict(evaluate: dict, backtest: dict) -> str:
     return f"<h2>Verdict</h2><p class='verdict'>{model} {strategy}</p>{notes}"
 
 
+def card_html(sections: list[Section]) -> list[str]:
+    """The model card (stockcast.card) as the page's last section: the same sections as MODEL_CARD.md."""
+    out = ["<h2>Model card</h2>"]
+    for section in sections:
+        out.append(f"<h3>{html.escape(section.title)}</h3>")
+        if section.text:
+            out.append(f"<p>{html.escape(section.text)}</p>")
+        if section.rows:
+            out.append(_table({k: {"value": v} for k, v in section.rows.items()}))
+    return out
+
+
 def render(title: str, evaluate: dict, backtest: dict, quality: dict, images: dict[str, str],
-           regimes: pl.DataFrame | None = None, comparisons: dict[str, dict[str, dict[str, Any]]] | None = None
-           ) -> str:
-    """The page from the metrics files, plot data URIs, the regime table and comparison tables (heading ->
-    rows), e.g. model_rows and experiment_rows."""
+           regimes: pl.DataFrame | None = None, comparisons: dict[str, dict[str, dict[str, Any]]] | None = None,
+           card: list[Section] | None = None) -> str:
+    """The page from the metrics files, plot data URIs, the regime table, comparison tables (heading ->
+    rows, e.g. model_rows and experiment_rows) and the model card's sections."""
     test = evaluate.get("test", {})
     ranking = {"model (test)": {k: test.get(k) for k in (
         "ic_mean", "ic_ir", "ic_tstat", "rank_ic_mean", "rank_ic_ir", "rank_ic_tstat", "ic_days",
@@ -337,6 +350,7 @@ def render(title: str, evaluate: dict, backtest: dict, quality: dict, images: di
         if rows:
             sections += [f"<h2>{html.escape(heading)}</h2>", _table(rows)]
     sections += ["<h2>Data quality</h2>", _table(quality_rows), *_provenance(quality.get("provenance") or {})]
+    sections += card_html(card or [])
     body = "\n".join(sections)
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>
