@@ -39,11 +39,11 @@ COVERED = {
     "stockcast compare final <best-name> --out reports/compare.html": "tests/test_sweep.py",
     "torchrun --standalone --nproc_per_node 8 stages/train.py": "tests/test_train_ddp.py (2 processes, gloo, CPU)",
     'git tag -a lstm@v1.0.0 -m "lstm, seed95, test accuracy in MODEL_CARD.md" && git push --tags':
-        "tests/test_pipeline.py::test_the_registry_serves_the_trained_model_by_name (the tag; no remote to push to)",
+        "tests/test_pipeline.py (test_the_registry_serves_the_trained_model_by_name: the tag; no remote to push to)",
     "dvc artifacts get https://github.com/you/stockcast lstm -o lstm/":
-        "tests/test_pipeline.py::test_the_registry_serves_the_trained_model_by_name (from the local clone)",
+        "tests/test_pipeline.py (test_the_registry_serves_the_trained_model_by_name, from the local clone)",
     """python -c "import dvc.api; print(dvc.api.artifacts_show('lstm'))\"""":
-        "tests/test_pipeline.py::test_the_registry_serves_the_trained_model_by_name",
+        "tests/test_pipeline.py (test_the_registry_serves_the_trained_model_by_name)",
 }
 NOT_RUN = {
     "make run": "it is `make setup` (what `make test` does first) and `dvc repro`, which every end-to-end test runs",
