@@ -8,18 +8,20 @@ normaliser and model), which tests/test_predict.py checks against the evaluate s
 Errors are one line, `{"error": "..."}`, never a traceback: a malformed body or bar is a 422 naming
 the bar and the field; a ticker with too few bars or a bar quality quarantines is a 422 naming the
 ticker and the rule; an unknown ticker a 404; anything unexpected a 500, after which the server keeps
-serving. Inference runs in FastAPI's threadpool (the endpoints are plain functions) behind one lock:
-the CPU-bound work of a request (polars, torch) already uses the cores, so running two at once only
-makes both slower and their tails longer (benchmarks/serve_latency.py measures it).
+serving. POST /v1/predict runs in FastAPI's threadpool (a plain function: its work is CPU-bound), the
+other endpoints on the event loop (they only read memory). Requests score concurrently, but the model's
+forward runs one at a time (_OneAtATime): with 8 clients on 2 busy cores benchmarks/serve_latency.py
+measured 30 requests/s, where a lock around the whole of a request's scoring (tried first) gave 20.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
+import numpy as np
 import polars as pl
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -27,6 +29,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from stockcast.errors import StockcastError, shown
+from stockcast.models import Model, Windows
 from stockcast.predict import Scorer
 from stockcast.schemas import Signals, validate
 from stockcast.serve.schemas import ErrorBody, Live, PredictRequest, PredictResponse, Ready, Signal
@@ -51,13 +54,12 @@ project's pages work offline."""
 
 @dataclass
 class Service:
-    """What the endpoints share: the model, the predict stage's table indexed by ticker, and the lock."""
+    """What the endpoints share: the model (its forward behind a lock), the predict stage's table by ticker."""
 
     scorer: Scorer
     signals: dict[str, Signal] | None
     source: str
     as_of: date | None
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def score(self, bars: list[Any]) -> list[Signal]:
         """Signals of the posted bars, every ticker scored, or a StockcastError naming the first that is not."""
@@ -67,8 +69,7 @@ class Service:
             ticker, rows = counts.row(0)
             raise StockcastError(f"ticker {ticker}: {rows} bars, the model needs at least {self.scorer.min_rows} "
                                  f"(feature warm-up {self.scorer.lookback} + window {self.scorer.seq_len})")
-        with self.lock:
-            table, quarantined = self.scorer.score_bars(frame)
+        table, quarantined = self.scorer.score_bars(frame)
         if quarantined.height:
             first = quarantined.sort("ticker", "date").row(0, named=True)
             raise StockcastError(f"ticker {first['ticker']}: bar of {first['date']} quarantined by quality rule "
@@ -78,6 +79,23 @@ class Service:
             ticker, reason = unscored.select("ticker", "reason").row(0)
             raise StockcastError(f"ticker {ticker}: {reason}")
         return _signals(table)
+
+
+class _OneAtATime:
+    """A model whose predict_proba runs one call at a time. torch does not promise that one module may run
+    in several threads (SequenceModel.predict_proba also moves the net to its device and sets eval mode on
+    each call); the rest of a request (quality checks, features: polars, mostly without the GIL) runs
+    concurrently. Everything else is the model's own."""
+
+    def __init__(self, model: Model):
+        self._model, self._lock = model, threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+    def predict_proba(self, data: Windows, segment: str) -> np.ndarray:
+        with self._lock:
+            return self._model.predict_proba(data, segment)
 
 
 def _bars_frame(bars: list[Any]) -> pl.DataFrame:
@@ -105,11 +123,11 @@ def create_app(scorer: Scorer, signals: pl.DataFrame | None, source: str = "data
         table = {s.ticker: s for s in _signals(signals)}
     as_of = signals["as_of"].max() if signals is not None else None
     app = api()
-    app.state.service = Service(scorer, table, source, as_of)
+    app.state.service = Service(replace(scorer, model=_OneAtATime(scorer.model)), table, source, as_of)
     return app
 
 
-def _service(request: Request) -> Service:
+async def _service(request: Request) -> Service:  # async: no threadpool hop just to read app.state
     return request.app.state.service
 
 
@@ -125,12 +143,12 @@ def api() -> FastAPI:
     _handle_errors(app)
 
     @app.get("/health/live", response_model=Live, tags=["health"], summary="liveness", responses=ERRORS)
-    def live() -> Live:
+    async def live() -> Live:
         """The process answers (no check of the model: see /health/ready)."""
         return Live()
 
     @app.get("/health/ready", response_model=Ready, tags=["health"], summary="readiness", responses=ERRORS)
-    def ready(service: Service = Depends(_service)) -> Ready:
+    async def ready(service: Service = Depends(_service)) -> Ready:
         """Ready to score: the model loaded and verified (its hash), the signals table and its as-of date."""
         scorer = service.scorer
         return Ready(model=scorer.name, model_hash=scorer.hash, threshold=scorer.threshold,
@@ -141,7 +159,7 @@ def api() -> FastAPI:
              responses={404: {"model": ErrorBody, "description": "the table has no such ticker"},
                         503: {"model": ErrorBody, "description": "no signals table loaded: run the predict stage"},
                         **ERRORS})
-    def signal(ticker: str, service: Service = Depends(_service)) -> Signal:
+    async def signal(ticker: str, service: Service = Depends(_service)) -> Signal:
         """The ticker's row of the predict stage's table: its prob, call and rank, or the reason it has none."""
         if service.signals is None:
             raise HTTPException(503, f"no signals table ({service.source} did not exist when the server started): "
@@ -155,7 +173,7 @@ def api() -> FastAPI:
               responses={422: {"model": ErrorBody, "description": "a bad body or bar, too few bars, a quarantined "
                                                                 "bar: one line naming the ticker and the rule"},
                          **ERRORS})
-    def predict(body: PredictRequest, service: Service = Depends(_service)) -> PredictResponse:
+    def predict(body: PredictRequest, service: Service = Depends(_service)) -> PredictResponse:  # CPU: threadpool
         """Signals from posted bars, one or more tickers, at least `min_rows` bars each (GET /health/ready):
         the pipeline's quality rules, features, normaliser and model, on the fly. 200: every ticker scored."""
         return PredictResponse(signals=service.score(body.bars))

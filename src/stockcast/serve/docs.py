@@ -30,10 +30,10 @@ server is restarted); a table made by another model is refused at start. `stockc
 POST /v1/predict does on a parquet or CSV file (the ingest readers: Yahoo-style columns and their
 spellings work), prints the table and lists, rather than refuses, the tickers it cannot score.
 
-Requests run in FastAPI's threadpool; the scoring itself runs one request at a time behind a lock,
-with torch on one thread (`--threads`): on a few cores, concurrent scoring only lengthens everyone's
-tail. Latency (end to end over HTTP, one ticker, features computed) is measured by
-`benchmarks/serve_latency.py`.
+Requests are scored concurrently (POST /v1/predict in FastAPI's threadpool), the model's forward one at
+a time behind a lock, with torch on `--threads` threads (default 1: on a few busy cores more threads
+made the forward's p99 seconds, not milliseconds). Latency end to end over HTTP (one ticker, features
+computed, the seed LSTM's shape) is measured by `benchmarks/serve_latency.py`, which also times each step.
 """
 
 
