@@ -29,6 +29,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import polars as pl
+import torch
 
 from stockcast.artifacts import save_model
 from stockcast.data.quality import check
@@ -186,8 +187,6 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=30)
-        import torch
-
         torch.set_num_threads(args.threads)
         steps = breakdown(scorer, body, min(args.requests, 200))
     print(json.dumps({"benchmark": "serve_latency", "model": "lstm seed shape (95 features, 256 x 3, seq_len 60)",

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -65,7 +65,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_live(url: str, alive: callable, seconds: float = 60) -> None:
+def _wait_live(url: str, alive: Callable[[], bool], seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while True:
         try:
@@ -135,6 +135,7 @@ def test_ready_names_the_model_by_its_hash_and_the_signals_by_their_date(server,
                      "threshold": 0.5, "features": len(scorer.features), "seq_len": 5, "min_rows": scorer.min_rows,
                      "signals_as_of": str(table["as_of"].max()), "signals_tickers": table.height}
     assert httpx.get(f"{server}/health/live").json() == {"status": "live"}
+    assert httpx.get(f"{server}/openapi.json").json() == api().openapi()  # what docs/serving.md is made from
 
 
 def test_a_tickers_signal_is_the_predict_stages_row_exactly(server, project):
@@ -186,7 +187,8 @@ def test_bad_input_is_a_4xx_in_one_line_and_the_server_keeps_serving(server, pro
     cases = [
         (_post(server, _edited(bars, 3, close=...)), 422, f"bars[3].close {where}: Field required"),
         (_post(server, bars.head(n - 1)), 422,
-         f"ticker {ticker}: {n - 1} bars, the model needs at least {n} (feature warm-up {n - 5} + window 5)"),
+         f"ticker {ticker}: {n - 1} bars, the model needs at least {n} (feature warm-up {scorer.lookback} + window "
+         f"{scorer.seq_len})"),
         (httpx.post(f"{server}/v1/predict", content=nan_body, headers=json_body), 422,
          f"bars[3].close {where}: Input should be a finite number (got nan)"),
         (httpx.post(f"{server}/v1/predict", content=nan_body.replace("NaN", "-Infinity"), headers=json_body), 422,
@@ -213,6 +215,7 @@ def test_bad_input_is_a_4xx_in_one_line_and_the_server_keeps_serving(server, pro
          'body: expected a JSON object {"bars": [...]} sent with Content-Type: application/json'),
         (httpx.get(f"{server}/v1/signals/ZZZ"), 404, f"ticker 'ZZZ' is not in {SIGNALS} (6 tickers, as of "),
         (httpx.get(f"{server}/v2/signals"), 404, "no such endpoint: GET /v2/signals (see /openapi.json)"),
+        (httpx.get(f"{server}/docs"), 404, "no such endpoint: GET /docs"),  # Swagger UI would need a CDN
         (httpx.delete(f"{server}/v1/predict"), 405, "DELETE is not allowed on /v1/predict"),
     ]
     for response, status, message in cases:
@@ -314,6 +317,21 @@ def test_cli_predict_prints_and_writes_what_the_scorer_scores(project, scorer, m
     assert f"{expected['prob'][0]:.4f}" in result.output
     assert f"too short a history: 10 sessions, the model needs {scorer.min_rows}" in result.output
 
+    elsewhere = tmp_path / "elsewhere"  # the threshold: evaluate.threshold of ./params.yaml, or --threshold
+    elsewhere.mkdir()
+    prob = expected["prob"][0]  # the one scored ticker: a threshold just above it calls down, just below up
+    above, below = round(prob + 1e-3, 6), round(prob - 1e-3, 6)
+    (elsewhere / "params.yaml").write_text(f"evaluate:\n  threshold: {above}\n")
+    monkeypatch.chdir(elsewhere)
+    model = ["--model", str(project / "models/lstm"), "--out", str(tmp_path / "t.parquet")]
+    for option, call in (([], "down"), (["--threshold", str(below)], "up")):
+        assert runner.invoke(cli, ["predict", str(file), *model, *option]).exit_code == 0
+        assert pl.read_parquet(tmp_path / "t.parquet")["call"].to_list() == [call, None]
+    result = runner.invoke(cli, ["predict", str(file), *model, "--threshold", "1.5"])
+    assert (result.exit_code, result.output.strip()) == (
+        2, "error: --threshold: evaluate.threshold: Input should be less than 1 (got 1.5)")
+
+    monkeypatch.chdir(project)
     file.write_text("Date,Open,High,Low,Volume,Symbol\n2020-01-02,1,1,1,10,AAA\n")
     result = runner.invoke(cli, ["predict", str(file)])
     assert result.exit_code == 2 and "missing column 'close'" in result.output

@@ -237,7 +237,8 @@ def predict(bars: str = typer.Argument(..., help="a parquet/CSV bars file, a fol
             model: Path = typer.Option(Path("models/lstm"), help=MODEL_HELP),
             out: Path = typer.Option(None, help="write the signals here (.parquet or .csv)"),
             threshold: float = typer.Option(None, help=THRESHOLD_HELP)) -> None:
-    """Tomorrow's signals for the bars of a file, as POST /v1/predict scores them: every ticker, scored or with its reason."""
+    """Tomorrow's signals for the bars of a file, scored as POST /v1/predict scores them; every ticker is
+    listed, scored or with the reason it cannot be."""
     from stockcast.data.directory import load_directory  # polars and torch load only for this command
     from stockcast.predict import Scorer
     from stockcast.schemas import Signals, validate
