@@ -11,55 +11,23 @@ row with the reason.
 from __future__ import annotations
 
 import shutil
-from datetime import date
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 
-from stockcast.data.synthetic import generate
 from stockcast.errors import StockcastError
 from stockcast.predict import Scorer
 from stockcast.schemas import Signals
 
-from .stages import project, run_stage, set_params
-
-TINY = {"seq_len": 5, "hidden_size": 8, "num_layers": 1, "epochs": 2, "patience": 2, "batch_size": 256,
-        "lr_schedule": "constant", "warmup_epochs": 0, "device": "cpu", "resume": False}
-SPLIT = {"label": "direction", "horizon": 1, "train_fraction": 0.6, "val_fraction": 0.2, "fraction_of": "rows",
-         "val_start": None, "test_start": None, "embargo_days": 50}
-
-
-def _raw_bars() -> pl.DataFrame:
-    return generate("realistic", n_tickers=6, n_days=900, seed=3)[0]
+from .stages import run_stage, set_params
+from .trained import cut_dates, prepare, trained
 
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory) -> Path:
-    """A project through quality, features and split on a synthetic market."""
-    folder = project(tmp_path_factory.mktemp("predict") / "project",
-                     {"features": {"set": "basic", "families": None}, "split": SPLIT})
-    (folder / "data" / "raw").mkdir(parents=True)
-    _raw_bars().write_parquet(folder / "data" / "raw" / "ohlcv.parquet")
-    (folder / "data" / "raw" / "ohlcv.meta.json").write_text('{"source": "synthetic"}')
-    for name in ("quality", "features", "split"):
-        run_stage(folder, name)
-    return folder
-
-
-def _trained(prepared: Path, tmp_path: Path, **train) -> Path:
-    folder = shutil.copytree(prepared, tmp_path / "project")
-    set_params(folder, {"train": TINY | train})
-    run_stage(folder, "train")
-    run_stage(folder, "evaluate", f"models/{train.get('model', 'lstm')}")
-    return folder
-
-
-def _cut_dates(predictions: pl.DataFrame, n: int = 3) -> list[date]:
-    """A few test dates spread over the segment, each with predictions for several tickers."""
-    dates = predictions.filter(pl.col("segment") == "test")["date"].unique().sort()
-    return [dates[int(i)] for i in np.linspace(0, len(dates) - 1, n)]
+    return prepare(tmp_path_factory.mktemp("predict") / "project")
 
 
 def _assert_signals_match_predictions(folder: Path, model: str) -> None:
@@ -68,7 +36,7 @@ def _assert_signals_match_predictions(folder: Path, model: str) -> None:
     raw = pl.read_parquet(folder / "data/raw/ohlcv.parquet")
     predictions = pl.read_parquet(folder / "data/predictions/predictions.parquet")
     probability = [c for c in ("prob", "prob_down", "prob_flat") if c in predictions.columns]
-    for cut in _cut_dates(predictions):
+    for cut in cut_dates(predictions):
         expected = predictions.filter(pl.col("date") == cut).select("ticker", *probability).sort("ticker")
         from_table = scorer.signals(features.filter(pl.col("date") <= cut))
         from_bars, quarantined = scorer.score_bars(raw.filter(pl.col("date") <= cut))
@@ -81,11 +49,11 @@ def _assert_signals_match_predictions(folder: Path, model: str) -> None:
 
 
 def test_lstm_signals_are_the_probabilities_evaluate_scored(prepared, tmp_path):
-    _assert_signals_match_predictions(_trained(prepared, tmp_path, model="lstm"), "lstm")
+    _assert_signals_match_predictions(trained(prepared, tmp_path, model="lstm"), "lstm")
 
 
 def test_lightgbm_signals_with_rank_normalisation_match_evaluate(prepared, tmp_path):
-    folder = _trained(prepared, tmp_path, model="lightgbm", normalize="rank")
+    folder = trained(prepared, tmp_path, model="lightgbm", normalize="rank")
     _assert_signals_match_predictions(folder, "lightgbm")
 
 
@@ -93,7 +61,7 @@ def test_three_class_signals_carry_every_class_and_call_the_likeliest(prepared, 
     folder = shutil.copytree(prepared, tmp_path / "flat")
     set_params(folder, {"split": {"dead_zone": 0.003, "dead_zone_mode": "flat"}})
     run_stage(folder, "split")
-    folder = _trained(folder, tmp_path / "t", model="logreg")
+    folder = trained(folder, tmp_path / "t", model="logreg")
     _assert_signals_match_predictions(folder, "logreg")
     signals = Scorer.load(folder / "models/logreg").signals(pl.read_parquet(folder / "data/features/features.parquet"))
     proba = signals.select("prob_down", "prob", "prob_flat").to_numpy()
@@ -102,7 +70,7 @@ def test_three_class_signals_carry_every_class_and_call_the_likeliest(prepared, 
 
 
 def test_the_predict_stage_lists_every_ticker_with_ranks_stale_flags_and_reasons(prepared, tmp_path):
-    folder = _trained(prepared, tmp_path, model="lstm")
+    folder = trained(prepared, tmp_path, model="lstm")
     features = pl.read_parquet(folder / "data/features/features.parquet")
     last = features["date"].max()
     tickers = features["ticker"].unique().sort().to_list()
@@ -150,7 +118,7 @@ def test_the_predict_stage_lists_every_ticker_with_ranks_stale_flags_and_reasons
 
 
 def test_scoring_raw_bars_names_quarantined_and_short_tickers(prepared, tmp_path):
-    folder = _trained(prepared, tmp_path, model="lstm")
+    folder = trained(prepared, tmp_path, model="lstm")
     scorer = Scorer.load(folder / "models/lstm")
     raw = pl.read_parquet(folder / "data/raw/ohlcv.parquet")
     tickers = raw["ticker"].unique().sort().to_list()
@@ -170,7 +138,7 @@ def test_scoring_raw_bars_names_quarantined_and_short_tickers(prepared, tmp_path
 
 
 def test_a_features_table_without_the_models_features_is_a_one_line_error(prepared, tmp_path):
-    folder = _trained(prepared, tmp_path, model="lstm")
+    folder = trained(prepared, tmp_path, model="lstm")
     features = pl.read_parquet(folder / "data/features/features.parquet").drop("logret_5")
     with pytest.raises(StockcastError, match="lacks column 'logret_5'"):
         Scorer.load(folder / "models/lstm").signals(features)

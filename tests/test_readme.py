@@ -44,9 +44,18 @@ COVERED = {
         "tests/test_pipeline.py (test_the_registry_serves_the_trained_model_by_name, from the local clone)",
     """python -c "import dvc.api; print(dvc.api.artifacts_show('lstm'))\"""":
         "tests/test_pipeline.py (test_the_registry_serves_the_trained_model_by_name)",
+    "dvc repro predict": "tests/test_predict.py (the stage in a trained project)",
+    "stockcast serve models/lstm --port 8000": "tests/test_serve.py (the command in a subprocess, a free port)",
+    "curl -s http://127.0.0.1:8000/health/ready": "tests/test_serve.py (the same request through httpx)",
+    "curl -s http://127.0.0.1:8000/v1/signals/AAPL": "tests/test_serve.py (the same request through httpx)",
+    "curl -s -X POST http://127.0.0.1:8000/v1/predict -H 'content-type: application/json' -d @bars.json":
+        "tests/test_serve.py (the same request through httpx)",
+    "stockcast predict bars.csv --out signals.csv": "tests/test_serve.py (through typer's CliRunner)",
 }
 NOT_RUN = {
     "make run": "it is `make setup` (what `make test` does first) and `dvc repro`, which every end-to-end test runs",
+    "docker build -t stockcast-serve . && docker run --rm -p 127.0.0.1:8000:8000 stockcast-serve":
+        "needs a Docker daemon; tests/test_serve.py checks the Dockerfile's torch pin against pyproject.toml",
     "torchrun --nnodes 2 --nproc_per_node 8 --rdzv-backend c10d --rdzv-endpoint node0:29500 --rdzv-id stockcast "
     "stages/train.py": "needs two machines",
 }

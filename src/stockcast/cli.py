@@ -188,5 +188,95 @@ def _git_or_dvc(cmd: list[str]) -> str:
     return done.stdout
 
 
+def _threshold(option: float | None) -> float:
+    """The call's threshold: --threshold, else evaluate.threshold of ./params.yaml (the rule the test scores
+    were judged by, as the predict stage uses it), else that param's default."""
+    from stockcast.params import load_section, parse_section
+
+    if option is not None:
+        return parse_section("evaluate", {"threshold": option}, "--threshold").threshold
+    return (load_section("evaluate") if Path("params.yaml").is_file() else parse_section("evaluate", {})).threshold
+
+
+MODEL_HELP = "models/<model> (or its bundle models/<model>/model), as the train stage writes it"
+THRESHOLD_HELP = "P(up) above which the call is up; default: evaluate.threshold of ./params.yaml, else 0.5"
+
+
+@app.command()
+def serve(model_dir: Path = typer.Argument(Path("models/lstm"), help=MODEL_HELP),
+          host: str = typer.Option("127.0.0.1", help="address to listen on (0.0.0.0 only inside a container)"),
+          port: int = typer.Option(8000, help="port"),
+          signals: Path = typer.Option(Path("data/signals/latest.parquet"), help="the predict stage's table"),
+          threshold: float = typer.Option(None, help=THRESHOLD_HELP),
+          threads: int = typer.Option(1, min=1, help="torch threads per request (requests are scored one at a time)")
+          ) -> None:
+    """Serve tomorrow's signals over HTTP (FastAPI): the predict stage's table, and scoring of posted bars."""
+    import polars as pl  # torch, polars and FastAPI load only for this command
+    import torch
+    import uvicorn
+
+    from stockcast.predict import Scorer
+    from stockcast.serve.app import create_app
+
+    try:
+        scorer = Scorer.load(model_dir, _threshold(threshold))
+        table = pl.read_parquet(signals) if signals.is_file() else None
+        service = create_app(scorer, table, str(signals))
+    except StockcastError as err:
+        _fail(err)
+    torch.set_num_threads(threads)
+    as_of = f"signals of {table.height} tickers as of {table['as_of'].max()}" if table is not None else \
+        f"no signals table ({signals}: run the predict stage; GET /v1/signals answers 503)"
+    console.print(f"serving {scorer.name} {scorer.hash[:12]} on http://{host}:{port}/ ({as_of}; API in "
+                  "/openapi.json and docs/serving.md; Ctrl-C stops it)", markup=False, highlight=False, soft_wrap=True)
+    uvicorn.run(service, host=host, port=port, log_level="warning")
+
+
+@app.command()
+def predict(bars: str = typer.Argument(..., help="a parquet/CSV bars file, a folder of them, or a glob"),
+            model: Path = typer.Option(Path("models/lstm"), help=MODEL_HELP),
+            out: Path = typer.Option(None, help="write the signals here (.parquet or .csv)"),
+            threshold: float = typer.Option(None, help=THRESHOLD_HELP)) -> None:
+    """Tomorrow's signals for the bars of a file, scored as POST /v1/predict scores them; every ticker is
+    listed, scored or with the reason it cannot be."""
+    from stockcast.data.directory import load_directory  # polars and torch load only for this command
+    from stockcast.predict import Scorer
+    from stockcast.schemas import Signals, validate
+    from stockcast.tables import write_table
+
+    try:
+        if out is not None and out.suffix not in (".parquet", ".csv"):
+            raise StockcastError(f"--out {out}: name a .parquet or .csv file")
+        scorer = Scorer.load(model, _threshold(threshold))
+        frame, read = load_directory(bars)
+        table, _ = scorer.score_bars(frame)
+    except StockcastError as err:
+        _fail(err)
+    _print_skipped(read)
+    listing = Table("ticker", "as_of", "stale", "prob", "call", "rank", "reason",
+                  title=f"{bars}: {scorer.name} {scorer.hash[:12]}, threshold {scorer.threshold}")
+    for row in table.iter_rows(named=True):
+        prob = "" if row["prob"] is None else f"{row['prob']:.4f}"
+        listing.add_row(*(escape(str(v)) if v is not None else "" for v in (
+            row["ticker"], row["as_of"], row["stale"], prob, row["call"], row["rank"], row["reason"])))
+    console.print(listing)
+    if out is not None:
+        if out.suffix == ".csv":
+            out.parent.mkdir(parents=True, exist_ok=True)
+            validate(table, Signals, str(out)).write_csv(out)
+        else:
+            write_table(table, out, Signals)
+        console.print(f"signals: {out}", markup=False, highlight=False)
+
+
+@app.command("serving-doc")
+def serving_doc(path: Path = typer.Argument(Path("docs/serving.md"), help="markdown file to (re)write")) -> None:
+    """Write the HTTP service's reference (endpoints, schemas, errors) from its OpenAPI schema, as markdown."""
+    from stockcast.serve.app import api  # FastAPI loads only for this command
+    from stockcast.serve.docs import write
+
+    console.print(f"wrote {write(api().openapi(), path)}")
+
+
 if __name__ == "__main__":
     app()

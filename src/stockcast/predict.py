@@ -31,7 +31,6 @@ from stockcast.features.registry import Feature, all_features, compute
 from stockcast.models import Model, Windows, probability_columns
 from stockcast.normalize import Normalizer, normalizer_from_dict
 from stockcast.params import QualityParams
-from stockcast.schemas import Signals, validate
 
 CALLS = ("down", "up", "flat")  # label order: 0 down, 1 up, 2 flat
 
@@ -126,12 +125,14 @@ class Scorer:
         return self.model.predict_proba(data, "latest")
 
     def _table(self, scored: pl.DataFrame, unscored: pl.DataFrame, last_date: date) -> pl.DataFrame:
-        """The Signals table: calls, ranks within as_of, stale flags, model name and hash; unscored rows keep a reason."""
+        """The Signals table: calls, ranks within as_of, stale flags, model name and hash; unscored rows keep a reason.
+        Its contract (schemas.Signals) is checked where it is written (tables.write_table) and where it is
+        served (serve.schemas.Signal), not here: on one ticker the pandera check would be a fifth of a request."""
         scored = scored.with_columns(call=_call(scored, self.threshold),
                                      rank=pl.col("prob").rank("min", descending=True).over("as_of").cast(pl.Int32))
         both = pl.concat([scored, unscored], how="diagonal_relaxed").with_columns(
             stale=pl.col("as_of") < last_date, model=pl.lit(self.name), model_hash=pl.lit(self.hash))
-        return validate(both.sort("ticker").select(signals_columns(self)), Signals, "signals")
+        return both.sort("ticker").select(signals_columns(self))
 
 
 def signals_columns(scorer: Scorer) -> list[str]:
@@ -154,12 +155,12 @@ def serving_quality() -> QualityParams:
 
 def unscorable(tickers: pl.DataFrame, scorer: Scorer) -> pl.DataFrame:
     """Signals rows for tickers with no clean bar (ticker, reason): listed, never dropped."""
-    return validate(tickers.select("ticker", "reason").with_columns(
+    return tickers.select("ticker", "reason").with_columns(
         as_of=pl.lit(None, pl.Date), stale=pl.lit(None, pl.Boolean), prob=pl.lit(None, pl.Float32),
         **({"prob_down": pl.lit(None, pl.Float32), "prob_flat": pl.lit(None, pl.Float32)}
            if scorer.model.n_classes == 3 else {}),
         call=pl.lit(None, pl.String), rank=pl.lit(None, pl.Int32), model=pl.lit(scorer.name),
-        model_hash=pl.lit(scorer.hash)).select(signals_columns(scorer)), Signals, "signals")
+        model_hash=pl.lit(scorer.hash)).select(signals_columns(scorer))
 
 
 def _window_rows(scan: pl.LazyFrame, seq_len: int, cross_section: bool) -> tuple[pl.DataFrame, pl.DataFrame | None]:
