@@ -36,12 +36,12 @@ from stockcast.export import OnnxRunner, ProbabilityNet, export_onnx, quantize_i
 from stockcast.models.lstm import LSTM
 
 GOALS = {"one_ticker_p99_ms": 5.0, "http_p99_ms": 50.0, "universe_s": 0.5}  # issue 15's
-WARMUP = 10
 
 
-def timings(predict: Callable[[np.ndarray], np.ndarray], windows: np.ndarray, reps: int) -> list[float]:
-    """Seconds of each of `reps` calls of `predict` on `windows`, after warm-up calls."""
-    for _ in range(min(WARMUP, reps)):
+def timings(predict: Callable[[np.ndarray], np.ndarray], windows: np.ndarray, reps: int,
+            warmup: int = 10) -> list[float]:
+    """Seconds of each of `reps` calls of `predict` on `windows`, after `warmup` calls."""
+    for _ in range(warmup):
         predict(windows)
     out = []
     for _ in range(reps):
@@ -105,7 +105,7 @@ def main() -> None:
                    "int8": OnnxRunner(int8_path, args.threads).predict_proba}
         sizes_mb = {"onnx": round(onnx_path.stat().st_size / 1e6, 2), "int8": round(int8_path.stat().st_size / 1e6, 2)}
         one_ticker = {name: latency_ms(timings(run, one, args.single_reps)) for name, run in runners.items()}
-        whole = {name: universe_s(timings(run, universe, args.universe_reps)) for name, run in runners.items()}
+        whole = {name: universe_s(timings(run, universe, args.universe_reps, 1)) for name, run in runners.items()}
         reference = torch_predict(universe)
         max_diff = {name: float(np.abs(runners[name](universe) - reference).max()) for name in ("onnx", "int8")}
 
@@ -114,7 +114,7 @@ def main() -> None:
                          "num_threads": args.threads}, lgb.Dataset(rows, rng.integers(0, 2, len(rows))),
                         num_boost_round=200)
     lightgbm = {"one_row_ms": latency_ms(timings(booster.predict, rows[:1], args.single_reps)),
-                "universe_s": universe_s(timings(booster.predict, rows[:args.universe], args.universe_reps))}
+                "universe_s": universe_s(timings(booster.predict, rows[:args.universe], args.universe_reps, 1))}
 
     http, http_reason = http_end_to_end(args)
     best_universe = min(v["median"] for v in whole.values())

@@ -14,7 +14,7 @@ from stockcast.artifacts import load_model, save_model
 from stockcast.data.synthetic import generate
 from stockcast.errors import StockcastError
 from stockcast.export import (FILES, OPSET, PARITY_TOLERANCE, OnnxRunner, ProbabilityNet, export_onnx,
-                              onnx_variants, quantize_int8)
+                              onnx_variants, parity_sample, quantize_int8)
 from stockcast.fitting import trainable
 from stockcast.labels import make_labels
 from stockcast.models import Windows, build
@@ -102,9 +102,12 @@ def test_a_trained_lstm_saves_its_exports_checked_and_checksummed(tmp_path):
 
 def test_an_edited_onnx_file_is_refused_in_one_line(tmp_path):
     model = build("lstm", 3, TrainParams(model="lstm", seq_len=5, hidden_size=8, num_layers=1))
+    refit = _learnable(300)
+    refit = Windows(refit.x, refit.y, 5, {"train": refit.ends["train"]})  # after a refit on train+val: no val
     save_model(tmp_path, model, {"model": "lstm", "n_features": 3, "params": model.params.model_dump()},
-               export_windows=_learnable(300))
-    load_model(tmp_path)  # as written, it loads
+               export_windows=refit)
+    _, config = load_model(tmp_path)  # as written, it loads
+    assert (config["export"]["parity_segment"], config["export"]["parity_windows"]) == ("train", 220)
     for file in FILES.values():
         path = tmp_path / file
         original = path.read_bytes()
@@ -115,6 +118,15 @@ def test_an_edited_onnx_file_is_refused_in_one_line(tmp_path):
             load_model(tmp_path)
         assert str(refused.value).startswith(f"{path}: damaged artifact file") and "\n" not in str(refused.value)
         path.write_bytes(original)
+
+
+def test_parity_is_checked_on_at_most_4096_windows_spread_over_the_segment():
+    windows = Windows(np.zeros((10_000, 1), np.float32), np.zeros(10_000, np.float32), 1,
+                      {"val": np.arange(5, 10_000)})
+    ends = parity_sample(windows, "val").ends["val"]
+    assert len(ends) == 3332 and ends[0] == 5 and ends[-1] == 9998 and set(np.diff(ends)) == {3}
+    few = Windows(windows.x, windows.y, 1, {"val": np.arange(100, 200)})
+    np.testing.assert_array_equal(parity_sample(few, "val").ends["val"], np.arange(100, 200))
 
 
 def test_an_export_that_differs_from_torch_is_refused(tmp_path, monkeypatch):
