@@ -84,6 +84,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
                         help="torch and onnxruntime intra-op threads (default: this process's CPUs)")
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]  # other processes on the same cores inflate every number
 
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
@@ -117,12 +118,12 @@ def main() -> None:
                 "universe_s": universe_s(timings(booster.predict, rows[:args.universe], args.universe_reps, 1))}
 
     http, http_reason = http_end_to_end(args)
-    best_universe = min(v["median"] for v in whole.values())
     print(json.dumps({
         "shape": {"model": "lstm", "hidden": args.hidden, "layers": args.layers, "seq_len": args.seq_len,
                   "features": args.features, "universe": args.universe},
         "cpu": {"threads": args.threads, "cpus_seen": os.cpu_count(), "machine": platform.machine(),
-                "torch": torch.__version__},
+                "torch": torch.__version__, "load_1m_before": round(load_before, 2),
+                "load_1m_after": round(os.getloadavg()[0], 2)},
         "one_ticker_ms": one_ticker,
         "universe_s": whole,
         "universe_gflop": round(lstm_gflop(args.universe, args.seq_len, args.features, args.hidden, args.layers), 1),
@@ -132,9 +133,9 @@ def main() -> None:
         "http_end_to_end_ms": http,
         "http_end_to_end_reason": http_reason,
         "goals": GOALS,
-        "goals_met": {"one_ticker_p99_ms": min(v["p99"] for v in one_ticker.values()) <= GOALS["one_ticker_p99_ms"],
+        "goals_met": {"one_ticker_p99_ms": {k: v["p99"] <= GOALS["one_ticker_p99_ms"] for k, v in one_ticker.items()},
                       "http_p99_ms": None if http is None else http["p99"] <= GOALS["http_p99_ms"],
-                      "universe_s": best_universe <= GOALS["universe_s"]},
+                      "universe_s": {k: v["median"] <= GOALS["universe_s"] for k, v in whole.items()}},
     }, indent=2))
 
 
