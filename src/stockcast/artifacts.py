@@ -1,8 +1,9 @@
 """Model artifacts: the model's own files plus config.json with their SHA-256. Nothing is unpickled.
 
 models/<name>/ holds what the model writes (safetensors weights, LightGBM text, or members' folders
-for the ensemble), JSON extras (normalizer.json, importance.json) and config.json: model name, class
-count, validated train params, feature list, normaliser, and a checksum per file; config.json is
+for the ensemble), its exports (a sequence model's model.onnx and model.int8.onnx, stockcast.export),
+JSON extras (normalizer.json, importance.json) and config.json: model name, class count, validated
+train params, feature list, normaliser, the `export` block, and a checksum per file; config.json is
 sealed by config.json.sha256 (stockcast.checksums). Loading verifies every checksum before parsing
 anything, so a truncated or edited file, config.json included, is a one-line error that names it,
 never a crash deep inside a parser or a model rebuilt from edited params.
@@ -17,7 +18,8 @@ from safetensors import SafetensorError
 
 from stockcast.checksums import CONFIG, seal_config, sha256, verified_config
 from stockcast.errors import StockcastError
-from stockcast.models import Model, build
+from stockcast.export import export_model
+from stockcast.models import Model, Windows, build
 from stockcast.params import parse_section
 from stockcast.tables import write_json
 
@@ -25,12 +27,18 @@ BUNDLE = "model"  # models/<model>/model: what train writes; models/<model>/MODE
 
 
 def save_model(directory: str | Path, model: Model, config: dict[str, Any],
-               extras: dict[str, dict[str, Any]] | None = None) -> None:
+               extras: dict[str, dict[str, Any]] | None = None, export_windows: Windows | None = None) -> None:
     """Write the model's files, the JSON `extras` (file name -> content), config.json and its seal;
-    `config` must hold `model`, `n_features` and `params` (the model's class count is added as `n_classes`)."""
+    `config` must hold `model`, `n_features` and `params` (the model's class count is added as `n_classes`).
+    With `export_windows` (what the model was fitted on), a sequence model is also exported to ONNX
+    float and int8, its float file checked against torch on those val windows (export.export_model),
+    and config.json records the `export` block; the files are checksummed like the rest."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     files = model.save(directory)
+    exported = None if export_windows is None else export_model(model, directory, export_windows)
+    if exported is not None:
+        files, config = [*files, *exported.files], {**config, "export": exported.record}
     for name, content in (extras or {}).items():
         write_json(content, directory / name)
     files = [*files, *(extras or {})]

@@ -31,6 +31,7 @@ from stockcast.evaluation.classification import (baseline_accuracy, calls, class
                                                  yesterday_direction)
 from stockcast.evaluation.cross_section import ic_summary, information_coefficients, top_flop_accuracy
 from stockcast.evaluation.curves import calibration_points, confusion_counts, roc_points
+from stockcast.evaluation.exported import export_headline
 from stockcast.evaluation.significance import binomial_pvalue, pesaran_timmermann, wilson_interval
 from stockcast.labels import FLAT, UP
 
@@ -45,10 +46,11 @@ HEADLINE = {
 
 def headline(metrics: dict) -> dict:
     """metrics/evaluate.json: per segment scored the HEADLINE keys it has, the baselines, the train
-    majority and the selection fit's val scores."""
+    majority, the selection fit's val scores and, for an exported model, what exporting costs."""
     return {**{s: {k: metrics[s][k] for k in keys if k in metrics[s]} for s, keys in HEADLINE.items() if s in metrics},
             "baselines": metrics["baselines"], "train_majority_class": metrics["train_majority_class"],
-            **({"selection": metrics["selection"]} if "selection" in metrics else {})}
+            **({"selection": metrics["selection"]} if "selection" in metrics else {}),
+            **({"export": export_headline(metrics["export"])} if "export" in metrics else {})}
 
 
 def selection_scores(config: dict) -> dict[str, float | int]:

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from stockcast.params import TrainParams
-from stockcast.models.nets import head_width
+from stockcast.models.nets import head_logits, head_width
 
 
 class LSTM(nn.Module):
@@ -26,4 +26,4 @@ class LSTM(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (batch, seq_len, n_features) -> logits (batch,), or (batch, n_classes) with three classes."""
         out, _ = self.lstm(x)
-        return self.head(self.dropout(out[:, -1])).squeeze(-1)
+        return head_logits(self.head(self.dropout(out[:, -1])))

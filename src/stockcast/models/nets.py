@@ -22,6 +22,13 @@ def head_width(n_classes: int) -> int:
     return 1 if n_classes == 2 else n_classes
 
 
+def head_logits(out: torch.Tensor) -> torch.Tensor:
+    """The head's (batch, width) output as logits: (batch,) for one logit, (batch, n_classes) beyond.
+    The width is tested here rather than squeezed blindly: torch's squeeze(-1) of a width of 3 is a
+    no-op, but the ONNX exporter writes it as a Squeeze that the ONNX checker refuses."""
+    return out.squeeze(-1) if out.shape[-1] == 1 else out
+
+
 def class_probabilities(logits: torch.Tensor) -> torch.Tensor:
     """(batch, n_classes) probabilities: [1 - sigmoid, sigmoid] of one logit, else softmax."""
     if logits.ndim == 1:

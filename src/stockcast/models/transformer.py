@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from stockcast.params import TrainParams
-from stockcast.models.nets import head_width
+from stockcast.models.nets import head_logits, head_width
 
 MAX_LEN = 512  # the largest train.seq_len params accept
 
@@ -49,4 +49,4 @@ class Transformer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (batch, seq_len, n_features) -> logits (batch,), or (batch, n_classes) with three classes."""
         h = self.encoder(self.embed(x) + self.positions[: x.shape[1]])
-        return self.head(self.norm(h[:, -1])).squeeze(-1)
+        return head_logits(self.head(self.norm(h[:, -1])))
