@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
-from stockcast.artifacts import load_model
+from stockcast.artifacts import bundle_dir, load_model
 from stockcast.dataset import Panel
 from stockcast.data.universe import read_universe_file, universe_of
 from stockcast.errors import exit_on_error
@@ -25,7 +25,8 @@ from stockcast.tables import read_table, write_csv, write_json, write_table
 
 def main() -> None:
     params = load_section("evaluate")
-    model, config = load_model(sys.argv[1])
+    bundle = bundle_dir(sys.argv[1])
+    model, config = load_model(bundle)
     seq_len = config["params"]["seq_len"]
     labels = read_table("data/splits/labels.parquet")
     panel = Panel.load("data/features/features.parquet", labels, config["features"])
@@ -37,7 +38,7 @@ def main() -> None:
             panel.spill(Path(spill))
         scored = predictions(model, panel, normalizer, seq_len, segments)
         exported = {name: predictions(variant, panel, normalizer, seq_len, segments)
-                    for name, variant in onnx_variants(model, sys.argv[1], config).items()}
+                    for name, variant in onnx_variants(model, bundle, config).items()}
     write_table(scored, "data/predictions/predictions.parquet", Predictions)
 
     fitted_on = ["train", "val"] if refit else ["train"]

@@ -68,6 +68,7 @@ def train(params: TrainParams, main_rank: bool) -> None:
                                        "best_epoch": result.best_epoch, "best": result.best,
                                        "windows": {s: len(e) for s, e in fitted.windows.ends.items()},
                                        "windows_by_ticker": fitted.windows_by_ticker(panel),
+                                       "dates": fitted.date_ranges(panel),
                                        "refit": fitted.refit}, extras, export_windows=fitted.windows)
         print(f"train: best epoch {result.best_epoch} {result.best}; refit {fitted.refit} -> {out}")
 

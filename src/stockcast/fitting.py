@@ -38,6 +38,13 @@ class Fitted:
     rows: dict[str, np.ndarray]      # per segment, the panel rows those windows end at
     refit: dict[str, Any] = field(default_factory=lambda: {"mode": "none"})  # what config.json records
 
+    def date_ranges(self, panel: Panel) -> dict[str, dict[str, str]]:
+        """Per segment, the first and last date its windows end at: what the monitor takes as the
+        reference (train) however the split moves as new bars arrive."""
+        return {segment: {"first": str(dates.min()), "last": str(dates.max())}
+                for segment, rows in self.rows.items() if len(rows)
+                for dates in [panel.keys["date"].gather(rows)]}
+
     def windows_by_ticker(self, panel: Panel) -> dict[str, dict[str, int]]:
         """Per segment, each ticker's windows: who the model was trained (and selected) on."""
         return {segment: dict(panel.keys["ticker"].gather(rows).value_counts().sort("ticker").iter_rows())

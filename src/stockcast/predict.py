@@ -33,6 +33,7 @@ from stockcast.normalize import Normalizer, normalizer_from_dict
 from stockcast.params import QualityParams
 
 CALLS = ("down", "up", "flat")  # label order: 0 down, 1 up, 2 flat
+WINDOWS = "windows"  # the one segment of Scorer.windows
 
 
 @dataclass(frozen=True)
@@ -118,11 +119,17 @@ class Scorer:
             x = _ranked(context, rows, names, self.normalizer)
         else:
             self.normalizer.transform(x, rows["date"].to_numpy())
+        return self.model.predict_proba(self.windows(x, np.full(len(x) // self.seq_len, np.nan)), WINDOWS)
+
+    def windows(self, x: np.ndarray, y: np.ndarray) -> Windows:
+        """Windows (segment WINDOWS) over consecutive blocks of seq_len normalised rows, one block per
+        window, labelled `y`: the whole block for a sequence model, its last row for a tabular one."""
         ends = np.arange(self.seq_len - 1, len(x), self.seq_len)
-        nan = np.full(len(x), np.nan, dtype=np.float32)
-        data = (Windows(x, nan, self.seq_len, {"latest": ends}) if self.model.reads_sequences
-                else Windows(np.ascontiguousarray(x[ends]), nan[ends], 1, {"latest": np.arange(len(ends))}))
-        return self.model.predict_proba(data, "latest")
+        if not self.model.reads_sequences:
+            return Windows(np.ascontiguousarray(x[ends]), y.astype(np.float32), 1, {WINDOWS: np.arange(len(ends))})
+        labels = np.full(len(x), np.nan, dtype=np.float32)
+        labels[ends] = y
+        return Windows(x, labels, self.seq_len, {WINDOWS: ends})
 
     def _table(self, scored: pl.DataFrame, unscored: pl.DataFrame, last_date: date) -> pl.DataFrame:
         """The Signals table: calls, ranks within as_of, stale flags, model name and hash; unscored rows keep a reason.
