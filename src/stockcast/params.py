@@ -456,7 +456,7 @@ class BacktestParams(Section):
     kelly_fraction: float = Field(0.25, gt=0, le=1)  # kelly: share of the full Kelly bet
     risk_aversion: float = Field(4.0, gt=0)     # mean_variance and ppo's reward: lambda of mu'w - lambda/2 w'Sw
     turnover_penalty: float = Field(1.0, ge=0)  # mean_variance: times the cost per side, on |w - drifted w|
-    rebalance_days: int = Field(5, ge=1)        # mean_variance: solves every n sessions, drifts between
+    rebalance_days: int = Field(1, ge=1)        # mean_variance: solves every n sessions, drifts between
     max_names: int = Field(50, ge=1)            # mean_variance: the names with the largest calibrated |edge|
     max_weight: float = Field(0.25, gt=0, le=1)  # sizing policies: |weight| of one name at most
     max_gross: float = Field(1.5, gt=0, le=10)  # sizing policies: sum of |weights| at most
