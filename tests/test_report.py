@@ -139,7 +139,8 @@ def test_rl_is_shown_in_one_table_with_the_simple_policies_and_with_its_seeds_sp
     strategies = {name: {"sharpe": s, "effective_bets": 1.5} for name, s in
                   (("long_short", 0.3), ("vol_target", 0.25), ("kelly", 0.1), ("ppo", 0.2))}
     rl = {"run": True, "chosen_seed": 1, "timesteps": 4000, "train_seconds": 6.5,
-          "learned_on": ["2010-01-04", "2011-06-30"], "chosen_on": ["2011-07-01", "2012-06-29"], "test_sharpe_mean": 0.15, "test_sharpe_std": 0.07,
+          "learned_on": ["2010-01-04", "2011-06-30"], "chosen_on": ["2011-07-01", "2012-06-29"],
+          "test_sharpe_mean": 0.15, "test_sharpe_std": 0.07,
           "seeds": {"0": {"val_sharpe": 0.1, "test_sharpe": 0.08}, "1": {"val_sharpe": 0.4, "test_sharpe": 0.2}}}
     sizing = {"calibration": {"method": "isotonic", "val_rows": 7000, "edge_at": {"0.5": -0.04}},
               "average_correlation": 0.58, "ppo": rl}
