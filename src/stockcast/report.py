@@ -269,9 +269,10 @@ STRATEGY_KINDS = {"long_flat": "rule", "long_short": "rule", "topk_dropout": "ru
 
 def strategy_rows(backtest: dict) -> dict[str, dict[str, Any]]:
     """Every strategy run, rules, sizing policies and the RL agent in one table (never the agent alone),
-    with its kind first."""
-    return {name: {"kind": STRATEGY_KINDS.get(name, "")} | numbers
-            for name, numbers in backtest.get("strategies", {}).items()}
+    in that order, with its kind first."""
+    run = backtest.get("strategies", {})
+    order = [name for name in STRATEGY_KINDS if name in run] + [name for name in run if name not in STRATEGY_KINDS]
+    return {name: {"kind": STRATEGY_KINDS.get(name, "")} | run[name] for name in order}
 
 
 def sizing_section(backtest: dict) -> list[str]:
