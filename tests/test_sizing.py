@@ -19,9 +19,11 @@ from stockcast.backtest.engine import Costs, Strategy, backtest_grid
 from stockcast.backtest.grid import Grid, to_grid
 from stockcast.backtest.history import History, close_returns
 from stockcast.backtest.mean_variance import mean_variance, shrunk_covariance, solve, within_limits
+from stockcast.backtest.policies import size
 from stockcast.backtest.rl_env import SizingEnv, market
 from stockcast.backtest.sizing import book_volatility, kelly, vol_target
 from stockcast.backtest.strategies import long_short
+from stockcast.params import BacktestParams
 
 COSTS = Costs(0.001, borrow_bps_per_year=50.0)
 
@@ -238,3 +240,19 @@ def test_effective_bets_count_uncorrelated_risks():
     assert effective_bets(np.array([[2 / 3, 1 / 3, 0.0]]), history, 5000) == pytest.approx(2.0, abs=0.01)  # equal risk
     assert effective_bets(np.array([[0.5, 0.0, 0.5]]), history, 5000) == pytest.approx(1.0)  # one bet, two names
     assert np.isnan(effective_bets(np.zeros((1, 3)), history, 5000))
+
+
+def test_without_val_predictions_ppo_is_not_run_and_the_edge_is_raw():
+    rng = np.random.default_rng(9)
+    days = [date(2021, 1, 4) + timedelta(i) for i in range(150)]
+    bars = pl.DataFrame([{"ticker": t, "date": d, "close": c} for t in "ABCD"
+                         for d, c in zip(days, 50 * np.cumprod(1 + rng.normal(0, 0.02, 150)))])
+    test = pl.DataFrame([{"ticker": t, "date": d, "prob": float(rng.uniform(0.4, 0.6)), "hold_return": 0.01}
+                         for t in "ABCD" for d in days[80:]])
+    params = BacktestParams(rebalance_days=20)
+    sized = size(to_grid(test), bars, test.clear(), params, COSTS)
+    assert set(sized.weights) == {"vol_target", "kelly", "mean_variance"} and sized.trials == 0
+    assert sized.report["ppo"] == {"run": False, "why": "no val predictions to learn on (train.refit: train_val "
+                                                        "scores test only)"}
+    assert sized.report["calibration"]["method"].startswith("none: no val")
+    assert sized.report["calibration"]["edge_at"]["0.55"] == pytest.approx(0.1)

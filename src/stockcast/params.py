@@ -425,10 +425,6 @@ class PPOParams(Section):
         return self
 
 
-SIZING = ("vol_target", "kelly", "mean_variance", "ppo")
-"""The sizing policies (stockcast.backtest.sizing, mean_variance, ppo), run beside the three rules."""
-
-
 class BacktestParams(Section):
     strategy: Literal["long_flat", "long_short", "topk_dropout", "vol_target", "kelly", "mean_variance",
                       "ppo"] = "long_flat"  # reported as `test`
