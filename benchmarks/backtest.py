@@ -22,10 +22,16 @@ Each timing is the median of --repeats runs, in seconds (wall and process CPU):
 - run_desk: engine.backtest of all three strategies on the filled predictions, with borrow on shorts
   and the participation cap at $100k checked (the stage's call); run_sector_neutral: long_short
   with neutralize=sector;
-- capacity: the capacity table of long_short at five capitals from 1e5 to 1e9.
+- capacity: the capacity table of long_short at five capitals from 1e5 to 1e9;
+- the sizing policies on the dense grid with the default params (k = 169): history (the close-to-close
+  returns of the bars, with 60 sessions before the grid), calibrate (isotonic on 1M rows standing in for
+  val), vol_target, kelly, mean_variance (one PyPortfolioOpt solve over 50 names every session: 6,000
+  solves, so one run however many --repeats) and average_correlation; the `sizing` block;
+- ppo: one agent's training (the default 4,000 steps) and its scoring on a market the size of the
+  sample's val segment (9 names x 965 sessions), and on the dense grid's 6,000 sessions; the `ppo` block.
 The issue's goals: run_long_short_desk at most 1.0 s, capacity at most 5 s.
 
-Usage: python benchmarks/backtest.py [--tickers 1695] [--days 6000] [--repeats 5]
+Usage: python benchmarks/backtest.py [--tickers 1695] [--days 6000] [--repeats 5] [--only sizing]
 """
 
 from __future__ import annotations
@@ -42,13 +48,21 @@ from datetime import date
 import numpy as np
 import polars as pl
 
+from stockcast.backtest import ppo
 from stockcast.backtest.benchmark import buy_and_hold
+from stockcast.backtest.calibration import calibrate
 from stockcast.backtest.capacity import capacity_table
+from stockcast.backtest.correlation import average_correlation
 from stockcast.backtest.engine import Capacity, Costs, Strategy, backtest, run, simulate
 from stockcast.backtest.fills import holding_returns, tradable_predictions
 from stockcast.backtest.grid import to_grid
+from stockcast.backtest.history import close_returns
+from stockcast.backtest.mean_variance import mean_variance
+from stockcast.backtest.rl_env import market
+from stockcast.backtest.sizing import kelly, vol_target
 from stockcast.backtest.strategies import STRATEGIES, long_flat, long_short, topk_dropout
 from stockcast.data.universe import universe_of
+from stockcast.params import BacktestParams
 
 COSTS = Costs(10 / 1e4, borrow_bps_per_year=25.0)
 SECTORS = 11
@@ -92,13 +106,69 @@ def median_seconds(fn: Callable[[], object], repeats: int) -> dict[str, float]:
     return {"wall": round(statistics.median(wall), 4), "cpu": round(statistics.median(cpu), 4)}
 
 
+def sizing_timings(frame: pl.DataFrame, repeats: int) -> dict[str, dict[str, float]]:
+    """The sizing policies' seconds on the grid of `frame`, with the default backtest params."""
+    params = BacktestParams()
+    grid = to_grid(frame.rename({"next_return": "hold_return"}))
+    k = grid.shape[1] // 10
+    bars = frame.select("ticker", "date", "close")
+    val = frame.head(1_000_000).rename({"next_return": "hold_return"})
+    history = close_returns(bars, grid, params.vol_window)
+    edge = calibrate(val, "isotonic")
+    window, limits = params.vol_window, (params.max_weight, params.max_gross)
+    return {
+        "history": median_seconds(lambda: close_returns(bars, grid, params.vol_window), repeats),
+        "calibrate": median_seconds(lambda: calibrate(val, "isotonic"), repeats),
+        "vol_target": median_seconds(lambda: vol_target(grid, history, k, params.target_vol, window, *limits), repeats),
+        "kelly": median_seconds(lambda: kelly(grid, history, edge, params.kelly_fraction, window, *limits), repeats),
+        "mean_variance": median_seconds(lambda: mean_variance(
+            grid, history, edge, params.risk_aversion, 0.001, window, *limits, params.max_names,
+            params.rebalance_days), 1),
+        "average_correlation": median_seconds(lambda: average_correlation(grid, history, window), repeats),
+    }
+
+
+def ppo_timings(frame: pl.DataFrame) -> dict[str, float]:
+    """Seconds to train one agent with the default ppo params on a sample-sized val market (9 names x 965
+    sessions), to score it there, and to score it on the grid of `frame`."""
+    params = BacktestParams()
+    settings = ppo.Settings((0,), params.ppo.timesteps, params.ppo.train_fraction, params.ppo.episode_days,
+                            params.ppo.learning_rate, params.ppo.n_steps, params.ppo.gamma, params.risk_aversion)
+    costs = Costs(10 / 1e4, borrow_bps_per_year=25.0)
+    build = (params.vol_window, params.ppo.lookback, params.max_weight, params.max_gross, costs)
+    small = predictions(965, 9, seed=1)
+    small_grid = to_grid(small.rename({"next_return": "hold_return"}))
+    val = market(small_grid, close_returns(small.select("ticker", "date", "close"), small_grid, 60), params.top_k,
+                 *build)
+    start = time.perf_counter()
+    agent = ppo.train(val, range(val.days), settings, 0)
+    trained = time.perf_counter() - start
+    start = time.perf_counter()
+    ppo.score(agent, val, range(val.days))
+    scored_small = time.perf_counter() - start
+    grid = to_grid(frame.rename({"next_return": "hold_return"}))
+    big = market(grid, close_returns(frame.select("ticker", "date", "close"), grid, 60), grid.shape[1] // 10, *build)
+    start = time.perf_counter()
+    ppo.score(agent, big, range(big.days))
+    return {"timesteps": params.ppo.timesteps, "train_one_agent": round(trained, 3),
+            "score_val_965_sessions": round(scored_small, 3), "score_dense_grid": round(time.perf_counter() - start, 3)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickers", type=int, default=1695)
     parser.add_argument("--days", type=int, default=6000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--only", choices=["sizing"], help="time the sizing policies and ppo only")
     args = parser.parse_args()
     frame = predictions(args.days, args.tickers)
+    context = {"rows": frame.height, "days": args.days, "tickers": args.tickers, "repeats": args.repeats,
+               "cpus": len(os.sched_getaffinity(0)), "numpy": np.__version__, "polars": pl.__version__,
+               "python": platform.python_version()}
+    sizing = {"sizing": sizing_timings(frame, args.repeats), "ppo": ppo_timings(frame)}
+    if args.only == "sizing":
+        print(json.dumps(context | {"load_average_1min": round(os.getloadavg()[0], 2)} | sizing, indent=2))
+        return
     ragged = predictions(args.days, args.tickers, ragged=True)
     k = args.tickers // 10
     plain = frame.rename({"next_return": "hold_return"})
@@ -138,10 +208,8 @@ def main() -> None:
                                                           desk.daily["long_flat"]["benchmark"].to_numpy(),
                                                           [1e5, 1e6, 1e7, 1e8, 1e9], 0.1), max(1, args.repeats // 2)),
     }
-    print(json.dumps({"rows": frame.height, "rows_ragged": ragged.height, "days": args.days, "tickers": args.tickers, "top_k": k,
-                      "repeats": args.repeats, "cpus": len(os.sched_getaffinity(0)), "numpy": np.__version__,
-                      "polars": pl.__version__, "python": platform.python_version(),
-                      "load_average_1min": round(os.getloadavg()[0], 2), "seconds": timings}, indent=2))
+    print(json.dumps(context | {"rows_ragged": ragged.height, "top_k": k, "load_average_1min": round(os.getloadavg()[0], 2),
+                                "seconds": timings} | sizing, indent=2))
 
 
 if __name__ == "__main__":

@@ -17,9 +17,9 @@ from stockcast.card import CARD, CardInputs, card_sections, to_markdown
 from stockcast.checksums import config_hash, verified_config
 from stockcast.errors import exit_on_error
 from stockcast.params import load_section
-from stockcast.report import (accuracy_by_year_plot, coverage_rows, calibration_plot, capacity_plot, confusion_plot, drawdown_plot, equity_plot,
-                              experiment_rows, ic_plot, importance_plot, model_rows, read_importance, render,
-                              roc_plot)
+from stockcast.report import (accuracy_by_year_plot, calibration_plot, capacity_plot, confusion_plot,
+                              correlation_plot, coverage_rows, drawdown_plot, equity_plot, experiment_rows, ic_plot,
+                              importance_plot, model_rows, read_importance, render, roc_plot)
 from stockcast.tables import read_json
 
 OUT = Path("reports/index.html")
@@ -31,10 +31,11 @@ def main() -> None:
     config = verified_config(model_dir)  # an edited artifact is refused here as in evaluate
     csv = {name: pl.read_csv(f"plots/{name}.csv", try_parse_dates=True)
            for name in ("equity", "drawdown", "regimes", "roc", "calibration", "confusion", "accuracy_by_year", "ic",
-                         "capacity")}
+                         "capacity", "correlation")}
     images = {"Equity against the benchmark (test segment)": equity_plot(csv["equity"]),
               "Drawdown (test segment)": drawdown_plot(csv["drawdown"]),
               "Capacity: net Sharpe against capital": capacity_plot(csv["capacity"]),
+              "Universe: rolling average pairwise correlation (test)": correlation_plot(csv["correlation"]),
               "ROC (test)": roc_plot(csv["roc"]),
               "Calibration (test)": calibration_plot(csv["calibration"]),
               "Confusion (test)": confusion_plot(csv["confusion"]),

@@ -8,6 +8,7 @@ import polars as pl
 
 from stockcast.backtest.engine import Capacity, Costs, Strategy, cost_per_side
 from stockcast.backtest.fills import holding_returns, tradable_predictions
+from stockcast.backtest.strategies import STRATEGIES
 from stockcast.backtest.summary import HEADLINE
 from stockcast.backtest.walk_forward import walk_forward
 from stockcast.data.universe import read_universe_file, universe_of
@@ -44,7 +45,10 @@ def main() -> None:
     holdings = holding_returns(bars, backtest.fill, universe, backtest.liquidity_window)
     tradable = {n: tradable_predictions(p, holdings, universe, backtest.min_price, backtest.min_dollar_volume)
                 for n, p in predictions.items()}
-    strategy = Strategy(backtest.strategy, backtest.threshold, backtest.top_k, backtest.max_swaps, backtest.neutralize)
+    # a sizing policy calibrates or learns on a val segment, which the folds do not score: they trade
+    # the book it sizes (long_short), and the summary names it
+    name = backtest.strategy if backtest.strategy in STRATEGIES else "long_short"
+    strategy = Strategy(name, backtest.threshold, backtest.top_k, backtest.max_swaps, backtest.neutralize)
     costs = Costs(cost_per_side(backtest.cost_bps, backtest.slippage_bps), backtest.borrow_bps_per_year,
                   backtest.periods_per_year)
     result = walk_forward(tradable, strategy, costs, backtest.trials,
@@ -52,7 +56,8 @@ def main() -> None:
     stitched = pl.concat(list(predictions.values()))
     write_table(stitched, "data/walkforward/predictions.parquet", Predictions)
     accuracy = float(np.mean(calls(stitched, 0.5) == stitched["label"].to_numpy()))
-    summary = {"model": params.model, "folds": len(folds), "accuracy": accuracy, "rows": stitched.height,
+    summary = {"model": params.model, "strategy": name, "folds": len(folds), "accuracy": accuracy,
+               "rows": stitched.height,
                "test": result.summary["strategy"], "benchmark": result.summary["benchmark"]}
     write_json(summary, "data/walkforward/summary.json")
     write_json(summary | {side: {k: v for k, v in summary[side].items() if k in keys}

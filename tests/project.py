@@ -12,7 +12,8 @@ import yaml
 
 from .conftest import ROOT
 
-TINY = {"train": {"seq_len": 5, "hidden_size": 8, "num_layers": 1, "epochs": 2, "patience": 1, "batch_size": 512}}
+TINY = {"train": {"seq_len": 5, "hidden_size": 8, "num_layers": 1, "epochs": 2, "patience": 1, "batch_size": 512},
+        "backtest": {"rebalance_days": 21, "ppo": {"seeds": [0], "timesteps": 256, "n_steps": 128}}}
 GENERATED = ("metrics/", "dvclive/", "plots/", "models/")
 
 

@@ -27,8 +27,13 @@ def test_regime_names_are_distinct_and_strategies_known():
     twice = [{"name": "a", "start": "2020-01-01", "end": "2020-02-01"}] * 2
     with pytest.raises(StockcastError, match="distinct"):
         parse_section("backtest", {"regimes": twice})
-    with pytest.raises(StockcastError, match=r"backtest\.strategy: .*'long_flat', 'long_short' or 'topk_dropout'"):
+    with pytest.raises(StockcastError, match=r"backtest\.strategy: .*'long_flat', 'long_short', 'topk_dropout', "
+                                             r"'vol_target', 'kelly', 'mean_variance' or 'ppo'"):
         parse_section("backtest", {"strategy": "long_only"})
+    with pytest.raises(StockcastError, match=r"strategy ppo needs at least one of ppo.seeds"):
+        parse_section("backtest", {"strategy": "ppo", "ppo": {"seeds": []}})
+    with pytest.raises(StockcastError, match=r"backtest\.ppo.*distinct"):
+        parse_section("backtest", {"ppo": {"seeds": [1, 1]}})
     with pytest.raises(StockcastError, match=r"evaluate\.top_k"):
         parse_section("evaluate", {"top_k": 0})
 

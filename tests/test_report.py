@@ -133,3 +133,26 @@ def test_coverage_shows_who_trained_who_was_scored_and_who_was_left_out():
     assert rows["OLD"]["note"] == "left out of train (30 < 60 rows); dropped: no segment left"
     page = render("t", {}, {}, {}, {}, comparisons={"Coverage": rows})
     assert "<h2>Coverage</h2>" in page and "left out of train (8 &lt; 60 rows)" in page
+
+
+def test_rl_is_shown_in_one_table_with_the_simple_policies_and_with_its_seeds_spread():
+    strategies = {name: {"sharpe": s, "effective_bets": 1.5} for name, s in
+                  (("long_short", 0.3), ("vol_target", 0.25), ("kelly", 0.1), ("ppo", 0.2))}
+    rl = {"run": True, "chosen_seed": 1, "timesteps": 4000, "train_seconds": 6.5,
+          "learned_on": ["2010-01-04", "2011-06-30"], "chosen_on": ["2011-07-01", "2012-06-29"],
+          "test_sharpe_mean": 0.15, "test_sharpe_std": 0.07,
+          "seeds": {"0": {"val_sharpe": 0.1, "test_sharpe": 0.08}, "1": {"val_sharpe": 0.4, "test_sharpe": 0.2}}}
+    sizing = {"calibration": {"method": "isotonic", "val_rows": 7000, "edge_at": {"0.5": -0.04}},
+              "average_correlation": 0.58, "ppo": rl}
+    evaluate, backtest = _verdict_inputs(0.5, 0.5, strategies=strategies, sizing=sizing, trials=9)
+    page = render("t", evaluate, backtest, {}, {})
+    table = page[page.index("<h3>Strategies and sizing policies"):page.index("<h3>Position sizing")]
+    rows = re.findall(r"<tr><th>(\w+)</th><td>([^<]*)</td>", table)
+    assert rows == [("long_short", "rule"), ("vol_target", "sizing"), ("kelly", "sizing"),
+                    ("ppo", "RL (PPO, chosen on val)")]
+    sizing_part = page[page.index("<h3>Position sizing"):]
+    assert "seed 1 (chosen)" in sizing_part and "seed 0<" in sizing_part
+    assert "standard deviation 0.0700" in sizing_part and "0.5800" in sizing_part
+    assert "9 strategies and agents tried" in sizing_part and "e(0.5) = -0.0400" in sizing_part
+    backtest["sizing"]["ppo"] = {"run": False, "why": "no val predictions to learn on"}
+    assert "ppo was not run: no val predictions to learn on" in render("t", evaluate, backtest, {}, {})

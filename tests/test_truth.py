@@ -172,14 +172,17 @@ def test_models_come_close_to_the_best_achievable_accuracy(planted_market, model
 
 
 def test_the_backtest_stage_deflates_the_sharpe_by_its_trials(null_project, tmp_path):
-    """Rule: stages/backtest.py deflates the Sharpe ratios by backtest.trials (Bailey & Lopez de Prado
-    2014), not by one trial: its summary equals the paper's formula on the returns it wrote."""
+    """Rule: stages/backtest.py deflates the Sharpe ratios by backtest.trials plus the RL agents it trained
+    (Bailey & Lopez de Prado 2014), not by one trial: its summary equals the paper's formula on the
+    returns it wrote."""
     _test_accuracy(null_project, "logreg", tmp_path)
     folder = tmp_path / "project"
-    set_params(folder, {"backtest": {"trials": 7, "risk_free": 0.0}})
+    set_params(folder, {"backtest": {"trials": 7, "risk_free": 0.0, "ppo": {"seeds": [3, 4], "timesteps": 256}}})
     run_stage(folder, "backtest")
-    summary = json.loads((folder / "data" / "backtest" / "summary.json").read_text())["test"]
+    report = json.loads((folder / "data" / "backtest" / "summary.json").read_text())
+    summary = report["test"]
     returns = pl.read_parquet(folder / "data" / "backtest" / "returns.parquet")
     strategy, spread = returns["strategy"].to_numpy(), (returns["strategy"] - returns["benchmark"]).to_numpy()
-    assert summary["deflated_sharpe"] == pytest.approx(_hand_dsr(strategy, 7), rel=1e-9)
-    assert summary["excess_deflated_sharpe"] == pytest.approx(_hand_dsr(spread, 7), rel=1e-9)
+    assert report["trials"] == 7 + 2
+    assert summary["deflated_sharpe"] == pytest.approx(_hand_dsr(strategy, 9), rel=1e-9)
+    assert summary["excess_deflated_sharpe"] == pytest.approx(_hand_dsr(spread, 9), rel=1e-9)

@@ -406,8 +406,28 @@ class UniverseParams(Section):
     path: str = Field("data/sample/universe.csv", min_length=1)  # a CSV (stockcast.data.universe); a dep in dvc.yaml
 
 
+class PPOParams(Section):
+    """backtest.ppo: the RL sizing agents (stockcast.backtest.ppo), trained on val's first sessions."""
+
+    seeds: list[int] = [0, 1, 2]                # one agent per seed, all reported; each adds a trial
+    timesteps: int = Field(4000, ge=1)          # environment steps per agent
+    train_fraction: float = Field(0.6, gt=0, lt=1)  # of val's sessions: learned on; the rest chooses the agent
+    episode_days: int = Field(63, ge=2)         # sessions per training episode, from a random start
+    lookback: int = Field(5, ge=1)              # recent returns of the book in the state
+    learning_rate: float = Field(0.0003, gt=0)
+    n_steps: int = Field(256, ge=2)             # steps per PPO update
+    gamma: float = Field(0.9, gt=0, le=1)       # discount: a sizing decision pays off within days
+
+    @model_validator(mode="after")
+    def _distinct_seeds(self) -> PPOParams:
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be distinct (got {self.seeds})")
+        return self
+
+
 class BacktestParams(Section):
-    strategy: Literal["long_flat", "long_short", "topk_dropout"] = "long_flat"  # reported as `test`
+    strategy: Literal["long_flat", "long_short", "topk_dropout", "vol_target", "kelly", "mean_variance",
+                      "ppo"] = "long_flat"  # reported as `test`
     fill: Literal["next_open", "next_close", "same_close"] = "next_open"  # same_close: research only, untradable
     threshold: float = Field(0.5, gt=0, lt=1)   # long_flat: long when P(up) > threshold, else cash
     top_k: int = Field(2, ge=1)                 # long_short and topk_dropout: names per side
@@ -417,7 +437,7 @@ class BacktestParams(Section):
     initial_capital: float = Field(100_000.0, gt=0)
     periods_per_year: int = Field(252, ge=1)
     risk_free: float = Field(0.0, ge=-0.01, le=0.01)  # per period (daily), for Sharpe and Sortino
-    trials: int = Field(3, ge=1)                # experiments tried; deflates the Sharpe ratio
+    trials: int = Field(6, ge=1)                # experiments tried; deflates the Sharpe ratio (+ ppo seeds)
     borrow_bps_per_year: float = Field(25.0, ge=0, le=10_000)  # on shorts, unless the universe gives a ticker's own
     min_price: float = Field(0.0, ge=0)         # tradable when the close reaches it (clean prices are adjusted)
     min_dollar_volume: float = Field(1e6, ge=0)  # ... and the median dollar volume over liquidity_window
@@ -426,6 +446,17 @@ class BacktestParams(Section):
     neutralize: Literal["none", "sector"] = "none"  # long_short: as much long as short in each sector
     capacity_capitals: list[float] = [1e5, 1e6, 1e7, 1e8, 1e9]  # starting capitals of the capacity table
     regimes: list[RegimeParams] = Field(default_factory=lambda: [RegimeParams.model_validate(r) for r in REGIMES])
+    calibration: Literal["isotonic", "none"] = "isotonic"  # kelly, mean_variance: edge of P(up), fitted on val
+    vol_window: int = Field(60, ge=2)           # sessions of close-to-close returns behind volatilities, covariances
+    target_vol: float = Field(0.1, gt=0, le=2)  # vol_target: annualised ex-ante volatility of long_short's book
+    kelly_fraction: float = Field(0.25, gt=0, le=1)  # kelly: share of the full Kelly bet
+    risk_aversion: float = Field(4.0, gt=0)     # mean_variance and ppo's reward: lambda of mu'w - lambda/2 w'Sw
+    turnover_penalty: float = Field(1.0, ge=0)  # mean_variance: times the cost per side, on |w - drifted w|
+    rebalance_days: int = Field(1, ge=1)        # mean_variance: solves every n sessions, drifts between
+    max_names: int = Field(50, ge=1)            # mean_variance: the names with the largest calibrated |edge|
+    max_weight: float = Field(0.25, gt=0, le=1)  # sizing policies: |weight| of one name at most
+    max_gross: float = Field(1.5, gt=0, le=10)  # sizing policies: sum of |weights| at most
+    ppo: PPOParams = Field(default_factory=PPOParams)
 
     @model_validator(mode="after")
     def _distinct_regimes(self) -> BacktestParams:
@@ -436,6 +467,8 @@ class BacktestParams(Section):
                 or sorted(self.capacity_capitals) != self.capacity_capitals:
             raise ValueError("capacity_capitals must be at least 4 rising positive capitals "
                              f"(got {self.capacity_capitals})")
+        if self.strategy == "ppo" and not self.ppo.seeds:
+            raise ValueError("strategy ppo needs at least one of ppo.seeds")
         return self
 
 

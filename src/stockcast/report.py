@@ -1,7 +1,9 @@
 """One self-contained HTML page of a run: plots are PNGs embedded as data URIs, so it renders offline.
 
 Sections: classification against the baselines (95% Wilson intervals, tests), ranking (IC, top/flop),
-the backtest (every strategy against the benchmark), market regimes, figures (equity, drawdown, ROC,
+the backtest (every strategy against the benchmark), position sizing (the sizing policies and the RL
+agents in one table with the rules, the agents' spread over seeds, the universe's correlation and
+each book's effective number of bets), market regimes, figures (equity, drawdown, ROC,
 calibration, confusion, accuracy per year, cumulative IC, feature importance when the model wrote
 one), models and experiments side by side, and data quality. The page makes no network request.
 """
@@ -71,6 +73,11 @@ def capacity_plot(capacity: pl.DataFrame) -> str:
     ax.set_xlabel("starting capital ($)")
     ax.set_ylabel("net Sharpe (participation cap)")
     return figure_to_data_uri(fig)
+
+
+def correlation_plot(correlation: pl.DataFrame) -> str:
+    """The universe's rolling average pairwise correlation over the test segment."""
+    return _lines(correlation, ["average_correlation"], "average pairwise correlation (rolling window)")
 
 
 def roc_plot(roc: pl.DataFrame) -> str:
@@ -257,6 +264,49 @@ text-align:right}img{max-width:100%}.note{color:#555}.figures{display:flex;flex-
 .verdict{font-size:1.05em}.warning{color:#a40000}"""
 
 
+STRATEGY_KINDS = {"long_flat": "rule", "long_short": "rule", "topk_dropout": "rule", "vol_target": "sizing",
+                  "kelly": "sizing", "mean_variance": "sizing", "ppo": "RL (PPO, chosen on val)"}
+
+
+def strategy_rows(backtest: dict) -> dict[str, dict[str, Any]]:
+    """Every strategy run, rules, sizing policies and the RL agent in one table (never the agent alone),
+    in that order, with its kind first."""
+    run = backtest.get("strategies", {})
+    order = [name for name in STRATEGY_KINDS if name in run] + [name for name in run if name not in STRATEGY_KINDS]
+    return {name: {"kind": STRATEGY_KINDS.get(name, "")} | run[name] for name in order}
+
+
+def sizing_section(backtest: dict) -> list[str]:
+    """What the sizing policies sized on (the calibrated edge), the RL agents seed by seed with their
+    spread, and the universe's average correlation: the parts of the page on position sizing."""
+    sizing = backtest.get("sizing")
+    if not sizing:
+        return []
+    calibration = sizing.get("calibration", {})
+    edges = ", ".join(f"e({p}) = {_fmt(e)}" for p, e in (calibration.get("edge_at") or {}).items())
+    out = ["<h3>Position sizing</h3>",
+           f"<p class='note'>kelly and mean_variance size on the edge E[sign of the traded return | P(up)], "
+           f"calibrated on val: {html.escape(str(calibration.get('method')))} on {calibration.get('val_rows', 0)} "
+           f"rows; {edges}. Average pairwise correlation of the universe over the test segment: "
+           f"{_fmt(sizing.get('average_correlation'))}; effective_bets is Meucci's effective number of "
+           f"uncorrelated bets of each book. {backtest.get('trials', 'n/a')} strategies and agents tried deflate "
+           "every Sharpe ratio.</p>"]
+    rl = sizing.get("ppo") or {}
+    if not rl.get("run"):
+        return out + [f"<p class='note'>ppo was not run: {html.escape(str(rl.get('why')))}.</p>"]
+    seeds = {f"seed {seed}" + (" (chosen)" if str(seed) == str(rl.get("chosen_seed")) else ""): row
+             for seed, row in rl.get("seeds", {}).items()}
+    return out + [
+        f"<p class='note'>ppo sizes long_short's book (a multiple from cash to the leverage limits). Its agents "
+        f"learned on val from {html.escape(' to '.join(rl.get('learned_on', [])))}, one per seed, "
+        f"{rl.get('timesteps')} steps each ({_fmt(rl.get('train_seconds'))} s in all); the one with the best net "
+        f"Sharpe on val from {html.escape(' to '.join(rl.get('chosen_on', [])))} was chosen before test was "
+        f"scored. Every seed's test Sharpe is shown for the spread: mean {_fmt(rl.get('test_sharpe_mean'))}, "
+        f"standard deviation {_fmt(rl.get('test_sharpe_std'))}. Compare ppo with vol_target, the rule that sizes "
+        "the same book.</p>",
+        _table(seeds)]
+
+
 SIGNIFICANT_DSR = 0.95  # the deflated Sharpe of the excess return a strategy needs to "beat" its benchmark
 
 
@@ -328,7 +378,8 @@ def render(title: str, evaluate: dict, backtest: dict, quality: dict, images: di
         _table(classification_rows(evaluate)),
         "<h2>Ranking</h2>", _table(ranking),
         "<h2>Backtest</h2>", _table(backtest_rows),
-        "<h3>Strategies (net of costs)</h3>", _table(backtest.get("strategies", {})),
+        "<h3>Strategies and sizing policies (net of costs)</h3>", _table(strategy_rows(backtest)),
+        *sizing_section(backtest),
     ]
     capacity = backtest.get("capacity") or {}
     if capacity.get("table"):

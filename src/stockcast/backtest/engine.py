@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -35,17 +35,21 @@ import polars as pl
 from stockcast.backtest.benchmark import buy_and_hold
 from stockcast.backtest.grid import Grid, to_grid
 from stockcast.backtest.strategies import target_weights
+from stockcast.errors import StockcastError
 
 
 @dataclass(frozen=True)
 class Strategy:
-    """A named strategy and its settings (strategies.py defines each)."""
+    """A named strategy and its settings (strategies.py defines each), or a sizing policy's target
+    `weights` (sessions x tickers of the grid it trades), computed before the backtest because a
+    policy reads more than the grid (history.py, calibration.py, ppo.py)."""
 
     name: str
     threshold: float = 0.5
     top_k: int = 10
     max_swaps: int = 1
     neutralize: str = "none"  # long_short: none | sector
+    weights: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -152,8 +156,12 @@ def simulate_capped(target: np.ndarray, returns: np.ndarray, borrow: np.ndarray,
 
 def trade(grid: Grid, strategy: Strategy, costs: Costs, capacity: Capacity | None = None) -> Book:
     """One strategy's book on the grid, capped when `capacity` is given and the cap binds."""
-    weights = target_weights(grid, strategy.name, strategy.threshold, strategy.top_k, strategy.max_swaps,
-                             strategy.neutralize)
+    weights = strategy.weights
+    if weights is None:
+        weights = target_weights(grid, strategy.name, strategy.threshold, strategy.top_k, strategy.max_swaps,
+                                 strategy.neutralize)
+    elif weights.shape != grid.shape:
+        raise StockcastError(f"backtest: {strategy.name}'s weights are {weights.shape}, the grid {grid.shape}")
     borrow = borrow_rates(grid, costs)
     book, capped = simulate(weights, grid.returns, borrow, cost=costs.per_side, dollar_volume=grid.dollar_volume,
                             capacity=capacity)
@@ -186,7 +194,12 @@ def backtest(predictions: pl.DataFrame, strategies: Sequence[Strategy], costs: C
     benchmark_gross, benchmark_turnover, borrow, trading_cost. The benchmark and the strategies are
     independent, so they run on two threads (numpy releases the GIL in its array loops).
     """
-    grid = to_grid(predictions)
+    return backtest_grid(to_grid(predictions), strategies, costs, capacity)
+
+
+def backtest_grid(grid: Grid, strategies: Sequence[Strategy], costs: Costs, capacity: Capacity | None = None
+                  ) -> Backtest:
+    """`backtest` on a grid already built (the one the sizing policies' weights were computed on)."""
     with ThreadPoolExecutor(max_workers=2) as pool:
         benchmark = pool.submit(buy_and_hold, grid)
         futures = {s.name: pool.submit(trade, grid, s, costs, capacity) for s in strategies}

@@ -27,8 +27,9 @@ HEADLINE = {
 
 def headline(report: dict) -> dict:
     """metrics/backtest.json: the HEADLINE keys, each strategy's net Sharpe, the number of days and,
-    when the stage ran it, the capital at which the edge halves."""
+    when the stage ran them, the capital at which the edge halves and the trials deflating the Sharpe."""
     capacity = {"halving_capital": report["capacity"]["halving_capital"]} if "capacity" in report else {}
+    capacity |= {"trials": report["trials"]} if "trials" in report else {}
     return {**{side: {k: report[side][k] for k in keys if k in report[side]} for side, keys in HEADLINE.items()},
             "strategies": {name: numbers["sharpe"] for name, numbers in report["strategies"].items()},
             "days": report["days"], **capacity}
