@@ -101,7 +101,7 @@ def audit(path: str = typer.Argument(..., help="a parquet/CSV file, a folder of 
                   f"splits found: {report['splits']['found']}", highlight=False, soft_wrap=True)
     by_ticker = result.quarantine.group_by("ticker", "rule", maintain_order=True).len()
     for ticker, rule, rows in by_ticker.head(20).iter_rows():
-        console.print(f"  quarantined: {ticker} {rule} {rows} rows", markup=False, highlight=False)
+        console.print(f"  quarantined: {ticker} {rule} {rows} rows", markup=False, highlight=False, soft_wrap=True)
     for row in result.findings.head(20).iter_rows(named=True):
         console.print(f"  {row['ticker']} {row['date']} {row['rule']}: {row['detail']}", markup=False,
                       highlight=False, soft_wrap=True)
@@ -266,7 +266,7 @@ def predict(bars: str = typer.Argument(..., help="a parquet/CSV bars file, a fol
             validate(table, Signals, str(out)).write_csv(out)
         else:
             write_table(table, out, Signals)
-        console.print(f"signals: {out}", markup=False, highlight=False)
+        console.print(f"signals: {out}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("serving-doc")
@@ -276,6 +276,42 @@ def serving_doc(path: Path = typer.Argument(Path("docs/serving.md"), help="markd
     from stockcast.serve.docs import write
 
     console.print(f"wrote {write(api().openapi(), path)}")
+
+
+@app.command()
+def monitor(metrics: Path = typer.Option(Path("metrics/monitor.json"), help="the monitor stage's metrics file"),
+            check: bool = typer.Option(False, "--check", help="exit 1 when the retrain rule fires (cron, CI)"),
+            top: int = typer.Option(10, help="drifted features listed, largest normed Wasserstein first")) -> None:
+    """The monitor stage's verdict: drift of features and predictions, live accuracy, and whether to retrain.
+
+    Run `dvc repro monitor` (or `make daily`) first; this reads what it wrote. With --check the exit
+    status is 1 when the retrain rule fires, with the reason on one line, else 0."""
+    from stockcast.tables import read_json
+
+    try:
+        report = read_json(metrics)
+        drift, live, test, retrain = (report[k] for k in ("drift", "live", "test", "retrain"))
+    except StockcastError as err:
+        _fail(err)
+    except KeyError as err:
+        _fail(StockcastError(f"{metrics}: missing key {err}; rerun the monitor stage (`dvc repro monitor`)"))
+    console.print(f"drift: {drift['features_drifted']} of {len(report['features'])} features ({drift['method']}), "
+                  f"current {drift['current_from']}..{drift['current_to']}; prediction drifted: "
+                  f"{report['prediction']['drifted']}", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"live accuracy {live['accuracy']:.4f} [{live['accuracy_low']:.4f}, {live['accuracy_high']:.4f}] "
+                  f"on {live['n']} predictions; test {test['accuracy']:.4f} [{test['accuracy_low']:.4f}, "
+                  f"{test['accuracy_high']:.4f}]", markup=False, highlight=False, soft_wrap=True)
+    worst = sorted(((name, row) for name, row in report["features"].items() if row["drifted"]),
+                   key=lambda item: -(item[1]["wasserstein"] or 0))[:top]
+    if worst:
+        table = Table("feature", "normed wasserstein", "psi", "ks p", title="drifted features")
+        for name, row in worst:
+            table.add_row(name, f"{row['wasserstein']:.3f}", f"{row['psi']:.3f}", f"{row['ks_p']:.2g}")
+        console.print(table)
+    verdict = f"retrain: {retrain['reasons']}" if retrain["fires"] else "keep the model: no retrain rule fires"
+    console.print(verdict, markup=False, highlight=False, soft_wrap=True)
+    if check and retrain["fires"]:
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":
