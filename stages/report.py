@@ -19,7 +19,7 @@ from stockcast.errors import exit_on_error
 from stockcast.params import load_section
 from stockcast.report import (accuracy_by_year_plot, calibration_plot, capacity_plot, confusion_plot,
                               correlation_plot, coverage_rows, drawdown_plot, equity_plot, experiment_rows, ic_plot,
-                              importance_plot, model_rows, read_importance, render, roc_plot)
+                              importance_plot, model_rows, monitor_rows, read_importance, render, roc_plot)
 from stockcast.tables import read_json
 
 OUT = Path("reports/index.html")
@@ -57,6 +57,8 @@ def main() -> None:
                        "strategy": walkforward["test"], "benchmark": walkforward["benchmark"]},
                    "Walk-forward folds": {f"fold {r['fold']}": r for r in
                                           pl.read_csv("plots/walkforward_folds.csv").to_dicts()}}
+    comparisons |= monitor_rows(read_json("metrics/monitor.json"), pl.read_csv("plots/monitor_drift.csv"),
+                                pl.read_csv("plots/monitor_importance.csv"))
     if len(sys.argv) > 2:
         comparisons["Experiments (dvc exp show)"] = experiment_rows(json.loads(Path(sys.argv[2]).read_text()))
     scores, backtest, quality = (read_json(f"data/{f}.json") for f in ("predictions/scores", "backtest/summary",

@@ -157,6 +157,28 @@ def read_importance(path: Path) -> dict[str, float]:
     return {str(k): float(v) for k, v in data.items()}
 
 
+def monitor_rows(report: dict[str, Any], drift: pl.DataFrame, importance: pl.DataFrame, top: int = 10
+                 ) -> dict[str, dict[str, dict[str, Any]]]:
+    """The monitor's tables: its verdict, the most drifted features and the features the model leans on
+    most now (permutation importance), beside the reference's."""
+    live, test, d = report["live"], report["test"], report["drift"]
+    verdict = {"verdict": {
+        "features drifted": f"{d['features_drifted']} of {len(report['features'])} ({d['method']})",
+        "current sessions": f"{d['current_from']} .. {d['current_to']}",
+        "prediction drifted": report["prediction"]["drifted"],
+        "live accuracy [95%]": f"{live['accuracy']:.4f} [{live['accuracy_low']:.4f}, {live['accuracy_high']:.4f}] "
+                               f"on {live['n']}",
+        "test accuracy [95%]": f"{test['accuracy']:.4f} [{test['accuracy_low']:.4f}, {test['accuracy_high']:.4f}]",
+        "retrain": report["retrain"]["reasons"] or "no rule fires"}}
+    worst = drift.sort("wasserstein", descending=True, nulls_last=True).head(top)
+    leaned = importance.sort("current", descending=True, nulls_last=True).head(top)
+    return {"Monitor: verdict": verdict,
+            "Monitor: most drifted features (normed Wasserstein against the training reference)":
+                {r.pop("feature"): r for r in worst.to_dicts()},
+            "Monitor: permutation importance now and on the reference (rise in log loss)":
+                {r.pop("feature"): r for r in leaned.to_dicts()}}
+
+
 def model_rows(name: str, config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The trained model's best validation scores (its verified models/<name>/config.json); only the
     model the stage declares as a dep, so the page never shows a stale folder left from another run."""
