@@ -6,7 +6,7 @@ PYTHON ?= python3
 export DVC_NO_ANALYTICS := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup run test deps mutation tensorboard pr-report clean
+.PHONY: setup run test daily deps mutation tensorboard pr-report clean
 
 setup: $(VENV)/.installed
 
@@ -23,6 +23,11 @@ run: setup
 
 test: setup
 	pytest
+
+# The daily loop: new bars -> every stage but train -> tomorrow's signals and the monitor's verdict;
+# exits 1 when the retrain rule fires (then `dvc repro` retrains). docs/monitoring.md has the cron line.
+daily: setup
+	bash tools/daily.sh
 
 # Rewrite each stage's code deps in dvc.yaml from its import closure (tests/test_stage_deps.py checks them).
 deps: setup
