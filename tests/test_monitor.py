@@ -76,6 +76,10 @@ def test_each_statistic_is_its_definition():
     assert got["wasserstein"] == pytest.approx(stats.wasserstein_distance(reference, current) / reference.std(),
                                                rel=1e-9)
     assert got["drifted"] is (got["wasserstein"] > 0.1)
+    big_r, big_c = rng.normal(0, 1, 20_000), rng.normal(0.02, 1, 12_000)  # scipy's asymptotic KS beyond 10,000
+    big = column_drift(big_r, big_c, params)
+    assert big["ks_p"] == pytest.approx(stats.ks_2samp(big_r, big_c).pvalue, rel=1e-9)
+    assert big["wasserstein"] == pytest.approx(stats.wasserstein_distance(big_r, big_c) / big_r.std(), rel=1e-9)
     empty_bin = column_drift(np.arange(100.0), np.full(50, 5.0), MonitorParams(method="psi"))
     assert np.isfinite(empty_bin["psi"]) and empty_bin["drifted"]  # shares floored at 0.0001, not log(0)
 
