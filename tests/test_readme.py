@@ -44,6 +44,8 @@ COVERED = {
         "tests/test_pipeline.py (test_the_registry_serves_the_trained_model_by_name, from the local clone)",
     """python -c "import dvc.api; print(dvc.api.artifacts_show('lstm'))\"""":
         "tests/test_pipeline.py (test_the_registry_serves_the_trained_model_by_name)",
+    "make daily": "tests/test_daily.py (tools/daily.sh, which it runs, with one new session on the sample)",
+    "stockcast monitor --check": "tests/test_monitor.py (through typer's CliRunner, exit 0 and 1)",
     "dvc repro predict": "tests/test_predict.py (the stage in a trained project)",
     "stockcast serve models/lstm --port 8000": "tests/test_serve.py (the command in a subprocess, a free port)",
     "curl -s http://127.0.0.1:8000/health/ready": "tests/test_serve.py (the same request through httpx)",
