@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import cache
 
 import numpy as np
 import polars as pl
@@ -18,7 +19,6 @@ from stockcast.data.universe import read_universe_file, universe_of
 from stockcast.errors import StockcastError
 
 DAYS = [date(2021, 1, 4) + timedelta(i) for i in range(5)]
-NO_UNIVERSE = universe_of(pl.Series(["A", "B", "C"]), None)[0]
 
 
 def _bars(opens: dict[str, list[float]], closes: dict[str, list[float]], volume: float = 1e6) -> pl.DataFrame:
@@ -27,26 +27,35 @@ def _bars(opens: dict[str, list[float]], closes: dict[str, list[float]], volume:
                                     "volume": volume}) for t in opens])
 
 
-TOY = _bars({"A": [10, 11, 12, 13, 14], "B": [20, 19, 18, 20, 21], "C": [5, 5, 6, 6, 5]},
-            {"A": [10.5, 11.5, 12.5, 13.5, 14.5], "B": [19.5, 18.5, 19, 20.5, 21], "C": [5, 5.5, 6, 5.5, 5]})
+# The shared toy market and universe are built on first use, not at import: polars' thread pool
+# started while the tests are imported deadlocks the processes a mutation run forks from that import.
+@cache
+def toy() -> pl.DataFrame:
+    return _bars({"A": [10, 11, 12, 13, 14], "B": [20, 19, 18, 20, 21], "C": [5, 5, 6, 6, 5]},
+                 {"A": [10.5, 11.5, 12.5, 13.5, 14.5], "B": [19.5, 18.5, 19, 20.5, 21], "C": [5, 5.5, 6, 5.5, 5]})
+
+
+@cache
+def no_universe() -> pl.DataFrame:
+    return universe_of(pl.Series(["A", "B", "C"]), None)[0]
 
 
 def test_next_open_earns_open_to_open_from_the_session_after_the_signal():
-    held = holding_returns(TOY, "next_open", NO_UNIVERSE).filter(pl.col("ticker") == "A")
+    held = holding_returns(toy(), "next_open", no_universe()).filter(pl.col("ticker") == "A")
     # the signal of day 0 fills at the open of day 1 (11) and is held to the open of day 2 (12)
     np.testing.assert_allclose(held["hold_return"].to_list()[:3], [12 / 11 - 1, 13 / 12 - 1, 14 / 13 - 1])
     assert held["hold_return"].to_list()[3:] == [None, None] and held["fill_price"][0] == 11
-    close = holding_returns(TOY, "same_close", NO_UNIVERSE).filter(pl.col("ticker") == "B")["hold_return"]
+    close = holding_returns(toy(), "same_close", no_universe()).filter(pl.col("ticker") == "B")["hold_return"]
     np.testing.assert_allclose(close.to_list()[:2], [18.5 / 19.5 - 1, 19 / 18.5 - 1])
-    later = holding_returns(TOY, "next_close", NO_UNIVERSE).filter(pl.col("ticker") == "C")["hold_return"]
+    later = holding_returns(toy(), "next_close", no_universe()).filter(pl.col("ticker") == "C")["hold_return"]
     np.testing.assert_allclose(later.to_list()[:2], [6 / 5.5 - 1, 5.5 / 6 - 1])
 
 
 def test_a_three_ticker_long_flat_book_filled_at_the_next_open_matches_a_hand_computation():
     prob = {"A": [0.9, 0.9, 0.1], "B": [0.9, 0.1, 0.1], "C": [0.1, 0.1, 0.1]}
     predictions = pl.concat([pl.DataFrame({"ticker": t, "date": DAYS[:3], "prob": p}) for t, p in prob.items()])
-    held = holding_returns(TOY, "next_open", NO_UNIVERSE, window=1)
-    frame = tradable_predictions(predictions, held, NO_UNIVERSE, 0.0, 0.0)
+    held = holding_returns(toy(), "next_open", no_universe(), window=1)
+    frame = tradable_predictions(predictions, held, no_universe(), 0.0, 0.0)
     out = run(frame, [Strategy("long_flat", threshold=0.5)], Costs(0.001))["long_flat"]
     a0, b0 = 12 / 11 - 1, 18 / 19 - 1
     gross0 = (a0 + b0) / 3
@@ -150,21 +159,21 @@ def test_the_halving_capital_is_interpolated_in_log_capital():
 def test_a_ticker_trades_only_inside_its_listing_window_and_takes_its_delisting_return(tmp_path):
     path = tmp_path / "universe.csv"
     path.write_text("ticker,listed,delisted,delisting_return\nA,2021-01-05,2021-01-07,-0.5\n")
-    universe, missing = universe_of(TOY["ticker"], read_universe_file(path))
+    universe, missing = universe_of(toy()["ticker"], read_universe_file(path))
     assert missing == ["B", "C"] and universe.filter(pl.col("ticker") == "B")["sector"][0] == "unknown"
-    held = holding_returns(TOY, "same_close", universe).filter(pl.col("ticker") == "A")
+    held = holding_returns(toy(), "same_close", universe).filter(pl.col("ticker") == "A")
     assert held["date"].to_list() == DAYS[1:4]
     np.testing.assert_allclose(held["hold_return"].to_list(), [12.5 / 11.5 - 1, 13.5 / 12.5 - 1, -0.5])
-    opened = holding_returns(TOY, "next_open", universe).filter(pl.col("ticker") == "A")["hold_return"].to_list()
+    opened = holding_returns(toy(), "next_open", universe).filter(pl.col("ticker") == "A")["hold_return"].to_list()
     np.testing.assert_allclose(opened[:2], [13 / 12 - 1, 13.5 * 0.5 / 13 - 1])  # last open to the delisted value
     assert opened[2] is None
 
 
 def test_an_illiquid_or_cheap_cell_is_not_tradable():
-    held = holding_returns(TOY.with_columns(volume=pl.when(pl.col("ticker") == "C").then(1.0).otherwise(1e6)),
-                           "same_close", NO_UNIVERSE, window=2)
-    predictions = TOY.select("ticker", "date", prob=pl.lit(0.9))
-    frame = tradable_predictions(predictions, held, NO_UNIVERSE, min_price=6.0, min_dollar_volume=1e5)
+    held = holding_returns(toy().with_columns(volume=pl.when(pl.col("ticker") == "C").then(1.0).otherwise(1e6)),
+                           "same_close", no_universe(), window=2)
+    predictions = toy().select("ticker", "date", prob=pl.lit(0.9))
+    frame = tradable_predictions(predictions, held, no_universe(), min_price=6.0, min_dollar_volume=1e5)
     ok = frame.filter(pl.col("hold_return").is_not_null())
     assert set(ok["ticker"]) == {"A", "B"} and ok.filter(pl.col("ticker") == "A")["date"].min() == DAYS[1]
 
