@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from stockcast.data.calendar import last_completed_session
-from stockcast.data.quality import RULES, check
+from stockcast.data.quality import RULES, check, headline
 from stockcast.data.synthetic import generate
 from stockcast.errors import StockcastError
 from stockcast.params import QualityParams, parse_section
@@ -90,6 +90,16 @@ def test_real_extreme_moves_are_kept_and_reported(sample_result):
     assert sample_result.report["by_rule"]["extreme_move"] == 0
 
 
+def test_headline_metrics_are_the_reports_totals_on_the_sample(sample_result):
+    """metrics/quality.json: counts, tickers dropped (FB), MSFT's 2 missing sessions, warnings in total (3
+    extreme moves + 2 missing sessions), rows per deciding rule and per rule broken (the 3 warned extreme moves)."""
+    deciding = dict.fromkeys(RULES, 0) | {"zero_volume": 3, "stale_price": 215, "short_history": 196}
+    assert headline(sample_result.report) == {
+        "rows_in": 39_329, "rows_clean": 38_915, "rows_quarantined": 414, "tickers_in": 9, "tickers_kept": 8,
+        "ohlc_rounded": 0, "tickers_dropped": 1, "missing_sessions": 2, "splits_found": 0, "warned": 5,
+        "quarantined": deciding, "broken": deciding | {"extreme_move": 3}}
+
+
 def test_report_keeps_the_keys_the_report_stage_reads(sample_result):
     report = sample_result.report
     assert {"rows_in", "rows_clean", "rows_quarantined", "by_rule", "tickers_kept", "tickers_dropped",
@@ -116,6 +126,7 @@ def test_unadjusted_splits_are_detected_and_restated(doctored):
     raw = doctored.filter(pl.col("ticker") == "AAPL").row(0, named=True)
     assert first["close"] == pytest.approx(raw["close"] / 4) and first["volume"] == raw["volume"] * 4
     assert result.report["splits"] == {"handling": "adjust", "found": 2, "tickers": 1}
+    assert headline(result.report)["splits_found"] == 2
 
 
 def test_unadjusted_splits_can_quarantine_the_ticker(doctored):
