@@ -11,8 +11,8 @@ from polars.testing import assert_frame_equal
 from stockcast.errors import StockcastError
 from stockcast.features import compute, feature_set
 from stockcast.features.bars import Bars, divide
-from stockcast.features.docs import render
-from stockcast.features.registry import FAMILIES, all_features
+from stockcast.features.docs import _row, render, write
+from stockcast.features.registry import FAMILIES, Feature, all_features
 from stockcast.params import load_section, parse_section
 
 from .conftest import ROOT, random_bars
@@ -137,3 +137,14 @@ def test_basic_set_values_are_unchanged():
 def test_features_doc_is_current():
     """docs/features.md is what `stockcast features-doc` writes today; rerun it after changing a feature."""
     assert (ROOT / "docs" / "features.md").read_text() == render()
+
+
+def test_features_doc_is_written_into_a_new_folder_and_rewritten_in_place(tmp_path):
+    page = tmp_path / "new" / "docs" / "features.md"
+    assert write(page) == page and write(page) == page  # the folder is made once, then reused
+    assert page.read_text() == (ROOT / "docs" / "features.md").read_text()
+
+
+def test_a_pipe_in_a_definition_cannot_break_the_markdown_table():
+    planted = Feature("planted", "price", 2, "max(a|b)", True, ("basic", "seed95"), lambda b: b.close)
+    assert _row(planted) == "| `planted` | basic, seed95 | 2 | yes | max(a\\|b) |"
