@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from stockcast.backtest.capacity import capacity_table, halving_capital
-from stockcast.backtest.engine import (Capacity, Costs, Strategy, backtest, run, simulate, simulate_capped,
+from stockcast.backtest.engine import (Capacity, Costs, Strategy, backtest, backtest_grid, run, simulate, simulate_capped,
                                        trade)
 from stockcast.backtest.fills import holding_returns, tradable_predictions
 from stockcast.backtest.grid import to_grid
@@ -237,3 +237,54 @@ def test_params_accept_exactly_the_fills_the_engine_knows():
     from stockcast.params import BacktestParams
 
     assert get_args(BacktestParams.model_fields["fill"].annotation) == FILLS
+
+
+def test_the_capped_book_compounds_equity_caps_both_sides_and_pays_borrow_on_shorts_only():
+    """A hand computation of the participation cap over three sessions. B trades at most 10% of $100k a day
+    = 0.1 of a $100k book, i.e. 0.1 / equity of the book as equity moves; A is never capped. Borrow is paid
+    on the short side only (A's fee would show if longs paid), cost on the traded value."""
+    target = np.array([[0.5, -0.5], [0.5, -0.5], [0.5, 0.5]])
+    returns = np.array([[0.02, -0.01], [0.0, 0.0], [0.0, 0.0]])
+    volume = np.array([[1e7, 1e5]] * 3)
+    borrow, cost = np.array([0.0001, 0.0002]), 0.001
+    book = simulate_capped(target, returns, borrow, cost, volume, Capacity(1e5, 0.1))
+    # session 0: B sells 0.1 of the 0.5 it wants; the book earns 0.5 * 2% + (-0.1) * (-1%)
+    gross0, turnover0, fee0 = 0.5 * 0.02 + 0.1 * 0.01, 0.6, 0.1 * 0.0002
+    equity1 = 1 + gross0 - cost * turnover0 - fee0
+    drifted = np.array([0.5 * 1.02, -0.1 * 0.99]) / (1 + gross0)
+    # session 1: A back to 0.5, B sells 0.1 / equity1 more
+    b1 = drifted[1] - 0.1 / equity1
+    turnover1, fee1 = (drifted[0] - 0.5) + 0.1 / equity1, -b1 * 0.0002
+    equity2 = equity1 * (1 - cost * turnover1 - fee1)
+    # session 2: B buys 0.1 / equity2 towards +0.5, and is still short
+    b2 = b1 + 0.1 / equity2
+    assert b2 < 0
+    np.testing.assert_allclose(book.weights, [[0.5, -0.1], [0.5, b1], [0.5, b2]], rtol=1e-12)
+    np.testing.assert_allclose(book.gross, [gross0, 0, 0], atol=1e-15)
+    np.testing.assert_allclose(book.turnover, [turnover0, turnover1, 0.1 / equity2], rtol=1e-12)
+    np.testing.assert_allclose(book.borrow, [fee0, fee1, -b2 * 0.0002], rtol=1e-12)
+
+
+def test_a_capped_book_wiped_out_starts_again_from_nothing():
+    """A session that loses the whole book (gross -100%) leaves nothing to drift: the next session's
+    book is a fresh trade towards the target, never 0 / 0."""
+    target, returns = np.array([[1.0], [1.0]]), np.array([[-1.0], [0.0]])
+    book = simulate_capped(target, returns, np.zeros(1), 0.0, np.array([[1e9], [1e9]]), Capacity(1e3, 0.1))
+    np.testing.assert_array_equal(book.weights, [[1.0], [1.0]])
+    np.testing.assert_array_equal(book.turnover, [1.0, 1.0])
+
+
+def test_capacity_reaches_every_entry_point_of_the_backtest():
+    """run, backtest and backtest_grid all trade under the participation cap they are given."""
+    market = _edge_market("intraday", days=120, names=10)
+    universe = universe_of(market["ticker"], None)[0]
+    frame = tradable_predictions(market.select("ticker", "date", "prob"),
+                                 holding_returns(market.drop("prob"), "next_open", universe), universe, 0.0, 0.0)
+    strategy, costs, huge = Strategy("long_short", top_k=3), Costs(0.001), Capacity(1e10, 0.01)
+    free = backtest(frame, [strategy], costs)
+    capped = trade(free.grid, strategy, costs, huge)
+    assert not np.allclose(capped.weights, free.books["long_short"].weights)
+    for result in (backtest(frame, [strategy], costs, huge), backtest_grid(free.grid, [strategy], costs, huge)):
+        np.testing.assert_array_equal(result.books["long_short"].weights, capped.weights)
+    assert run(frame, [strategy], costs, huge)["long_short"].equals(backtest(frame, [strategy], costs, huge).daily[
+        "long_short"])
