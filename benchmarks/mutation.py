@@ -89,6 +89,27 @@ process_isolation = "forkserver"
         f.write(section)
 
 
+# Collects a shard's tests, then exits 3 if polars' thread pool (threads "polars-0", ...) is running.
+POOL_CHECK = """
+import glob, re, sys, pytest
+pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", *sys.argv[1:]])
+threads = {open(p).read().strip() for p in glob.glob("/proc/self/task/*/comm")}
+sys.exit(3 if any(re.fullmatch(r"polars-\\d+", t) for t in threads) else 0)
+"""
+
+
+def pool_started_at_import(project: Path, tests: list[str], env: dict[str, str]) -> list[str]:
+    """The test files whose import starts polars' thread pool. mutmut forks every mutant's run from a
+    process that has imported the tests, and a forked child waits forever on a pool whose threads
+    stayed in the parent: one such file hangs the whole shard, so it is refused before the run."""
+    if not Path("/proc/self/task").is_dir():
+        return []
+    run = lambda files: subprocess.run([sys.executable, "-c", POOL_CHECK, *files], cwd=project,  # noqa: E731
+                                       env=env | {"PYTHONPATH": str(project / "src")}, capture_output=True,
+                                       check=False).returncode == 3
+    return [t for t in tests if run([t])] if run(tests) else []
+
+
 def exit_codes(project: Path) -> dict[str, int]:
     """Every mutant's exit code, from the .meta files mutmut leaves beside each mutated file."""
     codes: dict[str, int] = {}
@@ -158,6 +179,9 @@ def run_shard(name: str, max_children: int) -> dict:
                             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
         env.pop("PYTHONPATH", None)
         start = time.perf_counter()
+        if blocking := pool_started_at_import(project, tests, env):
+            return {"shard": name, "error": "these test files start polars' thread pool at import (build shared "
+                    f"frames on first use instead): {', '.join(blocking)}", "wall_s": 0.0}
         done = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children)],
                               cwd=project, env=env, capture_output=True, text=True, check=False)
         wall = time.perf_counter() - start

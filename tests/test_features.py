@@ -1,5 +1,6 @@
 """The feature registry: sets, families, names, lookbacks, params and the generated docs page."""
 
+import warnings
 from collections import Counter
 
 import numpy as np
@@ -9,9 +10,9 @@ from polars.testing import assert_frame_equal
 
 from stockcast.errors import StockcastError
 from stockcast.features import compute, feature_set
-from stockcast.features.bars import Bars
-from stockcast.features.docs import render
-from stockcast.features.registry import FAMILIES, all_features
+from stockcast.features.bars import Bars, divide
+from stockcast.features.docs import _row, render, write
+from stockcast.features.registry import FAMILIES, Feature, all_features
 from stockcast.params import load_section, parse_section
 
 from .conftest import ROOT, random_bars
@@ -64,8 +65,23 @@ def test_unknown_set_or_family_is_a_one_line_error_that_suggests():
         feature_set("seed96")
     with pytest.raises(StockcastError, match=r"unknown family 'volumes' \(did you mean 'volume'\?"):
         feature_set("seed95", ["volumes"])
-    with pytest.raises(StockcastError, match=r"set 'basic' has no feature in \['pattern'\]"):
+    with pytest.raises(StockcastError, match=r"set 'basic' has no feature in \['pattern'\] "
+                                             r"\(its families: price, technical, volatility, volume\)$"):
         feature_set("basic", ["pattern"])
+
+
+def test_a_name_with_no_near_match_lists_every_known_one_and_guesses_none():
+    with pytest.raises(StockcastError, match=r"unknown set 'zzzz' \(known: basic, seed95, alpha158, talib\)$"):
+        feature_set("zzzz")
+    with pytest.raises(StockcastError, match=r"unknown family 'qqqq' \(known: price, technical, volume, momentum, "
+                                             r"volatility, pattern, kbar, rolling\)$"):
+        feature_set("seed95", ["qqqq"])
+
+
+def test_manifest_entry_is_everything_but_the_function():
+    """The features stage writes describe() into the manifest that train and serve read back."""
+    assert feature_set("basic")[0].describe() == {"name": "logret_1", "family": "price", "lookback": 1,
+                                                  "definition": "log(close_t / close_(t-1))", "unitless": True}
 
 
 def test_families_param_is_validated_against_the_registry():
@@ -80,6 +96,14 @@ def test_default_features_fit_inside_the_default_embargo():
     features, split = load_section("features", ROOT / "params.yaml"), load_section("split", ROOT / "params.yaml")
     lookback = max(f.lookback for f in feature_set(features.set, features.families))
     assert split.embargo_days >= split.horizon + lookback
+
+
+def test_divide_gives_the_stated_value_where_the_denominator_is_zero_and_never_warns():
+    """A flat window (no range, no spread, no volume) has a stated value, not NaN or inf."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = divide(np.array([3.0, 0.0, 2.0, 1.0]), np.array([2.0, 0.0, 0.0, 1.0]), 0.5)
+    np.testing.assert_array_equal(got, [1.5, 0.5, 0.5, 1.0])
 
 
 def test_lookback_is_exactly_the_warm_up():
@@ -113,3 +137,14 @@ def test_basic_set_values_are_unchanged():
 def test_features_doc_is_current():
     """docs/features.md is what `stockcast features-doc` writes today; rerun it after changing a feature."""
     assert (ROOT / "docs" / "features.md").read_text() == render()
+
+
+def test_features_doc_is_written_into_a_new_folder_and_rewritten_in_place(tmp_path):
+    page = tmp_path / "new" / "docs" / "features.md"
+    assert write(page) == page and write(page) == page  # the folder is made once, then reused
+    assert page.read_text() == (ROOT / "docs" / "features.md").read_text()
+
+
+def test_a_pipe_in_a_definition_cannot_break_the_markdown_table():
+    planted = Feature("planted", "price", 2, "max(a|b)", True, ("basic", "seed95"), lambda b: b.close)
+    assert _row(planted) == "| `planted` | basic, seed95 | 2 | yes | max(a\\|b) |"

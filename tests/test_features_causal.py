@@ -1,15 +1,17 @@
 """Features at (ticker, t) depend on that ticker's rows up to t only, and are never inf."""
 
+import warnings
 from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from stockcast.features import compute
-from stockcast.features.registry import all_features
+from stockcast.features.registry import Feature, all_features
 from stockcast.schemas import features_schema, validate
 
 from .conftest import random_bars
@@ -83,3 +85,55 @@ def _bars(ticker: str, open_, high, low, close, volume) -> pl.DataFrame:
         "open": open_, "high": high, "low": low, "close": close,
         "volume": pl.Series(volume, dtype=pl.Int64), "adj_close": pl.Series([None] * n, dtype=pl.Float64),
     })
+
+
+def _market(days: dict[str, list[date]]) -> pl.DataFrame:
+    """Random bars on the given dates of each ticker, in the order given."""
+    return pl.concat(random_bars({ticker: len(d)}, seed=i).with_columns(date=pl.Series(d, dtype=pl.Date))
+                     for i, (ticker, d) in enumerate(days.items()))
+
+
+def _days(first: date, n: int, step: int = 1) -> list[date]:
+    return [first + timedelta(days=step * i) for i in range(n)]
+
+
+
+JAN, MAR = date(2001, 1, 1), date(2001, 3, 1)
+
+
+def _unsorted(order: str) -> pl.DataFrame:
+    """Rows sorted by (ticker, date) but for one place, of the kinds an order check can miss."""
+    rows = _market({"AAA": _days(JAN, 12), "BBB": _days(JAN, 12)})
+    return {
+        "first_two_rows_swapped": lambda: pl.concat([rows[1], rows[0], rows[2:]]),
+        "two_rows_swapped_inside_a_ticker": lambda: pl.concat([rows[:2], rows[3], rows[2], rows[4:]]),
+        "tickers_descending_dates_rising": lambda: _market({"BBB": _days(JAN, 12), "AAA": _days(MAR, 12)}),
+        "a_one_row_ticker_out_of_place": lambda: _market({"AAA": _days(JAN, 12), "CCC": [MAR],
+                                                          "BBB": _days(JAN, 12)}),
+        "tickers_alternating_by_date": lambda: _market({"AAA": _days(JAN, 12, 2),
+                                                        "BBB": _days(JAN + timedelta(1), 12, 2)}).sort("date"),
+    }[order]()
+
+
+@pytest.mark.parametrize("order", ["first_two_rows_swapped", "two_rows_swapped_inside_a_ticker",
+                                   "tickers_descending_dates_rising", "a_one_row_ticker_out_of_place",
+                                   "tickers_alternating_by_date"])
+def test_rows_in_any_order_give_the_table_of_the_sorted_rows(order: str):
+    """compute sorts the rows by (ticker, date) unless they already are: a window over rows out of
+    order would read a later session as an earlier one, and the table would come back unsorted."""
+    bars = _unsorted(order)
+    assert not bars.equals(bars.sort("ticker", "date"))
+    assert_frame_equal(compute(bars, FEATURES), compute(bars.sort("ticker", "date"), FEATURES), check_exact=True)
+
+
+def test_non_finite_values_become_null_silently_and_the_warm_up_is_null():
+    """A planted feature with lookback 3 that divides by zero: its inf and -inf rows and its first 3 rows are
+    null in the table, and computing it raises no floating-point warning."""
+    def planted(b):
+        return np.array([1.0, 1.0, -1.0, 1.0, 1.0, 2.0, -1.0, 3.0]) / np.array([0, 1, 0, 1, 0, 1, 0, 1])
+
+    feature = Feature("planted", "price", 3, "1/0, 1, -1/0, 1, 1/0, 2, -1/0, 3", True, ("basic",), planted)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table = compute(random_bars({"AAA": 8}, seed=9), [feature])
+    assert table["planted"].to_list() == [None, None, None, 1.0, None, 2.0, None, 3.0]

@@ -202,9 +202,10 @@ def bars() -> pl.DataFrame:
                              for c in ("open", "high", "low"))
 
 
-@pytest.fixture(scope="module")
-def ours(bars: pl.DataFrame) -> pl.DataFrame:
-    return compute(bars, feature_set("seed95"))
+def ours(bars: pl.DataFrame, name: str) -> pl.DataFrame:
+    """Only the feature under test, computed inside the test (not in a shared fixture), so a mutation
+    tool that runs the tests reaching a function finds the test that checks it."""
+    return compute(bars, [f for f in feature_set("seed95") if f.name == name])
 
 
 def test_every_seed95_feature_has_an_expected_value():
@@ -212,13 +213,14 @@ def test_every_seed95_feature_has_an_expected_value():
 
 
 @pytest.mark.parametrize("name", list(EXPECTED))
-def test_seed95_feature_values(name: str, bars: pl.DataFrame, ours: pl.DataFrame):
+def test_seed95_feature_values(name: str, bars: pl.DataFrame):
     """Rule: each feature is its written definition, value by value, with the same warm-up."""
+    table = ours(bars, name)
     for (ticker,), rows in bars.sort("ticker", "date").partition_by("ticker", as_dict=True).items():
         arrays = [rows[c].cast(pl.Float64).to_numpy() for c in ("open", "high", "low", "close", "volume")]
         with np.errstate(all="ignore"):
             expected = np.asarray(EXPECTED[name](*arrays), dtype=float)
-        got = ours.filter(pl.col("ticker") == ticker)[name].to_numpy().astype(float)
+        got = table.filter(pl.col("ticker") == ticker)[name].to_numpy().astype(float)
         assert np.array_equal(np.isnan(got), np.isnan(expected)), (ticker, name, "warm-up or NaN differs")
         ok = ~np.isnan(expected)
         assert ok.sum() >= 30, (ticker, name, "too few values to pin")

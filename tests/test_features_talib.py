@@ -33,18 +33,21 @@ REFERENCE = {  # name -> (TA-Lib function, inputs, parameters, output index), ca
 }
 
 
-@pytest.fixture(scope="module")
-def ours(sample: pl.DataFrame) -> pl.DataFrame:
-    return compute(sample.sample(fraction=1.0, shuffle=True, seed=0), feature_set("talib"))  # any row order
+def ours(sample: pl.DataFrame, name: str) -> pl.DataFrame:
+    """Only the indicator under test, computed inside the test (not in a shared fixture), so a mutation
+    tool that runs the tests reaching a function finds the test that checks it. Rows in any order."""
+    shuffled = sample.sample(fraction=1.0, shuffle=True, seed=0)
+    return compute(shuffled, [f for f in feature_set("talib") if f.name == name])
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCE))
-def test_talib_indicators_match_reference(name: str, sample: pl.DataFrame, ours: pl.DataFrame):
+def test_talib_indicators_match_reference(name: str, sample: pl.DataFrame):
+    table = ours(sample, name)
     for ticker, bars in sample.sort("ticker", "date").partition_by("ticker", as_dict=True).items():
         function, inputs, params, output = REFERENCE[name]
         expected = getattr(talib, function)(*(bars[c].cast(pl.Float64).to_numpy() for c in inputs), **params)
         expected = expected if output is None else expected[output]
-        got = ours.filter(pl.col("ticker") == ticker[0])[name].to_numpy()  # null -> NaN
+        got = table.filter(pl.col("ticker") == ticker[0])[name].to_numpy()  # null -> NaN
         assert np.array_equal(np.isnan(got), ~np.isfinite(expected)), (ticker, name, "warm-up or null differs")
         ok = np.isfinite(expected)
         np.testing.assert_allclose(got[ok], expected[ok], rtol=1e-6, atol=0, err_msg=f"{ticker} {name}")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import cache
 
 import numpy as np
 import polars as pl
 import pytest
 
 from stockcast.backtest.capacity import capacity_table, halving_capital
-from stockcast.backtest.engine import (Capacity, Costs, Strategy, backtest, run, simulate, simulate_capped,
+from stockcast.backtest.engine import (Capacity, Costs, Strategy, backtest, backtest_grid, run, simulate, simulate_capped,
                                        trade)
 from stockcast.backtest.fills import holding_returns, tradable_predictions
 from stockcast.backtest.grid import to_grid
@@ -18,7 +19,6 @@ from stockcast.data.universe import read_universe_file, universe_of
 from stockcast.errors import StockcastError
 
 DAYS = [date(2021, 1, 4) + timedelta(i) for i in range(5)]
-NO_UNIVERSE = universe_of(pl.Series(["A", "B", "C"]), None)[0]
 
 
 def _bars(opens: dict[str, list[float]], closes: dict[str, list[float]], volume: float = 1e6) -> pl.DataFrame:
@@ -27,26 +27,35 @@ def _bars(opens: dict[str, list[float]], closes: dict[str, list[float]], volume:
                                     "volume": volume}) for t in opens])
 
 
-TOY = _bars({"A": [10, 11, 12, 13, 14], "B": [20, 19, 18, 20, 21], "C": [5, 5, 6, 6, 5]},
-            {"A": [10.5, 11.5, 12.5, 13.5, 14.5], "B": [19.5, 18.5, 19, 20.5, 21], "C": [5, 5.5, 6, 5.5, 5]})
+# The shared toy market and universe are built on first use, not at import: polars' thread pool
+# started while the tests are imported deadlocks the processes a mutation run forks from that import.
+@cache
+def toy() -> pl.DataFrame:
+    return _bars({"A": [10, 11, 12, 13, 14], "B": [20, 19, 18, 20, 21], "C": [5, 5, 6, 6, 5]},
+                 {"A": [10.5, 11.5, 12.5, 13.5, 14.5], "B": [19.5, 18.5, 19, 20.5, 21], "C": [5, 5.5, 6, 5.5, 5]})
+
+
+@cache
+def no_universe() -> pl.DataFrame:
+    return universe_of(pl.Series(["A", "B", "C"]), None)[0]
 
 
 def test_next_open_earns_open_to_open_from_the_session_after_the_signal():
-    held = holding_returns(TOY, "next_open", NO_UNIVERSE).filter(pl.col("ticker") == "A")
+    held = holding_returns(toy(), "next_open", no_universe()).filter(pl.col("ticker") == "A")
     # the signal of day 0 fills at the open of day 1 (11) and is held to the open of day 2 (12)
     np.testing.assert_allclose(held["hold_return"].to_list()[:3], [12 / 11 - 1, 13 / 12 - 1, 14 / 13 - 1])
     assert held["hold_return"].to_list()[3:] == [None, None] and held["fill_price"][0] == 11
-    close = holding_returns(TOY, "same_close", NO_UNIVERSE).filter(pl.col("ticker") == "B")["hold_return"]
+    close = holding_returns(toy(), "same_close", no_universe()).filter(pl.col("ticker") == "B")["hold_return"]
     np.testing.assert_allclose(close.to_list()[:2], [18.5 / 19.5 - 1, 19 / 18.5 - 1])
-    later = holding_returns(TOY, "next_close", NO_UNIVERSE).filter(pl.col("ticker") == "C")["hold_return"]
+    later = holding_returns(toy(), "next_close", no_universe()).filter(pl.col("ticker") == "C")["hold_return"]
     np.testing.assert_allclose(later.to_list()[:2], [6 / 5.5 - 1, 5.5 / 6 - 1])
 
 
 def test_a_three_ticker_long_flat_book_filled_at_the_next_open_matches_a_hand_computation():
     prob = {"A": [0.9, 0.9, 0.1], "B": [0.9, 0.1, 0.1], "C": [0.1, 0.1, 0.1]}
     predictions = pl.concat([pl.DataFrame({"ticker": t, "date": DAYS[:3], "prob": p}) for t, p in prob.items()])
-    held = holding_returns(TOY, "next_open", NO_UNIVERSE, window=1)
-    frame = tradable_predictions(predictions, held, NO_UNIVERSE, 0.0, 0.0)
+    held = holding_returns(toy(), "next_open", no_universe(), window=1)
+    frame = tradable_predictions(predictions, held, no_universe(), 0.0, 0.0)
     out = run(frame, [Strategy("long_flat", threshold=0.5)], Costs(0.001))["long_flat"]
     a0, b0 = 12 / 11 - 1, 18 / 19 - 1
     gross0 = (a0 + b0) / 3
@@ -150,21 +159,21 @@ def test_the_halving_capital_is_interpolated_in_log_capital():
 def test_a_ticker_trades_only_inside_its_listing_window_and_takes_its_delisting_return(tmp_path):
     path = tmp_path / "universe.csv"
     path.write_text("ticker,listed,delisted,delisting_return\nA,2021-01-05,2021-01-07,-0.5\n")
-    universe, missing = universe_of(TOY["ticker"], read_universe_file(path))
+    universe, missing = universe_of(toy()["ticker"], read_universe_file(path))
     assert missing == ["B", "C"] and universe.filter(pl.col("ticker") == "B")["sector"][0] == "unknown"
-    held = holding_returns(TOY, "same_close", universe).filter(pl.col("ticker") == "A")
+    held = holding_returns(toy(), "same_close", universe).filter(pl.col("ticker") == "A")
     assert held["date"].to_list() == DAYS[1:4]
     np.testing.assert_allclose(held["hold_return"].to_list(), [12.5 / 11.5 - 1, 13.5 / 12.5 - 1, -0.5])
-    opened = holding_returns(TOY, "next_open", universe).filter(pl.col("ticker") == "A")["hold_return"].to_list()
+    opened = holding_returns(toy(), "next_open", universe).filter(pl.col("ticker") == "A")["hold_return"].to_list()
     np.testing.assert_allclose(opened[:2], [13 / 12 - 1, 13.5 * 0.5 / 13 - 1])  # last open to the delisted value
     assert opened[2] is None
 
 
 def test_an_illiquid_or_cheap_cell_is_not_tradable():
-    held = holding_returns(TOY.with_columns(volume=pl.when(pl.col("ticker") == "C").then(1.0).otherwise(1e6)),
-                           "same_close", NO_UNIVERSE, window=2)
-    predictions = TOY.select("ticker", "date", prob=pl.lit(0.9))
-    frame = tradable_predictions(predictions, held, NO_UNIVERSE, min_price=6.0, min_dollar_volume=1e5)
+    held = holding_returns(toy().with_columns(volume=pl.when(pl.col("ticker") == "C").then(1.0).otherwise(1e6)),
+                           "same_close", no_universe(), window=2)
+    predictions = toy().select("ticker", "date", prob=pl.lit(0.9))
+    frame = tradable_predictions(predictions, held, no_universe(), min_price=6.0, min_dollar_volume=1e5)
     ok = frame.filter(pl.col("hold_return").is_not_null())
     assert set(ok["ticker"]) == {"A", "B"} and ok.filter(pl.col("ticker") == "A")["date"].min() == DAYS[1]
 
@@ -228,3 +237,54 @@ def test_params_accept_exactly_the_fills_the_engine_knows():
     from stockcast.params import BacktestParams
 
     assert get_args(BacktestParams.model_fields["fill"].annotation) == FILLS
+
+
+def test_the_capped_book_compounds_equity_caps_both_sides_and_pays_borrow_on_shorts_only():
+    """A hand computation of the participation cap over three sessions. B trades at most 10% of $100k a day
+    = 0.1 of a $100k book, i.e. 0.1 / equity of the book as equity moves; A is never capped. Borrow is paid
+    on the short side only (A's fee would show if longs paid), cost on the traded value."""
+    target = np.array([[0.5, -0.5], [0.5, -0.5], [0.5, 0.5]])
+    returns = np.array([[0.02, -0.01], [0.0, 0.0], [0.0, 0.0]])
+    volume = np.array([[1e7, 1e5]] * 3)
+    borrow, cost = np.array([0.0001, 0.0002]), 0.001
+    book = simulate_capped(target, returns, borrow, cost, volume, Capacity(1e5, 0.1))
+    # session 0: B sells 0.1 of the 0.5 it wants; the book earns 0.5 * 2% + (-0.1) * (-1%)
+    gross0, turnover0, fee0 = 0.5 * 0.02 + 0.1 * 0.01, 0.6, 0.1 * 0.0002
+    equity1 = 1 + gross0 - cost * turnover0 - fee0
+    drifted = np.array([0.5 * 1.02, -0.1 * 0.99]) / (1 + gross0)
+    # session 1: A back to 0.5, B sells 0.1 / equity1 more
+    b1 = drifted[1] - 0.1 / equity1
+    turnover1, fee1 = (drifted[0] - 0.5) + 0.1 / equity1, -b1 * 0.0002
+    equity2 = equity1 * (1 - cost * turnover1 - fee1)
+    # session 2: B buys 0.1 / equity2 towards +0.5, and is still short
+    b2 = b1 + 0.1 / equity2
+    assert b2 < 0
+    np.testing.assert_allclose(book.weights, [[0.5, -0.1], [0.5, b1], [0.5, b2]], rtol=1e-12)
+    np.testing.assert_allclose(book.gross, [gross0, 0, 0], atol=1e-15)
+    np.testing.assert_allclose(book.turnover, [turnover0, turnover1, 0.1 / equity2], rtol=1e-12)
+    np.testing.assert_allclose(book.borrow, [fee0, fee1, -b2 * 0.0002], rtol=1e-12)
+
+
+def test_a_capped_book_wiped_out_starts_again_from_nothing():
+    """A session that loses the whole book (gross -100%) leaves nothing to drift: the next session's
+    book is a fresh trade towards the target, never 0 / 0."""
+    target, returns = np.array([[1.0], [1.0]]), np.array([[-1.0], [0.0]])
+    book = simulate_capped(target, returns, np.zeros(1), 0.0, np.array([[1e9], [1e9]]), Capacity(1e3, 0.1))
+    np.testing.assert_array_equal(book.weights, [[1.0], [1.0]])
+    np.testing.assert_array_equal(book.turnover, [1.0, 1.0])
+
+
+def test_capacity_reaches_every_entry_point_of_the_backtest():
+    """run, backtest and backtest_grid all trade under the participation cap they are given."""
+    market = _edge_market("intraday", days=120, names=10)
+    universe = universe_of(market["ticker"], None)[0]
+    frame = tradable_predictions(market.select("ticker", "date", "prob"),
+                                 holding_returns(market.drop("prob"), "next_open", universe), universe, 0.0, 0.0)
+    strategy, costs, huge = Strategy("long_short", top_k=3), Costs(0.001), Capacity(1e10, 0.01)
+    free = backtest(frame, [strategy], costs)
+    capped = trade(free.grid, strategy, costs, huge)
+    assert not np.allclose(capped.weights, free.books["long_short"].weights)
+    for result in (backtest(frame, [strategy], costs, huge), backtest_grid(free.grid, [strategy], costs, huge)):
+        np.testing.assert_array_equal(result.books["long_short"].weights, capped.weights)
+    assert run(frame, [strategy], costs, huge)["long_short"].equals(backtest(frame, [strategy], costs, huge).daily[
+        "long_short"])

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from stockcast.data.calendar import last_completed_session
-from stockcast.data.quality import RULES, check
+from stockcast.data.quality import RULES, check, headline
 from stockcast.data.synthetic import generate
 from stockcast.errors import StockcastError
 from stockcast.params import QualityParams, parse_section
@@ -90,6 +90,16 @@ def test_real_extreme_moves_are_kept_and_reported(sample_result):
     assert sample_result.report["by_rule"]["extreme_move"] == 0
 
 
+def test_headline_metrics_are_the_reports_totals_on_the_sample(sample_result):
+    """metrics/quality.json: counts, tickers dropped (FB), MSFT's 2 missing sessions, warnings in total (3
+    extreme moves + 2 missing sessions), rows per deciding rule and per rule broken (the 3 warned extreme moves)."""
+    deciding = dict.fromkeys(RULES, 0) | {"zero_volume": 3, "stale_price": 215, "short_history": 196}
+    assert headline(sample_result.report) == {
+        "rows_in": 39_329, "rows_clean": 38_915, "rows_quarantined": 414, "tickers_in": 9, "tickers_kept": 8,
+        "ohlc_rounded": 0, "tickers_dropped": 1, "missing_sessions": 2, "splits_found": 0, "warned": 5,
+        "quarantined": deciding, "broken": deciding | {"extreme_move": 3}}
+
+
 def test_report_keeps_the_keys_the_report_stage_reads(sample_result):
     report = sample_result.report
     assert {"rows_in", "rows_clean", "rows_quarantined", "by_rule", "tickers_kept", "tickers_dropped",
@@ -116,6 +126,7 @@ def test_unadjusted_splits_are_detected_and_restated(doctored):
     raw = doctored.filter(pl.col("ticker") == "AAPL").row(0, named=True)
     assert first["close"] == pytest.approx(raw["close"] / 4) and first["volume"] == raw["volume"] * 4
     assert result.report["splits"] == {"handling": "adjust", "found": 2, "tickers": 1}
+    assert headline(result.report)["splits_found"] == 2
 
 
 def test_unadjusted_splits_can_quarantine_the_ticker(doctored):
@@ -416,3 +427,39 @@ def test_a_history_of_exactly_min_history_days_is_kept():
     bars = _zigzag({})
     assert check(bars, _params(min_history_days=300)).report["tickers_dropped"] == []
     assert check(bars, _params(min_history_days=301)).report["dropped_by_rule"] == {"S0000": "short_history"}
+
+
+def _late_and_gappy() -> tuple[pl.DataFrame, set[tuple[str, date]]]:
+    """S0000 on all 300 sessions but its 11th; S0001 from its 101st session on, without its 151st, 152nd and
+    251st: 3 missing of the 200 sessions in its own range. Returns the bars and the missing (ticker, date)s."""
+    bars = _bars(300).with_columns(i=pl.int_range(pl.len()).over("ticker"))
+    gone = ((pl.col("ticker") == "S0000") & (pl.col("i") == 10)) | (
+        (pl.col("ticker") == "S0001") & pl.col("i").is_in([150, 151, 250]))
+    late = (pl.col("ticker") == "S0001") & (pl.col("i") < 100)
+    missing = {(t, d) for t, d in bars.filter(gone).select("ticker", "date").iter_rows()}
+    return bars.filter(~gone & ~late).drop("i"), missing
+
+
+def test_missing_sessions_are_found_one_by_one_inside_each_tickers_own_range():
+    """Rule (missing_session): each session between a ticker's first and last row that has no row is one
+    finding, and the share is counted over the sessions of that ticker's own range (S0001: 3 of 200)."""
+    bars, missing = _late_and_gappy()
+    rules = _rules(missing_session="quarantine_ticker")
+    kept = check(bars, _params(max_missing_fraction=0.015, min_history_days=100, **rules))  # 3 / 200: allowed
+    assert _found(kept, "missing_session") == missing
+    assert kept.report["missing_sessions"]["by_ticker"] == {"S0000": 1, "S0001": 3}
+    assert kept.report["tickers_dropped"] == []
+    dropped = check(bars, _params(max_missing_fraction=0.0149, min_history_days=100, **rules))
+    assert dropped.report["dropped_by_rule"] == {"S0001": "missing_session"}
+    assert set(dropped.quarantine.filter(pl.col("ticker") == "S0001")["detail"]) == {
+        "ticker quarantined: 3 of its 200 XNYS sessions have no row (more than max_missing_fraction=0.0149)"}
+
+
+def test_a_short_history_set_to_warn_keeps_the_ticker_with_one_finding_on_its_first_date():
+    bars, _ = _late_and_gappy()
+    first = bars.filter(pl.col("ticker") == "S0001")["date"].min()
+    result = check(bars, _params(min_history_days=250, **_rules(short_history="warn", missing_session="warn")))
+    assert result.report["tickers_dropped"] == [] and result.report["warnings"]["short_history"] == 1
+    assert _found(result, "short_history") == {("S0001", first)}
+    assert result.findings.filter(pl.col("rule") == "short_history")["detail"].to_list() == [
+        "197 usable rows, fewer than min_history_days=250"]

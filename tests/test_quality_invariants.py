@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, timedelta
+from functools import cache
 
 import numpy as np
 import polars as pl
@@ -16,12 +17,22 @@ from stockcast.data.synthetic import generate
 from stockcast.params import parse_section
 from stockcast.schemas import OHLCV, Quarantine
 
-BASE = generate("null", 3, 260, seed=0)[0]
+ROWS = 3 * 260  # the base market: 3 tickers x 260 sessions, one row each
+
+
+@cache
+def base() -> pl.DataFrame:
+    """Built on first use, not at import: polars' thread pool started while the tests are imported
+    deadlocks the processes a mutation run forks from that import (benchmarks/mutation.py)."""
+    bars = generate("null", 3, 260, seed=0)[0]
+    assert bars.height == ROWS
+    return bars
+
 PRICES = ["open", "high", "low", "close"]
 KINDS = ["nan", "null_volume", "negative", "zero_volume", "high_below_low", "duplicate", "weekend", "stale",
          "spike", "drop", "split", "shift_date"]
 
-corruption = st.tuples(st.sampled_from(KINDS), st.integers(0, BASE.height - 1), st.integers(2, 9))
+corruption = st.tuples(st.sampled_from(KINDS), st.integers(0, ROWS - 1), st.integers(2, 9))
 row_or_ticker = st.fixed_dictionaries({"action": st.sampled_from(["quarantine_row", "quarantine_ticker"])})
 warn_or_ticker = st.fixed_dictionaries({"action": st.sampled_from(["warn", "quarantine_ticker"])})
 quality_params = st.fixed_dictionaries({
@@ -102,7 +113,7 @@ def _assert_no_rule_broken(clean: pl.DataFrame, params) -> None:
 @given(changes=st.lists(corruption, max_size=12), raw_params=quality_params, seed=st.integers(0, 1000))
 def test_rows_are_never_lost(changes, raw_params, seed):
     params = parse_section("quality", raw_params)
-    bars = corrupt(BASE, changes, seed)
+    bars = corrupt(base(), changes, seed)
     result = check(bars, params)
     report = result.report
     assert report["rows_in"] == bars.height == report["rows_clean"] + report["rows_quarantined"]
@@ -140,7 +151,7 @@ def test_the_clean_table_passes_quality_again_untouched(changes, raw_params, see
     """
     raw_params["rules"]["missing_session"] = {"action": "warn"}
     params = parse_section("quality", raw_params)
-    first = check(corrupt(BASE, changes, seed), params)
+    first = check(corrupt(base(), changes, seed), params)
     second = check(first.clean, params)
     assert second.report["rows_quarantined"] == 0
     assert np.allclose(second.clean.select(PRICES).to_numpy(), first.clean.select(PRICES).to_numpy(), rtol=1e-12)

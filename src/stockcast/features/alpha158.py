@@ -28,7 +28,9 @@ WINDOWS = (5, 10, 20, 30, 60)
 EPS = 1e-12  # qlib's guard in denominators
 
 
-def _kbar(name: str, qlib: str, fn: Callable[[Bars], np.ndarray]) -> None:
+# Runs only at import, before a mutation tool can switch a mutant on: its mutants could never be
+# killed, and the registry tests (names, lookbacks, values) check what it registers.
+def _kbar(name: str, qlib: str, fn: Callable[[Bars], np.ndarray]) -> None:  # pragma: no mutate block
     register(name, "kbar", 0, qlib, ("alpha158",))(fn)
 
 

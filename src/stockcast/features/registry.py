@@ -62,8 +62,10 @@ class Feature:
 _REGISTRY: dict[str, Feature] = {}
 
 
-def register(name: str, family: str, lookback: int, definition: str, sets: tuple[str, ...],
-             unitless: bool = True) -> Callable[[Callable[[Bars], np.ndarray]], Callable[[Bars], np.ndarray]]:
+# Runs only at import, before a mutation tool can switch a mutant on: its mutants could never be
+# killed, and the registry tests (names, sets, lookbacks, values) check what it registered.
+def register(name: str, family: str, lookback: int, definition: str, sets: tuple[str, ...], unitless: bool = True,
+             ) -> Callable[[Callable[[Bars], np.ndarray]], Callable[[Bars], np.ndarray]]:  # pragma: no mutate block
     """Decorator: add a feature function to the registry and to the named sets."""
 
     def wrap(fn: Callable[[Bars], np.ndarray]) -> Callable[[Bars], np.ndarray]:
