@@ -33,7 +33,7 @@ def main() -> None:
     print(f"monitor: {m['drift']['features_drifted']} of {len(m['features'])} features drifted "
           f"({m['drift']['method']}) from {m['drift']['current_from']}; prediction drifted {m['prediction']['drifted']}; "
           f"live accuracy {m['live']['accuracy']:.4f} [{m['live']['accuracy_low']:.4f}, {m['live']['accuracy_high']:.4f}] "
-          f"on {m['live']['n']} (test {m['test']['accuracy']:.4f}); retrain: {m['retrain']['reasons'] or 'no'}")
+          f"on {m['live']['n']} (test {m['test_segment']['accuracy']:.4f}); retrain: {m['retrain']['reasons'] or 'no'}")
 
 
 if __name__ == "__main__":

@@ -191,7 +191,7 @@ def _stage_project(folder):
 def test_the_train_stage_exports_and_the_evaluate_stage_scores_the_exports_beside_torch(tmp_path):
     _stage_project(tmp_path)
     run_stage(tmp_path, "train")
-    config = json.loads((tmp_path / "models/lstm/config.json").read_text())
+    config = json.loads((tmp_path / "models/lstm/model/config.json").read_text())
     assert {"model.safetensors", "model.onnx", "model.int8.onnx", "normalizer.json"} == set(config["files"])
     assert config["export"]["parity_max_diff"] <= PARITY_TOLERANCE
     assert config["export"]["parity_windows"] == config["windows"]["val"]

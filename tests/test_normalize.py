@@ -180,7 +180,7 @@ def test_the_train_stage_fits_its_normaliser_on_train_rows_only(kind, tmp_path):
     segment's rows and of nothing else, checked by running stages/train.py itself."""
     train = _train_stage_project(tmp_path, kind)
     run_stage(tmp_path, "train")
-    saved = json.loads((tmp_path / "models" / "logreg" / "normalizer.json").read_text())
+    saved = json.loads((tmp_path / "models" / "logreg" / "model" / "normalizer.json").read_text())
     x = train.select("a", "b", "c").cast(pl.Float32).to_numpy().astype(np.float64)
     if kind == "zscore":
         center, scale = np.nanmean(x, axis=0), np.nanstd(x, axis=0)

@@ -138,14 +138,14 @@ def test_second_repro_does_nothing(repo):
 def test_a_train_param_reruns_exactly_train_and_what_follows(repo):
     set_params(repo, {"train": {"hidden_size": 6}})
     out = run(["dvc", "repro"], repo)
-    assert _ran(out) == {"params", "train", "evaluate", "backtest", "predict", "report"}  # walkforward: logreg
+    assert _ran(out) == {"params", "train", "evaluate", "backtest", "predict", "monitor", "report"}  # walkforward: logreg
     run(["git", "checkout", "--", "params.yaml", "models/lstm/MODEL_CARD.md"], repo)
     run(["dvc", "checkout", "--force"], repo)
 
 
 def test_an_experiment_is_listed_by_exp_show(repo):
     out = run(["dvc", "exp", "run", "-S", "train.hidden_size=4", "--name", "tiny4"], repo)
-    assert _ran(out) == {"params", "train", "evaluate", "backtest", "predict", "report"}
+    assert _ran(out) == {"params", "train", "evaluate", "backtest", "predict", "monitor", "report"}
     shown = json.loads(run(["dvc", "exp", "show", "--json"], repo))
     names = {exp.get("name") for rev in shown for exp in (rev.get("experiments") or []) for exp in exp.get("revs", [])}
     assert "tiny4" in names

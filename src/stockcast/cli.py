@@ -290,7 +290,7 @@ def monitor(metrics: Path = typer.Option(Path("metrics/monitor.json"), help="the
 
     try:
         report = read_json(metrics)
-        drift, live, test, retrain = (report[k] for k in ("drift", "live", "test", "retrain"))
+        drift, live, test, retrain = (report[k] for k in ("drift", "live", "test_segment", "retrain"))
     except StockcastError as err:
         _fail(err)
     except KeyError as err:

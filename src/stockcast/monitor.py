@@ -210,7 +210,7 @@ def monitor(scorer: Scorer, features: pl.LazyFrame, labels: pl.DataFrame, predic
                   "current_from": str(current_from), "current_to": str(sessions[-1])},
         "prediction": prediction,
         "live": live,
-        "test": {k: test[k] for k in ("accuracy", "accuracy_low", "accuracy_high", "ic_mean")},
+        "test_segment": {k: test[k] for k in ("accuracy", "accuracy_low", "accuracy_high", "ic_mean")},
         "importance": {"rank_correlation": float(correlation), "windows_reference": importance.height and
                        int(importance["windows_reference"][0]), "windows_current": importance.height and
                        int(importance["windows_current"][0])},

@@ -161,7 +161,7 @@ def monitor_rows(report: dict[str, Any], drift: pl.DataFrame, importance: pl.Dat
                  ) -> dict[str, dict[str, dict[str, Any]]]:
     """The monitor's tables: its verdict, the most drifted features and the features the model leans on
     most now (permutation importance), beside the reference's."""
-    live, test, d = report["live"], report["test"], report["drift"]
+    live, test, d = report["live"], report["test_segment"], report["drift"]
     verdict = {"verdict": {
         "features drifted": f"{d['features_drifted']} of {len(report['features'])} ({d['method']})",
         "current sessions": f"{d['current_from']} .. {d['current_to']}",
