@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from stockcast.cli import app
 from stockcast.features.registry import compute, feature_set
-from stockcast.monitor import block_ids, column_drift, feature_drift, retrain_reasons
+from stockcast.monitor import block_ids, column_drift, feature_drift, read_sides, retrain_reasons
 from stockcast.params import MonitorParams
 
 from .stages import run_stage, set_params
@@ -76,10 +76,17 @@ def test_each_statistic_is_its_definition():
     assert got["wasserstein"] == pytest.approx(stats.wasserstein_distance(reference, current) / reference.std(),
                                                rel=1e-9)
     assert got["drifted"] is (got["wasserstein"] > 0.1)
-    big_r, big_c = rng.normal(0, 1, 20_000), rng.normal(0.02, 1, 12_000)  # scipy's asymptotic KS beyond 10,000
-    big = column_drift(big_r, big_c, params)
-    assert big["ks_p"] == pytest.approx(stats.ks_2samp(big_r, big_c).pvalue, rel=1e-9)
-    assert big["wasserstein"] == pytest.approx(stats.wasserstein_distance(big_r, big_c) / big_r.std(), rel=1e-9)
+    effective = np.sqrt(20_000 * 12_000 / 32_000)
+    for shift in (0.02, 0.05):  # beyond 10,000 rows a side: Kolmogorov's limit at scipy's D
+        big_r, big_c = rng.normal(0, 1, 20_000), rng.normal(shift, 1, 12_000)
+        big, scipy_ks = column_drift(big_r, big_c, params), stats.ks_2samp(big_r, big_c)
+        assert big["ks_p"] == pytest.approx(stats.kstwobign.sf(scipy_ks.statistic * effective), rel=1e-9)
+        assert big["ks_p"] == pytest.approx(scipy_ks.pvalue, rel=2e-2)  # scipy's finite-n asymptotic
+        assert big["wasserstein"] == pytest.approx(stats.wasserstein_distance(big_r, big_c) / big_r.std(), rel=1e-9)
+    ties_r, ties_c = rng.integers(0, 5, 20_000).astype(float), rng.integers(0, 5, 12_000).astype(float)
+    ties, scipy_ks = column_drift(ties_r, ties_c, params), stats.ks_2samp(ties_r, ties_c)  # D read after each tie run
+    assert ties["ks_p"] == pytest.approx(stats.kstwobign.sf(scipy_ks.statistic * effective), rel=1e-9)
+    assert ties["wasserstein"] == pytest.approx(stats.wasserstein_distance(ties_r, ties_c) / ties_r.std(), rel=1e-9)
     empty_bin = column_drift(np.arange(100.0), np.full(50, 5.0), MonitorParams(method="psi"))
     assert np.isfinite(empty_bin["psi"]) and empty_bin["drifted"]  # shares floored at 0.0001, not log(0)
 
@@ -189,3 +196,27 @@ def test_a_model_without_recorded_dates_is_a_one_line_error(prepared, tmp_path):
 def test_block_ids_cut_runs_of_window_sessions_and_mark_the_short_last_one():
     dates = pl.Series([date(2020, 1, d) for d in (1, 1, 2, 3, 3, 6, 7)])
     assert block_ids(dates, 2).tolist() == [0, 0, 0, 1, 1, 1, -1]
+
+
+def test_read_sides_samples_every_ticker_and_session_alike_and_reads_every_current_row(tmp_path):
+    """The reference sample keeps 1 row in k of the train rows, spread evenly over tickers and sessions
+    (each ticker the same share within one row, each session the same share within one ticker); the
+    current side is every row from current_from on; a table under the cap is taken whole."""
+    sessions = pl.date_range(date(2020, 1, 1), date(2020, 10, 26), eager=True)  # 300 sessions
+    tickers = [f"T{t}" for t in range(7)]
+    table = pl.DataFrame({"ticker": np.repeat(tickers, len(sessions)), "date": pl.concat([sessions] * 7),
+                          "f": np.arange(7 * len(sessions), dtype=np.float64)})
+    table.write_parquet(tmp_path / "features.parquet", row_group_size=250)
+    scan, train = pl.scan_parquet(tmp_path / "features.parquet"), (sessions[0], sessions[199])  # 1,400 train rows
+    reference, block, total, current = read_sides(scan, ["f"], train, sessions[-60], 300, 60)
+    assert total == 1400
+    picked = table.filter(pl.col("f").is_in(reference[:, 0].tolist()))
+    assert picked["date"].max() <= sessions[199] and 1400 // 5 - 7 <= picked.height <= 1400 // 5 + 7  # k = 5
+    per_ticker = picked.group_by("ticker").len()["len"]
+    assert per_ticker.len() == 7 and per_ticker.max() - per_ticker.min() <= 1
+    per_session = picked.group_by("date").len()["len"]
+    assert per_session.len() == 200 and per_session.max() - per_session.min() <= 1  # every session, 1 or 2 tickers
+    assert block.tolist() == block_ids(picked.sort("ticker", "date")["date"], 60).tolist()
+    assert current[:, 0].tolist() == table.filter(pl.col("date") >= sessions[-60])["f"].to_list()
+    whole, _, _, _ = read_sides(scan, ["f"], train, sessions[-60], 5000, 60)
+    assert whole[:, 0].tolist() == table.filter(pl.col("date") <= sessions[199])["f"].to_list()

@@ -503,7 +503,7 @@ class MonitorParams(Section):
     wasserstein_threshold: float = Field(0.1, gt=0)  # wasserstein: drifted above this distance / reference std
     psi_threshold: float = Field(0.1, gt=0)     # psi: drifted above (0.1 moderate, 0.25 major shift)
     psi_bins: int = Field(10, ge=2, le=100)     # reference quantile bins
-    reference_rows: int = Field(100_000, ge=1000)  # an evenly spaced sample of the reference rows, at most
+    reference_rows: int = Field(100_000, ge=1000)  # about this many reference rows: 1 in k, by ticker and session
     importance_windows: int = Field(2000, ge=50)  # permutation importance: windows scored, at most, per side
     seed: int = 0
     retrain: RetrainParams = Field(default_factory=RetrainParams)
