@@ -2,7 +2,7 @@
 
 The features table is synthetic (seeded numpy, float32, per-ticker random walks so that features are
 persistent as real ones are) in the layout the features stage writes: sorted by ticker and date,
-zstd parquet. The reference is the first 60% of the sessions (the monitor reads an evenly spaced
+zstd parquet. The reference is the first 60% of the sessions (the monitor reads a sample of about
 sample of at most monitor.reference_rows of them), current the last monitor.window (60) sessions.
 Timings, medians of --repeats runs, wall seconds:
 - read: the reference sample and the current rows from the parquet file (monitor.read_sides, one pass);

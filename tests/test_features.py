@@ -85,7 +85,7 @@ def test_manifest_entry_is_everything_but_the_function():
 
 
 def test_families_param_is_validated_against_the_registry():
-    """params.py only types the list; the registry judges the names (params_check and the stage)."""
+    """stockcast.params only types the list; the registry judges the names (params_check and the stage)."""
     assert parse_section("features", {"set": "seed95", "families": ["price"]}).families == ["price"]
     assert parse_section("features", {"set": "seed95"}).families is None
     with pytest.raises(StockcastError, match=r"features\.families: unknown family 'pric' \(did you mean 'price'"):

@@ -1,4 +1,4 @@
-"""params.py is a leaf; the checks that need the domain run in params_check, before any stage deletes."""
+"""stockcast.params is a leaf; the checks that need the domain run in params_check, before any stage deletes."""
 
 from __future__ import annotations
 
@@ -37,16 +37,21 @@ def test_the_shipped_params_pass_every_check():
     assert set(check_file(ROOT / "params.yaml")) == set(SECTIONS)
 
 
-def test_params_py_imports_nothing_of_the_domain():
-    tree = ast.parse((ROOT / "src/stockcast/params.py").read_text())
-    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
-    imported |= {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
+def test_the_params_package_imports_nothing_of_the_domain():
+    """Every module of stockcast.params imports only the leaves and its own package's modules."""
     leaves = {"stockcast.errors", "stockcast.section", "stockcast.yaml12"}
-    assert {m for m in imported if m.startswith("stockcast")} == leaves
+    modules = sorted((ROOT / "src/stockcast/params").glob("*.py"))
+    assert {m.stem for m in modules} == {"__init__", "data", "modeling", "trading", "monitoring"}
+    for module in modules:
+        tree = ast.parse(module.read_text())
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        imported |= {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
+        domain = {m for m in imported if m.startswith("stockcast") and not m.startswith("stockcast.params.")}
+        assert domain <= leaves, (module.name, domain - leaves)
 
 
 def test_every_default_is_the_shipped_params_yaml():
-    """One source: params.py's defaults are params.yaml's values, and params.yaml spells out every key."""
+    """One source: stockcast.params' defaults are params.yaml's values, and params.yaml spells out every key."""
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
     for name, section in load_all(ROOT / "params.yaml").items():
         default = SECTIONS[name]()

@@ -1,6 +1,6 @@
-"""The checks on params that need the domain: the ones params.py, a leaf, cannot make.
+"""The checks on params that need the domain: the ones stockcast.params, a leaf, cannot make.
 
-params.py checks types and ranges; here a value is checked against what the library knows: the
+stockcast.params checks types and ranges; here a value is checked against what the library knows: the
 feature set and families registered, the ratios the split detector can parse, tickers that are safe
 file names, an exchange_calendars name, an embargo at least horizon + the features' longest lookback,
 and a walk-forward model the pipeline can declare. `stockcast check-params` and the pipeline's first
@@ -35,7 +35,7 @@ def check_sections(sections: dict[str, Section], source: str = "params.yaml") ->
 
 
 def check_file(path: str | Path = "params.yaml") -> dict[str, Section]:
-    """Every section of `path`, validated by params.py and then by the domain."""
+    """Every section of `path`, validated by stockcast.params and then by the domain."""
     sections = load_all(path)
     check_sections(sections, str(path))
     return sections

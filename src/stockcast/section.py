@@ -2,7 +2,7 @@
 
 With STOCKCAST_PARAMS_TRACE=<folder> set, every key a process reads from a params file is appended
 to <folder>/<script>.keys at exit, so a test can check that each stage lists in dvc.yaml exactly the
-params it reads. A leaf like params.py: it imports nothing of the domain.
+params it reads. A leaf like stockcast.params: it imports nothing of the domain.
 """
 
 from __future__ import annotations
