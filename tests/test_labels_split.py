@@ -485,6 +485,17 @@ def test_an_empty_universe_is_one_line_not_an_index_error():
         assign_segments(empty, 0.6, 0.2, 10)
 
 
+def test_a_label_row_without_a_date_is_refused_not_counted_as_a_train_date():
+    """Rule: every label row needs a date to take a segment. A null date would sort first, take a train
+    date's place in the cut and make the train segment start at "None"; it is refused in one line."""
+    labels = make_labels(random_bars({"AAA": 30}), 1)
+    broken = labels.with_columns(date=pl.when(pl.int_range(pl.len()) == 3).then(None).otherwise(pl.col("date")))
+    with pytest.raises(StockcastError, match="split: 1 label rows have no date, so no segment"):
+        assign_segments(broken, 0.6, 0.2, 1)
+    _, bounds = assign_segments(labels, 0.6, 0.2, 1)
+    assert bounds.train_start == str(labels["date"].min())
+
+
 @pytest.mark.parametrize("rows", [0, 20])
 def test_the_stages_on_a_universe_with_too_little_history_end_in_one_line(rows, tmp_path):
     """A header-only CSV or 20 rows: ingest, quality and features pass, the split says what is short."""
