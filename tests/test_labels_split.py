@@ -443,6 +443,22 @@ def test_left_out_pairs_are_listed_by_ticker_then_segment_name():
     assert [(r["ticker"], r["segment"]) for r in report["left_out"]] == [("BBB", "test"), ("BBB", "train"), ("BBB", "val")]
 
 
+def test_left_out_pairs_keep_segment_name_order_for_many_tickers_and_any_row_order():
+    """Rule: as above, with 20 tickers each short in train, val and test, fed in reverse row order: the
+    segment-name order must come from the sort, not from the order group_by happens to emit (one ticker
+    can pass by chance, twenty cannot)."""
+    plan = [("AAA", 3)] + [(f"T{i:02d}", 2) for i in range(20)]
+    rows = [(ticker, date(2021, 1, 1 + 3 * k + j), 1, segment) for ticker, n in plan
+            for k, segment in enumerate(["train", "val", "test"]) for j in range(n)]
+    labels = pl.DataFrame(rows, schema=["ticker", "date", "label", "segment"], orient="row",
+                          schema_overrides={"label": pl.Int8})
+    usable = labels.select("ticker", "date", usable=pl.lit(True))
+    _, report = coverage.enforce(labels.reverse(), usable, 3)
+    assert [(r["ticker"], r["segment"]) for r in report["left_out"]] == [
+        (f"T{i:02d}", segment) for i in range(20) for segment in ["test", "train", "val"]]
+    assert report["tickers"] == {"train": ["AAA"], "val": ["AAA"], "test": ["AAA"]}
+
+
 def test_the_nothing_left_error_names_the_ticker_with_the_most_usable_rows_or_says_none_is_labelled():
     """Rule: when no ticker reaches min_rows in a segment, the error names the ticker with the most
     usable rows there (not the fewest), and says so when the segment has no labelled row at all."""
