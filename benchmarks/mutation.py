@@ -52,7 +52,7 @@ SHARDS: dict[str, tuple[list[str], list[str]]] = {
                   "src/stockcast/backtest/fills.py"],
                  ["tests/test_backtest.py", "tests/test_backtest_metrics.py", "tests/test_fills.py"]),
     "evaluation": (["src/stockcast/evaluation/*.py"], ["tests/test_evaluate.py"]),
-    "checkpoint": (["src/stockcast/checkpoint.py"], ["tests/test_train_resume.py"]),
+    "checkpoint": (["src/stockcast/checkpoint.py"], ["tests/test_checkpoint.py", "tests/test_train_resume.py"]),
     "stages": (["stages/*.py"], ["tests/test_normalize.py", "tests/test_truth.py"]),
 }
 # mutmut's exit codes (mutmut.stats.status_by_exit_code): 0 survived, 33 no tests, 34 skipped,

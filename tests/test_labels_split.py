@@ -443,6 +443,22 @@ def test_left_out_pairs_are_listed_by_ticker_then_segment_name():
     assert [(r["ticker"], r["segment"]) for r in report["left_out"]] == [("BBB", "test"), ("BBB", "train"), ("BBB", "val")]
 
 
+def test_left_out_pairs_keep_segment_name_order_for_many_tickers_and_any_row_order():
+    """Rule: as above, with 20 tickers each short in train, val and test, fed in reverse row order: the
+    segment-name order must come from the sort, not from the order group_by happens to emit (one ticker
+    can pass by chance, twenty cannot)."""
+    plan = [("AAA", 3)] + [(f"T{i:02d}", 2) for i in range(20)]
+    rows = [(ticker, date(2021, 1, 1 + 3 * k + j), 1, segment) for ticker, n in plan
+            for k, segment in enumerate(["train", "val", "test"]) for j in range(n)]
+    labels = pl.DataFrame(rows, schema=["ticker", "date", "label", "segment"], orient="row",
+                          schema_overrides={"label": pl.Int8})
+    usable = labels.select("ticker", "date", usable=pl.lit(True))
+    _, report = coverage.enforce(labels.reverse(), usable, 3)
+    assert [(r["ticker"], r["segment"]) for r in report["left_out"]] == [
+        (f"T{i:02d}", segment) for i in range(20) for segment in ["test", "train", "val"]]
+    assert report["tickers"] == {"train": ["AAA"], "val": ["AAA"], "test": ["AAA"]}
+
+
 def test_the_nothing_left_error_names_the_ticker_with_the_most_usable_rows_or_says_none_is_labelled():
     """Rule: when no ticker reaches min_rows in a segment, the error names the ticker with the most
     usable rows there (not the fewest), and says so when the segment has no labelled row at all."""
@@ -483,6 +499,17 @@ def test_an_empty_universe_is_one_line_not_an_index_error():
     empty = make_labels(random_bars({"AAA": 30}).head(0), 1)
     with pytest.raises(StockcastError, match="split: no rows to split: the clean table is empty"):
         assign_segments(empty, 0.6, 0.2, 10)
+
+
+def test_a_label_row_without_a_date_is_refused_not_counted_as_a_train_date():
+    """Rule: every label row needs a date to take a segment. A null date would sort first, take a train
+    date's place in the cut and make the train segment start at "None"; it is refused in one line."""
+    labels = make_labels(random_bars({"AAA": 30}), 1)
+    broken = labels.with_columns(date=pl.when(pl.int_range(pl.len()) == 3).then(None).otherwise(pl.col("date")))
+    with pytest.raises(StockcastError, match="split: 1 label rows have no date, so no segment"):
+        assign_segments(broken, 0.6, 0.2, 1)
+    _, bounds = assign_segments(labels, 0.6, 0.2, 1)
+    assert bounds.train_start == str(labels["date"].min())
 
 
 @pytest.mark.parametrize("rows", [0, 20])

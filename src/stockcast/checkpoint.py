@@ -82,7 +82,8 @@ def _rng_state(generator: torch.Generator, tensors: dict[str, torch.Tensor]) -> 
 def _set_rng_state(meta: dict[str, Any], generator: torch.Generator, tensors: dict[str, torch.Tensor]) -> None:
     torch.set_rng_state(tensors["rng/torch"])
     generator.set_state(tensors["rng/loader"])
-    cuda = [tensors[k] for k in sorted(k for k in tensors if k.startswith("rng/cuda/"))]
+    cuda = [tensors[f"rng/cuda/{i}"] for i in sorted(int(k[len("rng/cuda/"):]) for k in tensors
+                                                     if k.startswith("rng/cuda/"))]
     if cuda and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(cuda)
     kind, pos, has_gauss, gauss = meta["numpy"]
@@ -114,7 +115,7 @@ def load(directory: Path, model: nn.Module, optimizer: torch.optim.Optimizer, ge
         return None
     try:
         with safe_open(str(path), framework="pt") as f:
-            meta = json.loads(f.metadata()["stockcast"])
+            meta = json.loads((f.metadata() or {})["stockcast"])  # None: a file without metadata
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except (SafetensorError, OSError, KeyError, json.JSONDecodeError) as err:
         raise StockcastError(f"{path}: damaged checkpoint ({err}); delete it or set train.resume: false") from None

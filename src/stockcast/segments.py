@@ -63,6 +63,9 @@ def assign_segments(labels: pl.DataFrame, train_fraction: float, val_fraction: f
     the observations: a universe that grows over time still gets a test segment of the size asked
     for. By dates, it means 60% of the calendar, however many tickers trade on each date.
     """
+    if missing := labels["date"].null_count():
+        raise StockcastError(f"split: {missing} label rows have no date, so no segment; build the labels from "
+                             "the clean table (its contract refuses a bar without a date)")
     per_date = labels.group_by("date").len().sort("date")
     dates = per_date["date"]
     n = dates.len()
