@@ -6,7 +6,6 @@ import polars as pl
 import pytest
 
 from stockcast.features import compute, feature_set
-from stockcast.features.alpha158 import rank
 
 from .conftest import random_bars
 
@@ -138,9 +137,10 @@ def test_rank_is_the_scipy_percentile_with_ties_averaged_from_the_first_full_win
     exactly d rows already has one full window (its last row). Hand values: [3, 1, 2, 5, 4] -> 4 is
     above 3 of 5, (3 + 4 + 1) / 10 = 0.8; [2, 1, 2, 3, 2] -> 2 ties three times, (1 + 4 + 1) / 10 = 0.6
     (scipy's percentileofscore(window, 2, kind="rank") is 60.0)."""
-    for window, expected in (([3.0, 1.0, 2.0, 5.0, 4.0], 0.8), ([2.0, 1.0, 2.0, 3.0, 2.0], 0.6)):
-        np.testing.assert_allclose(rank(np.array(window), 5), [np.nan] * 4 + [expected])
-    assert np.isnan(rank(np.array([1.0, 2.0, 3.0]), 5)).all()  # shorter than a window: no value
+    for closes, expected in (([3, 1, 2, 5, 4], 0.8), ([2, 1, 2, 3, 2], 0.6)):
+        got = ours(_one_ticker(closes), ["RANK5"])["RANK5"].to_numpy()
+        np.testing.assert_allclose(got, [np.nan] * 4 + [expected], rtol=1e-6)
+    assert ours(_one_ticker([1, 2, 3]), ["RANK5"])["RANK5"].null_count() == 3  # shorter than a window: no value
 
 
 def test_the_guard_in_a_share_of_moves_is_added_so_tiny_moves_still_give_a_share():
