@@ -110,3 +110,46 @@ def test_alpha158_kbar_and_price_match_qlib(bars: pl.DataFrame):
         OPEN0=o / c, HIGH0=h / c, LOW0=low / c, VWAP0=(h + low + c) / 3 / c,
     ).cast(pl.Float32)
     assert ours(bars, expected.columns).select(expected.columns).equals(expected)
+
+
+def _one_ticker(close: list[float], volume: list[int] | None = None) -> pl.DataFrame:
+    """A hand-made ticker: open = close, a 1% range around it, one row per weekday from 2001-01-01."""
+    c = np.asarray(close, dtype=float)
+    v = np.asarray(volume if volume is not None else [1000] * len(c), dtype=np.int64)
+    days = pl.date_range(pl.date(2001, 1, 1), pl.date(2001, 1, 1) + pl.duration(days=len(c) - 1), eager=True)
+    return pl.DataFrame({"ticker": "AAA", "date": days, "open": c, "high": c * 1.01, "low": c * 0.99, "close": c,
+                         "volume": v, "adj_close": pl.Series([None] * len(c), dtype=pl.Float64)})
+
+
+def test_an_unchanged_close_counts_as_neither_up_nor_down():
+    """Rule (qlib CNTP/CNTN/CNTD): $close>Ref($close,1) and $close<Ref($close,1) are strict, so a session
+    that closes where it opened the day counts in neither share. Hand computation over 5 sessions."""
+    bars = _one_ticker([10, 10, 11, 11, 10, 10, 12])  # changes: 0, +1, 0, -1, 0, +2
+    table = ours(bars, ["CNTP5", "CNTN5", "CNTD5"])
+    nan = np.nan
+    np.testing.assert_allclose(table["CNTP5"].to_numpy(), [nan] * 5 + [1 / 5, 2 / 5])
+    np.testing.assert_allclose(table["CNTN5"].to_numpy(), [nan] * 5 + [1 / 5, 1 / 5])
+    np.testing.assert_allclose(table["CNTD5"].to_numpy(), [nan] * 5 + [0.0, 1 / 5], atol=1e-7)
+
+
+def test_rank_is_the_scipy_percentile_with_ties_averaged_from_the_first_full_window():
+    """Rule: Rank($close, d) is percentileofscore(window, last, kind="rank") / 100, and a history of
+    exactly d rows already has one full window (its last row). Hand values: [3, 1, 2, 5, 4] -> 4 is
+    above 3 of 5, (3 + 4 + 1) / 10 = 0.8; [2, 1, 2, 3, 2] -> 2 ties three times, (1 + 4 + 1) / 10 = 0.6
+    (scipy's percentileofscore(window, 2, kind="rank") is 60.0)."""
+    for closes, expected in (([3, 1, 2, 5, 4], 0.8), ([2, 1, 2, 3, 2], 0.6)):
+        got = ours(_one_ticker(closes), ["RANK5"])["RANK5"].to_numpy()
+        np.testing.assert_allclose(got, [np.nan] * 4 + [expected], rtol=1e-6)
+    assert ours(_one_ticker([1, 2, 3]), ["RANK5"])["RANK5"].null_count() == 3  # shorter than a window: no value
+
+
+def test_the_guard_in_a_share_of_moves_is_added_so_tiny_moves_still_give_a_share():
+    """Rule (qlib SUMP/SUMN/SUMD): Sum(up moves, d) / (Sum(|moves|, d) + 1e-12), the 1e-12 added. One rise of
+    2**-40 (about 9.1e-13, exact in float64) in a flat window: SUMP = SUMD = 2**-40 / (2**-40 + 1e-12), SUMN 0."""
+    tiny = 2.0**-40
+    bars = _one_ticker([1.0] * 5 + [1.0 + tiny])
+    table = ours(bars, ["SUMP5", "SUMN5", "SUMD5"])
+    share = tiny / (tiny + EPS)  # 0.476...
+    np.testing.assert_allclose(table["SUMP5"].to_numpy(), [np.nan] * 5 + [share], rtol=1e-6)
+    np.testing.assert_allclose(table["SUMD5"].to_numpy(), [np.nan] * 5 + [share], rtol=1e-6)
+    np.testing.assert_array_equal(table["SUMN5"].to_numpy(), [np.nan] * 5 + [0.0])

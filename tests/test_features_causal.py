@@ -107,6 +107,7 @@ def _unsorted(order: str) -> pl.DataFrame:
     return {
         "first_two_rows_swapped": lambda: pl.concat([rows[1], rows[0], rows[2:]]),
         "two_rows_swapped_inside_a_ticker": lambda: pl.concat([rows[:2], rows[3], rows[2], rows[4:]]),
+        "two_rows_swapped_in_a_lone_ticker": lambda: pl.concat([rows[:2], rows[3], rows[2], rows[4:12]]),
         "tickers_descending_dates_rising": lambda: _market({"BBB": _days(JAN, 12), "AAA": _days(MAR, 12)}),
         "a_one_row_ticker_out_of_place": lambda: _market({"AAA": _days(JAN, 12), "CCC": [MAR],
                                                           "BBB": _days(JAN, 12)}),
@@ -116,6 +117,7 @@ def _unsorted(order: str) -> pl.DataFrame:
 
 
 @pytest.mark.parametrize("order", ["first_two_rows_swapped", "two_rows_swapped_inside_a_ticker",
+                                   "two_rows_swapped_in_a_lone_ticker",
                                    "tickers_descending_dates_rising", "a_one_row_ticker_out_of_place",
                                    "tickers_alternating_by_date"])
 def test_rows_in_any_order_give_the_table_of_the_sorted_rows(order: str):
