@@ -376,3 +376,60 @@ def test_a_cap_that_binds_nowhere_leaves_the_uncapped_book_bit_for_bit():
     np.testing.assert_array_equal(book.turnover, trade(grid, strategy, Costs(cost)).turnover)
     exact = simulate_capped(target, returns, borrow, cost, volume, capacity)
     np.testing.assert_allclose(exact.weights, target, atol=1e-12)  # the capped path agrees, up to rounding
+
+
+def test_holding_returns_do_not_depend_on_the_bars_order():
+    """Rule: each ticker's next bars are its next dates whatever order the bars come in; the table is
+    sorted by ticker, then date."""
+    shuffled = toy().sample(fraction=1.0, shuffle=True, seed=5)
+    held = holding_returns(shuffled, "next_open", no_universe())
+    assert held.select("ticker", "date").rows() == toy().select("ticker", "date").rows()
+    expected = holding_returns(toy(), "next_open", no_universe())
+    assert held.equals(expected)
+    b = held.filter(pl.col("ticker") == "B")["hold_return"].to_list()
+    np.testing.assert_allclose(b[:3], [18 / 19 - 1, 20 / 18 - 1, 21 / 20 - 1])
+
+
+def test_the_median_dollar_volume_spans_twenty_sessions_by_default():
+    """Rule: the liquidity window defaults to 20 sessions: the median of close x volume is known from
+    a ticker's 20th bar on (null before), and is the median of the 20 bars ending there."""
+    days = [date(2021, 1, 4) + timedelta(i) for i in range(22)]
+    close = np.linspace(10, 31, 22)
+    volume = np.arange(1, 23) * 1000.0
+    bars = pl.DataFrame({"ticker": "A", "date": days, "open": close, "close": close, "volume": volume})
+    held = holding_returns(bars, "same_close", universe_of(pl.Series(["A"]), None)[0])
+    median = held["median_dollar_volume"].to_list()
+    assert median[:19] == [None] * 19
+    np.testing.assert_allclose(median[19:], [np.median((close * volume)[t - 19:t + 1]) for t in (19, 20, 21)])
+
+
+def test_a_ticker_the_universe_table_lacks_trades_whenever_it_has_data():
+    """Rule: holding_returns and tradable_predictions keep a ticker the universe rows do not list: it
+    has no listing window, sector "unknown" and no own borrow fee; a prediction without a holding
+    row stays, with no hold_return."""
+    universe = pl.DataFrame({"ticker": ["A"], "listed": [DAYS[1]], "delisted": [None], "delisting_return": [None],
+                             "sector": ["tech"], "borrow_bps": [80.0]},
+                            schema_overrides={"delisted": pl.Date, "delisting_return": pl.Float64})
+    held = holding_returns(toy(), "same_close", universe, window=1)
+    assert held.filter(pl.col("ticker") == "C")["date"].to_list() == DAYS  # C is not in the table
+    assert held.filter(pl.col("ticker") == "A")["date"].to_list() == DAYS[1:]  # A lists on day 1
+    predictions = pl.DataFrame({"ticker": ["A", "C", "C"], "date": [DAYS[1], DAYS[0], date(2022, 1, 3)],
+                                "prob": [0.9, 0.8, 0.7]})
+    out = tradable_predictions(predictions, held, universe, 0.0, 0.0).sort("ticker", "date")
+    assert out.select("ticker", "date", "sector", "borrow_bps").rows() == [
+        ("A", DAYS[1], "tech", 80.0), ("C", DAYS[0], "unknown", None), ("C", date(2022, 1, 3), "unknown", None)]
+    np.testing.assert_allclose(out["hold_return"].to_list()[:2], [12.5 / 11.5 - 1, 5.5 / 5 - 1])
+    assert out["hold_return"][2] is None
+
+
+def test_a_cell_exactly_at_the_liquidity_minimums_is_tradable():
+    """Rule: liquid means close >= min_price and median dollar volume >= min_dollar_volume (both ends
+    included): A on day 0 closes at 10.5 on 10.5 x 1e6 of volume."""
+    held = holding_returns(toy(), "same_close", no_universe(), window=1)
+    predictions = toy().select("ticker", "date", prob=pl.lit(0.9)).filter(pl.col("date") == DAYS[0])
+    tradable = lambda **minimums: tradable_predictions(predictions, held, no_universe(), **minimums).filter(  # noqa: E731
+        pl.col("hold_return").is_not_null())["ticker"].to_list()
+    assert tradable(min_price=0.0, min_dollar_volume=10.5e6) == ["A", "B"]  # C: 5 x 1e6
+    assert tradable(min_price=0.0, min_dollar_volume=10.5e6 + 1) == ["B"]
+    assert tradable(min_price=10.5, min_dollar_volume=0.0) == ["A", "B"]
+    assert tradable(min_price=10.51, min_dollar_volume=0.0) == ["B"]
