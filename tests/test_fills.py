@@ -433,3 +433,19 @@ def test_a_cell_exactly_at_the_liquidity_minimums_is_tradable():
     assert tradable(min_price=0.0, min_dollar_volume=10.5e6 + 1) == ["B"]
     assert tradable(min_price=10.5, min_dollar_volume=0.0) == ["A", "B"]
     assert tradable(min_price=10.51, min_dollar_volume=0.0) == ["B"]
+
+
+def test_a_decimal_borrow_fee_column_is_read_as_numbers():
+    """Rule: the per-ticker borrow_bps is read as float64 whatever numeric type the predictions carry
+    it in (a Decimal column from a database, with nulls for the default rate): the fees match Float64."""
+    from decimal import Decimal
+
+    frame = _grid({"A": [0.9, 0.9], "B": [0.1, 0.1], "C": [0.2, 0.2]},
+                  {"A": [0.0, 0.0], "B": [0.0, 0.0], "C": [0.0, 0.0]},
+                  borrow_bps={"A": [None, None], "B": [500.0, 500.0], "C": [None, None]})
+    decimal = frame.with_columns(borrow_bps=pl.Series([None if v is None else Decimal(str(v))
+                                                       for v in frame["borrow_bps"]], dtype=pl.Decimal(10, 1)))
+    strategy, costs = Strategy("long_short", top_k=1), Costs(0.0, borrow_bps_per_year=30.0)
+    got = run(decimal, [strategy], costs)["long_short"]["borrow"]
+    np.testing.assert_allclose(got, run(frame, [strategy], costs)["long_short"]["borrow"], rtol=1e-15)
+    np.testing.assert_allclose(got, [0.5 * 0.05 / 252] * 2, rtol=1e-12)  # short B, the least likely up
