@@ -6,6 +6,7 @@ these beside tests/test_evaluate.py."""
 from __future__ import annotations
 
 import math
+import warnings
 from datetime import date, timedelta
 
 import numpy as np
@@ -18,12 +19,14 @@ from sklearn.metrics import (accuracy_score, f1_score, log_loss, precision_score
 
 from stockcast.errors import StockcastError
 from stockcast.evaluation.breakdown import accuracy_by, by_sector
-from stockcast.evaluation.classification import (baseline_accuracy, calls, class_probabilities, has_flat_class,
-                                                 majority_class, multiclass_metrics, predicted_class)
+from stockcast.evaluation.classification import (baseline_accuracy, calls, class_probabilities, classification_metrics,
+                                                 has_flat_class, majority_class, multiclass_metrics, predicted_class,
+                                                 yesterday_direction)
 from stockcast.evaluation.cross_section import ic_summary, information_coefficients, top_flop_accuracy
 from stockcast.evaluation.curves import calibration_points, confusion_counts, roc_points
 from stockcast.evaluation.exported import export_headline, variant_scores
 from stockcast.evaluation.scorecard import HEADLINE, evaluate, headline, score_segment, selection_scores
+from stockcast.evaluation.significance import Z_95 as Z
 from stockcast.evaluation.significance import binomial_pvalue, pesaran_timmermann, wilson_interval
 
 DAY = date(2021, 3, 1)
@@ -388,3 +391,163 @@ def test_baselines_with_a_flat_class():
     y = np.array([2, 1, 0, 2])
     out = baseline_accuracy(y, 2, np.array([1.0, 1.0, 0.0, np.nan]))
     assert out == {"majority_class": 0.5, "always_up": 0.25, "yesterday": 0.75}
+
+
+def test_calibration_bins_put_a_tie_on_an_edge_where_scikit_learn_does():
+    """Rule: a prediction equal to an inner quantile edge falls in the bin below it (calibration_curve's
+    np.searchsorted(inner edges, p)); the default is 10 bins; one bin holds everything."""
+    prob = np.array([0.1, 0.2, 0.3, 0.3, 0.4, 0.5, 0.6, 0.7, 0.7, 0.9], dtype=np.float32)
+    y = np.array([0, 0, 1, 0, 1, 0, 1, 1, 0, 1])
+    cal = calibration_points(y, prob, bins=4)
+    observed, predicted = calibration_curve(y, prob.astype(np.float64), n_bins=4, strategy="quantile")
+    np.testing.assert_allclose(cal["observed"], observed, rtol=1e-12)
+    np.testing.assert_allclose(cal["mean_prob"], predicted, rtol=1e-12)  # in float64, from float32 input
+    assert cal["n"].to_list() == [4, 1, 2, 3]
+    assert calibration_points(y, np.linspace(0.05, 0.95, 10)).height == 10  # default: 10 bins
+    one = calibration_points(y, prob, bins=1)
+    assert one.rows() == [(0, pytest.approx(float(prob.astype(np.float64).mean())), 0.5, 10)]
+
+
+def test_binary_metrics_call_above_the_threshold_in_float64_and_quietly():
+    """Rule: the call is prob > threshold compared in float64 (a float32 0.3 is 0.30000001, above 0.3;
+    exactly 0.5 is not above 0.5); a class never called or never present scores 0 without a warning,
+    and a single class leaves AUC and log loss NaN without one."""
+    y = np.array([1, 0, 1, 0])
+    m = classification_metrics(y, np.array([0.3, 0.2, 0.5, 0.1], dtype=np.float32), 0.3)
+    assert m["accuracy"] == 1.0 and m["precision"] == 1.0 and m["recall"] == 1.0  # 0.3f and 0.5 called up
+    at = classification_metrics(y, np.array([0.5, 0.2, 0.6, 0.1]), 0.5)
+    assert at["recall"] == 0.5 and at["accuracy"] == 0.75
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        never = classification_metrics(y, np.full(4, 0.2), 0.5)  # nothing called up
+        assert never["precision"] == 0.0 and never["f1"] == 0.0 and never["recall"] == 0.0
+        absent = classification_metrics(np.zeros(4, dtype=int), np.array([0.2, 0.7, 0.1, 0.3]), 0.5)
+        assert absent["recall"] == 0.0 and absent["f1"] == 0.0 and np.isnan(absent["auc"])
+        assert np.isnan(absent["log_loss"])
+
+
+def test_multiclass_metrics_average_over_all_three_classes_quietly():
+    """Rule: the macro averages run over down, up and flat even when flat is neither a label nor a
+    call (it scores 0, without a warning); AUC is NaN unless all three classes occur, quietly."""
+    y, pred = np.array([0, 1, 1, 0, 1]), np.array([0, 1, 0, 0, 1])
+    proba = np.array([[0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.5, 0.4, 0.1], [0.7, 0.2, 0.1], [0.3, 0.6, 0.1]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = multiclass_metrics(y, proba, pred)
+    assert m["precision"] == pytest.approx((2 / 3 + 1 + 0) / 3) and m["recall"] == pytest.approx((1 + 2 / 3 + 0) / 3)
+    assert m["f1"] == pytest.approx((0.8 + 0.8 + 0) / 3) and np.isnan(m["auc"])
+
+
+def test_the_ic_summary_of_two_days_and_of_fewer_is_quiet():
+    """Rule: two days already give an ICIR; one day or none gives NaN for what it cannot estimate,
+    without numpy's warnings."""
+    two = ic_summary(pl.DataFrame({"ic": [0.1, 0.3], "rank_ic": [0.2, 0.0]}))
+    assert two["ic_ir"] == pytest.approx(0.2 / np.std([0.1, 0.3], ddof=1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(ic_summary(pl.DataFrame({"ic": [0.1], "rank_ic": [0.2]}))["ic_ir"])
+        assert np.isnan(ic_summary(pl.DataFrame({"ic": [], "rank_ic": []}, schema={"ic": pl.Float64,
+                                                                                   "rank_ic": pl.Float64}))["ic_mean"])
+
+
+def test_top_flop_breaks_ties_by_row_order_not_by_average_rank():
+    """Rule: ranks are ordinal: of two names tied for the top with k = 1, one is taken (not none)."""
+    rows = pl.DataFrame({"date": [DAY] * 4, "prob": [0.8, 0.8, 0.2, 0.1], "label": [1, 1, 0, 1]})
+    out = top_flop_accuracy(rows, k=1)
+    assert out["top_flop_n"] == 2 and out["top_accuracy"] == 1.0 and out["flop_accuracy"] == 0.0
+
+
+def test_roc_points_default_to_201_vertices():
+    """Rule: at most 201 ROC vertices by default."""
+    rng = np.random.default_rng(2)
+    y, prob = rng.integers(0, 2, 2000), rng.random(2000)
+    assert len(roc_curve(y, prob)[0]) > 300 and roc_points(y, prob).height == 201
+
+
+def test_confusion_counts_read_float_labels_and_keep_empty_last_cells():
+    """Rule: labels and calls given as floats (0.0, 1.0) count like ints; a 3 x 3 matrix keeps its
+    nine cells when no row is flat."""
+    out = confusion_counts(np.array([1.0, 0.0, 1.0]), np.array([1.0, 1.0, 0.0]))
+    assert out["n"].to_list() == [0, 1, 1, 1]
+    three = confusion_counts(np.array([0, 1, 1]), np.array([0, 1, 0]), 3)
+    assert three["n"].to_list() == [1, 0, 0, 1, 1, 0, 0, 0, 0]
+
+
+def test_export_distance_of_a_one_row_segment():
+    """Rule: max_diff is measured on any non-empty segment, one row included."""
+    torch = _variant([0.6, 0.3], [1, 0], ["val", "test"])
+    int8 = _variant([0.6, 0.25], [1, 0], ["val", "test"])
+    table = variant_scores({"torch": torch, "int8": int8}, ("test",), 0.5)
+    assert table["test"]["int8"]["max_diff"] == pytest.approx(float(np.float32(0.3)) - float(np.float32(0.25)))
+
+
+def test_evaluate_plots_and_baselines_by_hand():
+    """Rule: the test segment's plots: ROC of P(up) for label 1 (scikit-learn's), the running IC sums,
+    the accuracy by ticker at the caller's threshold, by year under "year"; a test row without a labels
+    row still counts in the baselines (yesterday unknown: the training majority); top/flop use top_k."""
+    days = [DAY + timedelta(i) for i in range(3)]
+    tickers = ["A", "B", "C", "D"]
+    rng = np.random.default_rng(3)
+    prob = rng.uniform(0.2, 0.8, 12)
+    fwd = rng.normal(0, 0.02, 12)
+    rows = pl.DataFrame({"ticker": np.repeat(tickers, 3), "date": days * 4, "segment": "test",
+                         "label": pl.Series((fwd > 0).astype(np.int8)), "prob": pl.Series(prob, dtype=pl.Float32),
+                         "fwd_return": fwd})
+    labels = rows.select("ticker", "date", next_return="fwd_return").filter(pl.col("ticker") != "D")
+    result = evaluate(rows, labels, train_majority=1, threshold=0.4, top_k=1, segments=("test",))
+    y, p = rows["label"].to_numpy(), rows["prob"].to_numpy().astype(np.float64)
+    fpr, tpr, _ = roc_curve(y, p)
+    np.testing.assert_array_equal(result.plots["roc"]["fpr"], fpr)
+    np.testing.assert_array_equal(result.plots["roc"]["tpr"], tpr)
+    ic = result.plots["ic"]
+    np.testing.assert_allclose(ic["cumulative_ic"], np.cumsum(ic["ic"]), rtol=1e-12)
+    np.testing.assert_allclose(ic["cumulative_rank_ic"], np.cumsum(ic["rank_ic"]), rtol=1e-12)
+    a = rows.filter(pl.col("ticker") == "A")
+    assert result.plots["accuracy_by_ticker"]["accuracy"][0] == pytest.approx(
+        float(((a["prob"].to_numpy() > 0.4).astype(int) == a["label"].to_numpy()).mean()))
+    assert result.plots["accuracy_by_year"].columns[0] == "year"
+    assert result.plots["accuracy_by_year"]["accuracy"][0] == pytest.approx(float(((p > 0.4) == y).mean()))
+    assert result.metrics["test"]["top_flop_n"] == 6  # one top and one flop name on each of 3 days
+    yesterday = rows.join(yesterday_direction(labels), on=["ticker", "date"], how="left")["yesterday_up"]
+    expected = np.where(yesterday.is_null().to_numpy(), 1, yesterday.fill_null(0).to_numpy())
+    assert result.metrics["baselines"]["yesterday"] == pytest.approx(float(np.mean(y == expected)))
+    assert result.metrics["baselines"]["always_up"] == pytest.approx(float(y.mean()))
+
+
+def test_a_three_class_evaluation_draws_a_three_by_three_confusion():
+    """Rule: with a flat class the confusion plot lists all nine cells; a segment without a flat label
+    still reports flat_rate 0."""
+    rows = _three([(0.6, 0.3, 0.1), (0.1, 0.7, 0.2), (0.2, 0.2, 0.6), (0.5, 0.4, 0.1)], [0, 1, 2, 1],
+                  fwd_return=[0.01, 0.02, -0.01, 0.0], segment="test")
+    result = evaluate(rows, rows.select("ticker", "date", next_return="fwd_return"), 1, 0.5, 1, ("test",))
+    assert result.plots["confusion"]["n"].to_list() == [1, 0, 0, 1, 1, 0, 0, 0, 1]
+    no_flat = score_segment(rows.filter(pl.col("label") != 2), 0.5, 1)
+    assert no_flat["flat_rate"] == 0.0 and no_flat["null_rate"] == pytest.approx(2 / 3)
+
+
+def test_pesaran_timmermann_by_hand_with_unbalanced_calls_and_quiet_limits():
+    """Rule: the full variance of P* (both cross terms, here with px != 1/2 and py != 1/2); a constant
+    call or a single row gives NaN without a warning."""
+    y = np.array([1, 1, 1, 0, 0, 1, 0, 1, 1, 0, 1, 1])
+    pred = np.array([1, 1, 1, 1, 0, 1, 1, 1, 0, 0, 1, 1])
+    n, py, px, p = 12, 8 / 12, 9 / 12, 9 / 12
+    star = py * px + (1 - py) * (1 - px)
+    v = star * (1 - star) / n
+    v_star = (2 * py - 1) ** 2 * px * (1 - px) / n + (2 * px - 1) ** 2 * py * (1 - py) / n \
+        + 4 * py * px * (1 - py) * (1 - px) / n**2
+    assert pesaran_timmermann(y, pred)[0] == pytest.approx((p - star) / np.sqrt(v - v_star), rel=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert all(np.isnan(pesaran_timmermann(y, np.ones(12))))
+        assert all(np.isnan(pesaran_timmermann(np.array([]), np.array([]))))
+        low, high = wilson_interval(0, 0)
+        assert (float(low), float(high)) == (0.0, 1.0)
+
+
+def test_wilson_interval_of_billions_of_trials():
+    """Rule: counts are taken as float64: n^2 of four billion predictions must not overflow int64."""
+    low, high = wilson_interval(2 * 10**9, 4 * 10**9)
+    z, n, p = Z, 4e9, 0.5
+    half = z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    assert (float(low), float(high)) == pytest.approx(((p + z**2 / (2 * n) - half) / (1 + z**2 / n),
+                                                       (p + z**2 / (2 * n) + half) / (1 + z**2 / n)), rel=1e-12)
