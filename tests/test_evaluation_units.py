@@ -545,8 +545,11 @@ def test_pesaran_timmermann_by_hand_with_unbalanced_calls_and_quiet_limits():
 
 
 def test_wilson_interval_of_billions_of_trials():
-    """Rule: counts are taken as float64: n^2 of four billion predictions must not overflow int64."""
-    low, high = wilson_interval(2 * 10**9, 4 * 10**9)
+    """Rule: counts are taken as float64: n^2 of four billion predictions must not overflow int64
+    (numpy would warn and wrap around)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        low, high = wilson_interval(2 * 10**9, 4 * 10**9)
     z, n, p = Z, 4e9, 0.5
     half = z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
     assert (float(low), float(high)) == pytest.approx(((p + z**2 / (2 * n) - half) / (1 + z**2 / n),
