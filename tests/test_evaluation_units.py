@@ -554,3 +554,14 @@ def test_wilson_interval_of_billions_of_trials():
     half = z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
     assert (float(low), float(high)) == pytest.approx(((p + z**2 / (2 * n) - half) / (1 + z**2 / n),
                                                        (p + z**2 / (2 * n) + half) / (1 + z**2 / n)), rel=1e-12)
+
+
+def test_the_group_auc_needs_one_up_and_one_down():
+    """Rule: a group's AUC is defined from one up and one down row on (by hand: 1 up ranked above 1
+    down is 1.0); a group without an up row, or without a down row, has none."""
+    rows = pl.DataFrame({"ticker": ["A", "A", "B", "B", "C", "C"],
+                         "prob": pl.Series([0.7, 0.4, 0.6, 0.3, 0.2, 0.9], dtype=pl.Float32),
+                         "label": pl.Series([1, 0, 0, 0, 1, 0], dtype=pl.Int8)})
+    assert accuracy_by(rows, pl.col("ticker"), 0.5)["auc"].to_list() == [1.0, None, 0.0]
+    empty = by_sector(rows.head(0).with_columns(sector=pl.lit("x"), date=pl.lit(DAY), fwd_return=pl.lit(0.0)), 0.5)
+    assert empty.height == 0 and empty.schema["ic_mean"] == pl.Float64
