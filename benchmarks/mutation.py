@@ -51,7 +51,7 @@ SHARDS: dict[str, tuple[list[str], list[str]]] = {
     "backtest": (["src/stockcast/backtest/engine.py", "src/stockcast/backtest/metrics.py",
                   "src/stockcast/backtest/fills.py"],
                  ["tests/test_backtest.py", "tests/test_backtest_metrics.py", "tests/test_fills.py"]),
-    "evaluation": (["src/stockcast/evaluation/*.py"], ["tests/test_evaluate.py"]),
+    "evaluation": (["src/stockcast/evaluation/*.py"], ["tests/test_evaluate.py", "tests/test_evaluation_units.py"]),
     "checkpoint": (["src/stockcast/checkpoint.py"], ["tests/test_checkpoint.py", "tests/test_train_resume.py"]),
     "stages": (["stages/*.py"], ["tests/test_normalize.py", "tests/test_truth.py"]),
 }

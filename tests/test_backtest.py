@@ -9,10 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stockcast.backtest.benchmark import buy_and_hold
-from stockcast.backtest.engine import Costs, Strategy, cost_per_side, equity_curve, run, simulate
+from stockcast.backtest.engine import (Book, Costs, Strategy, backtest_grid, cost_per_side, drawdown_curve, equity_curve,
+                                       run, sector_contributions, simulate)
 from stockcast.backtest.grid import to_grid
 from stockcast.backtest.regimes import Regime, regime_table, worst_periods
-from stockcast.backtest.strategies import STRATEGIES, long_flat, long_short, target_weights, topk_dropout
+from stockcast.backtest.strategies import (STRATEGIES, long_flat, long_short, sector_neutral_long_short, target_weights,
+                                           topk_dropout)
 from stockcast.backtest.summary import backtest_metrics, curves
 from stockcast.backtest.walk_forward import stitch, walk_forward
 from stockcast.errors import StockcastError
@@ -320,3 +322,92 @@ def test_long_short_stays_dollar_neutral_when_every_probability_ties(holes):
     np.testing.assert_allclose(weights.sum(axis=1), 0, atol=1e-15)
     assert ((weights > 0).sum(axis=1) == k).all() and ((weights < 0).sum(axis=1) == k).all()
 
+
+
+def test_cost_per_side_is_the_sum_of_commission_and_slippage_in_basis_points():
+    """Rule: c = (cost_bps + slippage_bps) / 1e4, each input in [0, 1000] bps (both ends allowed), and
+    a refusal names the input at fault."""
+    assert cost_per_side(5, 3) == pytest.approx(0.0008, rel=1e-12)
+    assert cost_per_side(0, 0) == 0.0 and cost_per_side(1000, 1000) == pytest.approx(0.2, rel=1e-12)
+    with pytest.raises(ValueError, match=r"^cost_bps=1000.5: expected"):
+        cost_per_side(1000.5, 0)
+    with pytest.raises(ValueError, match=r"^slippage_bps=1001: expected"):
+        cost_per_side(0, 1001)
+
+
+def test_the_daily_frame_splits_the_net_return_into_its_charges():
+    """Rule: trading_cost = c * turnover and strategy = strategy_gross - trading_cost - borrow, session by
+    session (hand computation: one name bought, held, sold, with a 20 bps side cost)."""
+    pred = _frame({"AAA": [0.9, 0.9, 0.1]}, {"AAA": [0.02, -0.01, 0.05]})
+    out = run(pred, [Strategy("long_flat", threshold=0.5)], Costs(0.002))["long_flat"]
+    np.testing.assert_allclose(out["trading_cost"], [0.002, 0.0, 0.002], atol=1e-15)
+    np.testing.assert_allclose(out["strategy"], [0.02 - 0.002, -0.01, -0.002], atol=1e-15)
+    assert out.columns == ["date", "strategy", "benchmark", "turnover", "strategy_gross", "benchmark_gross",
+                           "benchmark_turnover", "borrow", "trading_cost"]
+
+
+def test_a_policys_own_weights_are_traded_as_given():
+    """Rule: a Strategy carrying `weights` (a sizing policy's) trades exactly those, not the named
+    strategy's; weights of another shape than the grid are refused."""
+    pred = _frame({"A": [0.9, 0.9], "B": [0.9, 0.9]}, {"A": [0.10, 0.0], "B": [-0.10, 0.0]})
+    grid = to_grid(pred)
+    weights = np.array([[0.3, 0.0], [0.3, -0.2]])
+    result = backtest_grid(grid, [Strategy("long_flat", weights=weights)], Costs(0.0))
+    np.testing.assert_array_equal(result.books["long_flat"].weights, weights)
+    # day 1: 0.3 * 10%; day 2: A drifted to 0.33 / 1.03, sold back to 0.3, and B shorted 0.2
+    np.testing.assert_allclose(result.daily["long_flat"]["strategy_gross"], [0.03, 0.0], atol=1e-15)
+    np.testing.assert_allclose(result.daily["long_flat"]["turnover"], [0.3, 0.33 / 1.03 - 0.3 + 0.2], rtol=1e-12)
+    with pytest.raises(StockcastError, match=r"long_flat's weights are \(1, 2\), the grid \(2, 2\)"):
+        backtest_grid(grid, [Strategy("long_flat", weights=weights[:1])], Costs(0.0))
+
+
+def test_a_sector_neutral_strategy_is_traded_sector_neutral():
+    """Rule: the engine passes neutralize=sector through: the book is sector_neutral_long_short's,
+    which differs from the plain long_short on a market whose best names share a sector."""
+    days = [date(2020, 1, 6) + timedelta(i) for i in range(2)]
+    prob = {"A": 0.9, "B": 0.8, "C": 0.2, "D": 0.1}
+    sector = {"A": "tech", "B": "tech", "C": "energy", "D": "energy"}
+    earns = {"A": 0.02, "B": 0.01, "C": 0.0, "D": -0.01}
+    frame = pl.DataFrame([{"ticker": t, "date": d, "prob": p, "hold_return": earns[t], "sector": sector[t]}
+                          for t, p in prob.items() for d in days])
+    grid = to_grid(frame)
+    book = run(frame, [Strategy("long_short", top_k=1, neutralize="sector")], Costs(0.0))
+    neutral = backtest_grid(grid, [Strategy("long_short", top_k=1, neutralize="sector")], Costs(0.0))
+    np.testing.assert_array_equal(neutral.books["long_short"].weights, sector_neutral_long_short(grid, 1))
+    # per sector: long its best, short its worst: A +1/4, B -1/4, C +1/4, D -1/4
+    np.testing.assert_allclose(neutral.books["long_short"].weights, [[0.25, -0.25, 0.25, -0.25]] * 2)
+    # gross 0.25 * (2% - 1% + 0% + 1%); the plain long_short (A +1/2, D -1/2) would earn 1.5%
+    np.testing.assert_allclose(book["long_short"]["strategy_gross"], [0.005, 0.005], rtol=1e-12)
+
+
+def test_drawdown_curve_by_hand_with_the_initial_capital_as_a_peak():
+    """Rule: drawdown = wealth / max(running peak, 1) - 1 per return column, wealth = prod(1 + r):
+    a fall on the first day is a drawdown from the initial capital."""
+    days = [date(2020, 1, 6) + timedelta(i) for i in range(4)]
+    returns = pl.DataFrame({"date": days, "strategy": [0.1, -0.5, 0.2, 0.0], "benchmark": [-0.1, 0.05, 0.1, -0.2]})
+    out = drawdown_curve(returns)
+    assert out.columns == ["date", "strategy", "benchmark"] and out["date"].to_list() == days
+    np.testing.assert_allclose(out["strategy"], [0.0, -0.5, -0.4, -0.4], atol=1e-15)
+    np.testing.assert_allclose(out["benchmark"], [-0.1, 0.9 * 1.05 - 1, 0.0, -0.2], atol=1e-15)
+    only = drawdown_curve(returns, columns=("benchmark",))
+    assert only.columns == ["date", "benchmark"]
+
+
+def test_sector_contributions_sum_each_sectors_weighted_returns():
+    """Rule: contribution of a sector = sum over sessions and its names of w[t, i] * r[t, i] (hand
+    computation over two sessions and three sectors); no sectors, an empty typed table."""
+    days = [date(2020, 1, 6) + timedelta(i) for i in range(2)]
+    returns = {"A": [0.02, 0.01], "B": [-0.01, 0.03], "C": [0.04, -0.02], "D": [0.05, 0.05]}
+    sector = {"A": "tech", "B": "energy", "C": "tech", "D": "health"}
+    frame = pl.DataFrame([{"ticker": t, "date": d, "prob": 0.5, "hold_return": r, "sector": sector[t]}
+                          for t in returns for d, r in zip(days, returns[t])])
+    grid = to_grid(frame)
+    weights = np.array([[0.5, 0.25, 0.25, 0.0], [0.2, 0.3, 0.5, -0.1]])
+    book = Book(weights, np.zeros(2), np.zeros(2), np.zeros(2))
+    out = sector_contributions(grid, book)
+    assert out["sector"].to_list() == ["energy", "health", "tech"]
+    np.testing.assert_allclose(out["contribution"], [0.25 * -0.01 + 0.3 * 0.03, -0.1 * 0.05,
+                                                     0.5 * 0.02 + 0.25 * 0.04 + 0.2 * 0.01 + 0.5 * -0.02], atol=1e-15)
+    assert out.schema == pl.Schema({"sector": pl.String, "contribution": pl.Float64})
+    none = sector_contributions(to_grid(frame.drop("sector")), book)
+    assert none.height == 0 and none.schema == pl.Schema({"sector": pl.String, "contribution": pl.Float64})

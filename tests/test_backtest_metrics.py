@@ -1,12 +1,14 @@
 """Performance metrics by their definitions, and against empyrical-reloaded on the same series."""
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy.stats import norm
 
-from stockcast.backtest.metrics import (annual_return, calmar, conditional_value_at_risk, deflated_sharpe, excess,
-                                        max_drawdown, max_drawdown_days, probabilistic_sharpe, sharpe, sortino,
-                                        summarize, value_at_risk, win_rate)
+from stockcast.backtest.metrics import (annual_return, annual_volatility, calmar, conditional_value_at_risk,
+                                        deflated_sharpe, excess, max_drawdown, max_drawdown_days, probabilistic_sharpe,
+                                        sharpe, sortino, summarize, value_at_risk, win_rate)
 
 SERIES = {
     "daily_noise": np.random.default_rng(0).normal(0.0004, 0.012, 2520),
@@ -130,3 +132,69 @@ def test_deflated_sharpe_equals_the_papers_formula_by_hand(name, trials):
     assert summarize(r, risk_free=0.0001, trials=trials)["deflated_sharpe"] == pytest.approx(
         _hand_dsr(r - 0.0001, trials), rel=1e-9)
     assert _hand_dsr(r, trials) < probabilistic_sharpe(r)  # deflating by more than one trial costs something
+
+
+def test_too_short_a_series_gives_nan_quietly():
+    """Rule: a metric undefined on so few periods (none for the levels, one for a dispersion, no active
+    day for the win rate) is NaN, and says so without a numpy RuntimeWarning (empty means, ddof=1 on
+    one point) that would bury real warnings in the stage's log."""
+    empty, one, cash = np.array([]), np.array([0.01]), np.zeros(4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for metric in (annual_return, annual_volatility, sharpe, sortino, max_drawdown, value_at_risk,
+                       conditional_value_at_risk, win_rate):
+            assert np.isnan(metric(empty)), metric.__name__
+        for metric in (annual_volatility, sharpe, sortino):
+            assert np.isnan(metric(one)), metric.__name__
+        assert np.isnan(win_rate(cash))
+        assert np.isnan(excess(empty, empty)["excess_return"]) and np.isnan(excess(empty, empty)["information_ratio"])
+        flat = np.full(5, 0.002)  # no dispersion: the Sharpe and what is built on it are undefined
+        assert np.isnan(probabilistic_sharpe(flat)) and np.isnan(deflated_sharpe(flat, 3))
+    assert annual_return(one) == pytest.approx(1.01**252 - 1)  # one period is enough for a level
+    assert max_drawdown(one) == 0.0 and value_at_risk(one) == 0.01 and conditional_value_at_risk(one) == 0.01
+
+
+def test_two_periods_are_enough_for_a_ratio():
+    """Rule: the sample standard deviation needs two points, so two periods already give a Sharpe, a
+    Sortino and a volatility (by hand: mean 0.01, std(ddof=1) 0.02 * sqrt(2), downside sqrt(0.01^2 / 2))."""
+    r = np.array([0.03, -0.01])
+    assert annual_volatility(r) == pytest.approx(0.02 * np.sqrt(2) * np.sqrt(252))
+    assert sharpe(r) == pytest.approx(0.01 / (0.02 * np.sqrt(2)) * np.sqrt(252))
+    assert sortino(r) == pytest.approx(0.01 * 252 / (np.sqrt(0.01**2 / 2) * np.sqrt(252)))
+
+
+def test_the_defaults_annualise_over_252_sessions():
+    """Rule: every annualised metric defaults to 252 periods a year (the daily sessions of the
+    backtest), and summarize deflates by a single trial unless told otherwise."""
+    r = SERIES["first_day_loss"]
+    assert annual_volatility(r) == pytest.approx(np.std(r, ddof=1) * np.sqrt(252), rel=1e-12)
+    assert sharpe(r) == pytest.approx(r.mean() / np.std(r, ddof=1) * np.sqrt(252), rel=1e-12)
+    assert sortino(r) == pytest.approx(r.mean() * np.sqrt(252) / np.sqrt(np.mean(np.minimum(r, 0) ** 2)), rel=1e-12)
+    growth = np.prod(1 + r)
+    assert calmar(r) == pytest.approx((growth ** (252 / 7) - 1) / 0.05, rel=1e-12)  # deepest fall: day 1, -5%
+    assert summarize(r) == pytest.approx(summarize(r, periods_per_year=252, risk_free=0.0, trials=1), rel=1e-12)
+    assert summarize(r)["deflated_sharpe"] == pytest.approx(probabilistic_sharpe(r), rel=1e-12)
+    assert summarize(r)["sharpe"] == pytest.approx(sharpe(r, 252), rel=1e-12)
+
+
+def test_ratios_annualise_by_the_periods_they_are_given():
+    """Rule: calmar's CAGR and the information ratio use the caller's periods per year, not 252:
+    weekly returns (52) give a different, hand-computable number."""
+    r = SERIES["first_day_loss"]
+    assert calmar(r, 52) == pytest.approx((np.prod(1 + r) ** (52 / 7) - 1) / 0.05, rel=1e-12)
+    s, b = np.array([0.01, 0.02, -0.01]), np.array([0.0, 0.01, 0.0])
+    diff = s - b
+    out = excess(s, b, periods_per_year=52)
+    assert out["excess_return"] == pytest.approx(diff.mean() * 52, rel=1e-12)
+    assert out["information_ratio"] == pytest.approx(diff.mean() / np.std(diff, ddof=1) * np.sqrt(52), rel=1e-12)
+
+
+def test_summary_computes_in_float64_whatever_it_is_given():
+    """Rule: summarize and excess read their inputs as float64 (a float32 column, decimal strings from
+    a CSV): a float32 series compounded in float32 would drift from the float64 numbers by ~1e-7."""
+    r32 = SERIES["daily_noise"].astype(np.float32)
+    r64 = r32.astype(np.float64)
+    got, expected = summarize(r32, trials=3), summarize(r64, trials=3)
+    assert got == pytest.approx(expected, rel=1e-13, abs=1e-15)
+    s, b = ["0.01", "0.02", "-0.01"], ["0.0", "0.01", "0.0"]
+    assert excess(s, b) == pytest.approx(excess(np.array([0.01, 0.02, -0.01]), np.array([0.0, 0.01, 0.0])), rel=1e-12)

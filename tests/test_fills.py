@@ -13,7 +13,7 @@ from stockcast.backtest.capacity import capacity_table, halving_capital
 from stockcast.backtest.engine import (Capacity, Costs, Strategy, backtest, backtest_grid, run, simulate, simulate_capped,
                                        trade)
 from stockcast.backtest.fills import holding_returns, tradable_predictions
-from stockcast.backtest.grid import to_grid
+from stockcast.backtest.grid import Grid, to_grid
 from stockcast.backtest.strategies import sector_neutral_long_short
 from stockcast.data.universe import read_universe_file, universe_of
 from stockcast.errors import StockcastError
@@ -288,3 +288,165 @@ def test_capacity_reaches_every_entry_point_of_the_backtest():
         np.testing.assert_array_equal(result.books["long_short"].weights, capped.weights)
     assert run(frame, [strategy], costs, huge)["long_short"].equals(backtest(frame, [strategy], costs, huge).daily[
         "long_short"])
+
+
+def _trades_and_equity(target: np.ndarray, returns: np.ndarray, borrow: np.ndarray, cost: float):
+    """The uncapped book written plainly, one session at a time: each cell's trade |w - d| and the
+    equity before each session's trades (the module doc of engine.py)."""
+    trades, before = np.zeros_like(target), np.ones(len(target))
+    drifted, equity = np.zeros(target.shape[1]), 1.0
+    for t, (w, r) in enumerate(zip(target, returns)):
+        trades[t], before[t] = np.abs(w - drifted), equity
+        gross = w @ r
+        equity *= 1 + gross - cost * trades[t].sum() - np.maximum(-w, 0) @ borrow
+        drifted = w * (1 + r) / (1 + gross)
+    return trades, before
+
+
+@cache
+def _long_short_market():
+    """12 sessions of a long-short book on three names and a fourth never held (no volume at all)."""
+    rng = np.random.default_rng(11)
+    target = rng.normal(0, 1, (12, 4)) * [1, 1, 1, 0]
+    target /= np.abs(target).sum(axis=1, keepdims=True)
+    returns = rng.normal(0.01, 0.03, (12, 4))
+    return target, returns, np.array([0.001, 0.002, 0.0005, 0.01])
+
+
+@pytest.mark.parametrize("cost", [0.0, 0.003])
+def test_the_cap_check_compounds_net_equity_across_chunks(cost):
+    """Rule: a trade binds the cap when |w[t, i] - d[t, i]| > p * V[t, i] / (capital * equity[t-1]), with
+    equity the book's net of costs and borrow (1 before the first session), carried from one chunk of
+    the drift loop to the next. Volumes set to exactly each trade's cap do not bind (a 1e-12 slack
+    absorbs rounding), nor does a name never traded with no volume; 1e-9 less volume in one cell of
+    the last chunk, or on the first day, binds."""
+    target, returns, borrow = _long_short_market()
+    capacity = Capacity(2e5, 0.05)
+    trades, before = _trades_and_equity(target, returns, borrow, cost)
+    volume = trades * before[:, None] * capacity.capital / capacity.max_participation
+    volume[0] *= 1 + 1e-13  # the first day's check has no rounding slack: p * V / capital is rounded once
+    assert volume[:, 3].max() == 0 and before.max() / before.min() > 1.05  # equity moves enough to matter
+    check = lambda v: simulate(target, returns, borrow, 4, cost, v, capacity)[1]  # noqa: E731
+    assert check(volume) is False
+    for t, i in ((10, 1), (0, 2)):
+        tight = volume.copy()
+        tight[t, i] *= 1 - 1e-9
+        assert check(tight) is True, (t, i)
+    if cost == 0.0:  # without a cost the check assumes a frictionless book
+        free = lambda v: simulate(target, returns, borrow, 4, dollar_volume=v, capacity=capacity)[1]  # noqa: E731
+        tight = volume.copy()
+        tight[10, 1] *= 1 - 1e-9
+        assert free(volume) is False and free(tight) is True
+
+
+def test_the_first_days_trades_are_checked_against_the_first_days_volume():
+    """Rule: the opening trade is the whole first book, |w[0, i]| <= p * V[0, i] / capital: at the cap
+    it passes, a hair over it binds (whatever later days hold); a cell of unknown volume is not capped."""
+    target = np.array([[0.5, 0.5, 0.0], [0.5, 0.5, 0.0], [0.2, 0.8, 0.0]])
+    returns = np.zeros((3, 3))
+    capacity = Capacity(1.0, 0.5)  # a trade may take half a cell's volume: cap = V / 2, exactly
+    volume = np.array([[1.0, 1.0, 0.0], [10.0, 10.0, 10.0], [10.0, 10.0, 10.0]])
+    check = lambda v, w=target: simulate(w, returns, np.zeros(3), 512, 0.0, v, capacity)[1]  # noqa: E731
+    assert check(volume) is False
+    assert check(volume * [[0.999, 1, 1], [1, 1, 1], [1, 1, 1]]) is True  # only day 0 is over
+    assert check(np.where([[True, False, False], [False] * 3, [False] * 3], np.nan, volume)) is False
+    unknown = target + [[0, 0, 0.5], [0, 0, 0], [0, 0, 0]]
+    assert check(np.where([[False, False, True], [False] * 3, [False] * 3], np.nan, volume), unknown) is False
+    one_day = simulate(target[:1], returns[:1], np.zeros(3), 512, 0.0, volume[:1], capacity)
+    assert one_day[1] is False
+
+
+def test_a_cap_that_binds_nowhere_leaves_the_uncapped_book_bit_for_bit():
+    """Rule: trade runs the capped simulation only when the cap binds, judged with the book's costs: a
+    book whose every trade sits inside its cap once costs are paid (but outside it for the same book
+    without costs) is the uncapped book exactly, not a re-simulation of it."""
+    target, returns, borrow = _long_short_market()
+    capacity, cost = Capacity(2e5, 0.05), 0.003
+    trades, net = _trades_and_equity(target, returns, borrow, cost)
+    _, free = _trades_and_equity(target, returns, borrow, 0.0)
+    assert (free[1:] > net[1:] * (1 + 1e-6)).all()
+    volume = trades * np.sqrt(net * free)[:, None] * capacity.capital / capacity.max_participation
+    volume[0] = 1e12
+    tickers = [f"T{i}" for i in range(4)]
+    sessions = pl.Series("date", [DAYS[0] + timedelta(i) for i in range(12)])
+    grid = Grid(sessions, pl.Series(tickers), np.full((12, 4), 0.5, np.float32), returns, np.ones((12, 4), bool),
+                volume, None, borrow * 252 * 1e4)  # borrow_bps per year: borrow per session once rated
+    strategy = Strategy("policy", weights=target)
+    book = trade(grid, strategy, Costs(cost, periods_per_year=252), capacity)
+    np.testing.assert_array_equal(book.weights, target)
+    np.testing.assert_array_equal(book.turnover, trade(grid, strategy, Costs(cost)).turnover)
+    exact = simulate_capped(target, returns, borrow, cost, volume, capacity)
+    np.testing.assert_allclose(exact.weights, target, atol=1e-12)  # the capped path agrees, up to rounding
+
+
+def test_holding_returns_do_not_depend_on_the_bars_order():
+    """Rule: each ticker's next bars are its next dates whatever order the bars come in; the table is
+    sorted by ticker, then date."""
+    shuffled = toy().sample(fraction=1.0, shuffle=True, seed=5)
+    held = holding_returns(shuffled, "next_open", no_universe())
+    assert held.select("ticker", "date").rows() == toy().select("ticker", "date").rows()
+    expected = holding_returns(toy(), "next_open", no_universe())
+    assert held.equals(expected)
+    b = held.filter(pl.col("ticker") == "B")["hold_return"].to_list()
+    np.testing.assert_allclose(b[:3], [18 / 19 - 1, 20 / 18 - 1, 21 / 20 - 1])
+
+
+def test_the_median_dollar_volume_spans_twenty_sessions_by_default():
+    """Rule: the liquidity window defaults to 20 sessions: the median of close x volume is known from
+    a ticker's 20th bar on (null before), and is the median of the 20 bars ending there."""
+    days = [date(2021, 1, 4) + timedelta(i) for i in range(22)]
+    close = np.linspace(10, 31, 22)
+    volume = np.arange(1, 23) * 1000.0
+    bars = pl.DataFrame({"ticker": "A", "date": days, "open": close, "close": close, "volume": volume})
+    held = holding_returns(bars, "same_close", universe_of(pl.Series(["A"]), None)[0])
+    median = held["median_dollar_volume"].to_list()
+    assert median[:19] == [None] * 19
+    np.testing.assert_allclose(median[19:], [np.median((close * volume)[t - 19:t + 1]) for t in (19, 20, 21)])
+
+
+def test_a_ticker_the_universe_table_lacks_trades_whenever_it_has_data():
+    """Rule: holding_returns and tradable_predictions keep a ticker the universe rows do not list: it
+    has no listing window, sector "unknown" and no own borrow fee; a prediction without a holding
+    row stays, with no hold_return."""
+    universe = pl.DataFrame({"ticker": ["A"], "listed": [DAYS[1]], "delisted": [None], "delisting_return": [None],
+                             "sector": ["tech"], "borrow_bps": [80.0]},
+                            schema_overrides={"delisted": pl.Date, "delisting_return": pl.Float64})
+    held = holding_returns(toy(), "same_close", universe, window=1)
+    assert held.filter(pl.col("ticker") == "C")["date"].to_list() == DAYS  # C is not in the table
+    assert held.filter(pl.col("ticker") == "A")["date"].to_list() == DAYS[1:]  # A lists on day 1
+    predictions = pl.DataFrame({"ticker": ["A", "C", "C"], "date": [DAYS[1], DAYS[0], date(2022, 1, 3)],
+                                "prob": [0.9, 0.8, 0.7]})
+    out = tradable_predictions(predictions, held, universe, 0.0, 0.0).sort("ticker", "date")
+    assert out.select("ticker", "date", "sector", "borrow_bps").rows() == [
+        ("A", DAYS[1], "tech", 80.0), ("C", DAYS[0], "unknown", None), ("C", date(2022, 1, 3), "unknown", None)]
+    np.testing.assert_allclose(out["hold_return"].to_list()[:2], [12.5 / 11.5 - 1, 5.5 / 5 - 1])
+    assert out["hold_return"][2] is None
+
+
+def test_a_cell_exactly_at_the_liquidity_minimums_is_tradable():
+    """Rule: liquid means close >= min_price and median dollar volume >= min_dollar_volume (both ends
+    included): A on day 0 closes at 10.5 on 10.5 x 1e6 of volume."""
+    held = holding_returns(toy(), "same_close", no_universe(), window=1)
+    predictions = toy().select("ticker", "date", prob=pl.lit(0.9)).filter(pl.col("date") == DAYS[0])
+    tradable = lambda **minimums: tradable_predictions(predictions, held, no_universe(), **minimums).filter(  # noqa: E731
+        pl.col("hold_return").is_not_null())["ticker"].to_list()
+    assert tradable(min_price=0.0, min_dollar_volume=10.5e6) == ["A", "B"]  # C: 5 x 1e6
+    assert tradable(min_price=0.0, min_dollar_volume=10.5e6 + 1) == ["B"]
+    assert tradable(min_price=10.5, min_dollar_volume=0.0) == ["A", "B"]
+    assert tradable(min_price=10.51, min_dollar_volume=0.0) == ["B"]
+
+
+def test_a_decimal_borrow_fee_column_is_read_as_numbers():
+    """Rule: the per-ticker borrow_bps is read as float64 whatever numeric type the predictions carry
+    it in (a Decimal column from a database, with nulls for the default rate): the fees match Float64."""
+    from decimal import Decimal
+
+    frame = _grid({"A": [0.9, 0.9], "B": [0.1, 0.1], "C": [0.2, 0.2]},
+                  {"A": [0.0, 0.0], "B": [0.0, 0.0], "C": [0.0, 0.0]},
+                  borrow_bps={"A": [None, None], "B": [500.0, 500.0], "C": [None, None]})
+    decimal = frame.with_columns(borrow_bps=pl.Series([None if v is None else Decimal(str(v))
+                                                       for v in frame["borrow_bps"]], dtype=pl.Decimal(10, 1)))
+    strategy, costs = Strategy("long_short", top_k=1), Costs(0.0, borrow_bps_per_year=30.0)
+    got = run(decimal, [strategy], costs)["long_short"]["borrow"]
+    np.testing.assert_allclose(got, run(frame, [strategy], costs)["long_short"]["borrow"], rtol=1e-15)
+    np.testing.assert_allclose(got, [0.5 * 0.05 / 252] * 2, rtol=1e-12)  # short B, the least likely up

@@ -234,6 +234,6 @@ def equity_curve(returns: pl.DataFrame, initial_capital: float, columns: Sequenc
 
 def drawdown_curve(returns: pl.DataFrame, columns: Sequence[str] = ("strategy", "benchmark")) -> pl.DataFrame:
     """Drawdown from the running peak (the initial capital included) of each return column, <= 0."""
-    wealth = [(1 + pl.col(c)).cum_prod() for c in columns]
+    wealth = {c: (1 + pl.col(c)).cum_prod() for c in columns}
     return returns.select("date", *[(w / pl.max_horizontal(w.cum_max(), 1.0) - 1).alias(c)
-                                    for w, c in zip(wealth, columns, strict=True)])
+                                    for c, w in wealth.items()])

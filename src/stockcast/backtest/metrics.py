@@ -61,8 +61,9 @@ def drawdowns(r: np.ndarray) -> np.ndarray:
 
 
 def max_drawdown(r: np.ndarray) -> float:
-    """Deepest drawdown, a negative fraction (0 if the series never falls below a peak)."""
-    return float(min(drawdowns(r).min(), 0.0)) if len(r) else float("nan")
+    """Deepest drawdown, a negative fraction (0 if the series never falls below a peak: the peak is at
+    least the wealth, so no drawdown is positive)."""
+    return float(drawdowns(r).min()) if len(r) else float("nan")
 
 
 def max_drawdown_days(r: np.ndarray) -> int:

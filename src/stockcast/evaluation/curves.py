@@ -25,7 +25,10 @@ def calibration_points(y: np.ndarray, prob: np.ndarray, bins: int = 10) -> pl.Da
     mean_prob; direction models cluster near 0.5, where equal-width bins would leave most empty."""
     prob = np.asarray(prob, dtype=np.float64)
     edges = np.unique(np.quantile(prob, np.linspace(0, 1, bins + 1)))
-    index = np.clip(np.searchsorted(edges, prob, side="right") - 1, 0, max(len(edges) - 2, 0))
+    # a prediction equal to an inner edge falls in the bin below it, as in scikit-learn (searchsorted
+    # on the inner edges, side="left"); the lowest prediction (index -1) in the first bin. No index
+    # passes the last bin: every prediction is <= the last edge.
+    index = np.maximum(np.searchsorted(edges, prob, side="left") - 1, 0)
     return (pl.DataFrame({"bin": index, "prob": prob, "label": np.asarray(y, dtype=np.float64)})
             .group_by("bin").agg(mean_prob=pl.col("prob").mean(), observed=pl.col("label").mean(), n=pl.len())
             .sort("bin"))

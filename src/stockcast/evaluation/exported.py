@@ -57,7 +57,5 @@ def _scores(rows: pl.DataFrame, threshold: float) -> dict[str, float]:
 
 def _max_diff(rows: pl.DataFrame, reference: pl.DataFrame) -> float:
     columns = [c for c in CLASS_COLUMNS if c in rows.columns]
-    if rows.height == 0:
-        return 0.0
     diff = rows.select(columns).to_numpy().astype(np.float64) - reference.select(columns).to_numpy()
     return float(np.abs(diff).max())
