@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
-import subprocess
-import sys
 from datetime import UTC, date, datetime
 
 import polars as pl
@@ -19,7 +16,11 @@ from stockcast.errors import StockcastError
 from stockcast.params import QualityParams, parse_section
 from stockcast.schemas import OHLCV, Findings, Quarantine, validate
 
-from .conftest import ROOT, SAMPLE
+from .conftest import SAMPLE, warm_calendars
+
+# The spans these tests build (the sample's, the small synthetic frames', NOW's): built once at import
+warm_calendars(("XNYS", 1986, 2025), ("XNYS", 2000, 2000), ("XNYS", 2000, 2001), ("XNYS", 2000, 2002),
+               ("XNYS", 2000, 2003), ("XNYS", 2000, 2026), ("XNYS", 2000, 2099))
 
 
 def _params(**changes) -> QualityParams:
@@ -243,23 +244,6 @@ def test_bad_quality_params_are_one_line_errors(change, message):
         parse_section("quality", change)
 
 
-def test_quality_stage_writes_its_outputs(tmp_path):
-    (tmp_path / "data" / "raw").mkdir(parents=True)
-    shutil.copy(SAMPLE, tmp_path / "data" / "raw" / "ohlcv.parquet")
-    (tmp_path / "data" / "raw" / "ohlcv.meta.json").write_text('{"exchanges": {"^GSPC": "XNYS"}}')
-    shutil.copytree(ROOT / "data" / "sample", tmp_path / "data" / "sample", ignore=shutil.ignore_patterns("*.parquet"))
-    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
-    done = subprocess.run([sys.executable, str(ROOT / "stages" / "quality.py")], cwd=tmp_path,
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    metrics = json.loads((tmp_path / "metrics" / "quality.json").read_text())
-    assert metrics["rows_in"] == metrics["rows_clean"] + metrics["rows_quarantined"] == 39_329
-    report = json.loads((tmp_path / "data" / "quarantine" / "report.json").read_text())
-    assert report["calendars"]["XNAS"]["tickers"] == 7 and report["calendars"]["XNYS"]["tickers"] == 2  # universe.csv
-    assert metrics["broken"] == report["broken_by_rule"] and metrics["quarantined"] == report["by_rule"]
-    Findings.validate(pl.read_parquet(tmp_path / "data" / "quarantine" / "findings.parquet"))
-
-
 NOW = datetime(2026, 12, 2, 1, 0, tzinfo=UTC)  # after XNYS's close of Tuesday 2026-12-01
 
 
@@ -314,13 +298,12 @@ def test_last_completed_session_follows_the_exchange_close():
     assert last_completed_session(None, datetime(2026, 12, 5, 23, tzinfo=UTC)) == date(2026, 12, 5)
 
 
-def test_future_dates_may_only_warn_and_a_far_date_is_then_one_line():
+def test_future_dates_may_only_warn():
+    """Rule (future_date, warn): a row after the last completed session is kept with one finding; the far
+    date's calendar is then built to it (the 9999 case is tests/test_quality_stage.py: slow)."""
     bars = pl.concat([_bars(), _bars().tail(1).with_columns(date=pl.lit(date(2099, 1, 2)))])
     warned = check(bars, _params(**_rules(future_date="warn")), now=NOW)
     assert warned.report["warnings"]["future_date"] == 1 and warned.report["by_rule"]["future_date"] == 0
-    far = pl.concat([_bars(), _bars().tail(1).with_columns(date=pl.lit(date(9999, 12, 31)))])
-    with pytest.raises(StockcastError, match="calendar XNYS: no sessions for 2000..9999"):
-        check(far, _params(**_rules(future_date="warn")), now=NOW)
 
 
 def test_non_finite_value_cannot_be_switched_off():
