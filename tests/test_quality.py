@@ -575,3 +575,41 @@ def test_rows_taken_with_their_ticker_list_only_the_rules_they_break():
     assert {tuple(b) for b in taken["broken"].to_list()} == {("zero_volume",), ()}
     assert taken.filter(pl.col("broken").list.len() > 0)["date"].to_list() == [bars["date"][40]]
     assert result.report["broken_by_rule"]["zero_volume"] == 1 and result.report["tickers_dropped"] == ["S0000"]
+
+
+def test_a_split_that_adj_close_already_carries_is_not_found_again():
+    """Rule (splits): split detection runs only on tickers whose adj_close leaves the prices alone. Here the raw
+    prices halve at row 100 (an unadjusted 2:1 split) and adj_close is the split-adjusted close: the adj_close
+    factor (0.5 before, 1 after) restates the rows once, and no split is found or applied on top of it."""
+    bars = _zigzag({}).with_row_index("i")
+    raw = bars.with_columns(*(pl.when(pl.col("i") < 100).then(pl.col(c) * 2).otherwise(pl.col(c)).alias(c)
+                              for c in ("open", "high", "low", "close")), adj_close=pl.col("close")).drop("i")
+    result = check(raw, QualityParams())
+    assert result.report["splits"]["found"] == 0 and not _found(result, "split_adjusted")
+    assert result.clean["close"].to_list() == pytest.approx(bars["close"].to_list(), rel=1e-12)
+
+
+def test_adj_close_is_ignored_when_adjust_with_adj_close_is_off():
+    """Rule (adjust_with_adj_close: false): the prices are kept as they came, whatever adj_close says."""
+    bars = _zigzag({}).with_columns(adj_close=pl.col("close") * 0.9)
+    kept = check(bars, _params(adjust_with_adj_close=False))
+    assert kept.clean["close"].to_list() == bars["close"].to_list()
+    assert check(bars, QualityParams()).clean["close"].to_list() == pytest.approx((bars["close"] * 0.9).to_list())
+
+
+def test_a_duplicate_is_quarantined_with_its_reason():
+    """Rule (duplicate): the second row of a (ticker, date) is quarantined, saying why."""
+    bars = _zigzag({})
+    result = check(pl.concat([bars, bars.slice(5, 1)]), QualityParams())
+    assert result.quarantine.select("ticker", "date", "rule", "detail").rows() == [
+        ("S0000", bars["date"][5], "duplicate", "(ticker, date) seen before; the first usable row is kept")]
+
+
+def test_a_stale_run_at_the_start_is_found_and_dated_from_its_first_print():
+    """Rule (stale_price): a run of stale_run equal closes starting at the ticker's third row is stale; its
+    repeats are quarantined, the detail dates the run from its first row (the real print, kept)."""
+    bars = _zigzag({i: 10.05 for i in range(2, 7)})                          # rows 2..6: 5 equal closes
+    result = check(bars, QualityParams())
+    days = bars["date"]
+    assert _quarantined(result, "stale_price") == {("S0000", d) for d in days[3:7]}
+    assert set(result.quarantine["detail"]) == {f"close=10.05 for 5 sessions in a row from {days[2]}"}
