@@ -613,3 +613,18 @@ def test_a_stale_run_at_the_start_is_found_and_dated_from_its_first_print():
     days = bars["date"]
     assert _quarantined(result, "stale_price") == {("S0000", d) for d in days[3:7]}
     assert set(result.quarantine["detail"]) == {f"close=10.05 for 5 sessions in a row from {days[2]}"}
+
+
+def test_an_unadjusted_split_is_a_finding_naming_its_ratio_and_the_close_before_it():
+    """Rule (splits: adjust): a 2:1 jump between row 99's close (20.2) and row 100's open (10.0) with no adj_close
+    is a split: one split_adjusted finding on row 100 naming the ratio and the previous close, and the
+    earlier rows restated (halved, volume doubled)."""
+    bars = _zigzag({}).with_row_index("i")
+    raw = bars.with_columns(*(pl.when(pl.col("i") < 100).then(pl.col(c) * 2).otherwise(pl.col(c)).alias(c)
+                              for c in ("open", "high", "low", "close"))).drop("i")
+    result = check(raw, QualityParams())
+    found = result.findings.filter(pl.col("rule") == "split_adjusted")
+    assert found.select("date", "detail").rows() == [
+        (raw["date"][100], "2:1 split: open 10.0 after a close of 20.2; earlier rows restated")]
+    assert result.clean["close"].to_list() == pytest.approx(bars["close"].to_list(), rel=1e-12)
+    assert result.clean["volume"][:100].to_list() == [2000] * 100
