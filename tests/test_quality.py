@@ -305,6 +305,7 @@ def test_future_dates_may_only_warn():
     bars = pl.concat([_bars(), _bars().tail(1).with_columns(date=pl.lit(date(2099, 1, 2)))])
     warned = check(bars, _params(**_rules(future_date="warn")), now=NOW)
     assert warned.report["warnings"]["future_date"] == 1 and warned.report["by_rule"]["future_date"] == 0
+    assert warned.report["rows_quarantined"] == 0  # 2099-01-02 is a session of the calendar built to it
 
 
 def test_non_finite_value_cannot_be_switched_off():
@@ -628,3 +629,27 @@ def test_an_unadjusted_split_is_a_finding_naming_its_ratio_and_the_close_before_
         (raw["date"][100], "2:1 split: open 10.0 after a close of 20.2; earlier rows restated")]
     assert result.clean["close"].to_list() == pytest.approx(bars["close"].to_list(), rel=1e-12)
     assert result.clean["volume"][:100].to_list() == [2000] * 100
+
+
+def test_a_table_of_only_future_rows_or_a_single_session_row():
+    """Rules (future_date, non_session), edges: rows all after the last completed session are all future_date
+    (the calendar is then built over no day); a single row on a session is clean, not a non_session."""
+    late = _zigzag({}, n=3).with_columns(date=pl.Series([date(2099, 1, 2), date(2099, 1, 5), date(2099, 1, 6)]))
+    result = check(late, QualityParams(), now=NOW)
+    assert result.report["by_rule"]["future_date"] == 3 and result.clean.is_empty()
+    single = check(_zigzag({}, n=2).head(1), _params(min_history_days=1), now=NOW)
+    assert single.report["rows_quarantined"] == 0 and single.clean.height == 1
+
+
+def test_rows_after_the_last_completed_session_do_not_stretch_the_missing_session_range():
+    """Rule (missing_session): the range is counted over sessions up to the last completed one; future rows
+    (quarantined) do not count. S0000 misses 1 of 300 sessions: kept at max_missing_fraction 1/300, even with
+    two rows dated 2099 added."""
+    bars = _bars(300).with_row_index("i")
+    gappy = bars.filter(pl.col("i") != 50).drop("i")
+    late = gappy.filter(pl.col("ticker") == "S0000").tail(2).with_columns(
+        date=pl.Series([date(2099, 1, 2), date(2099, 1, 5)]))
+    rules = _rules(missing_session="quarantine_ticker")
+    result = check(pl.concat([gappy, late]), _params(max_missing_fraction=1 / 300, **rules), now=NOW)
+    assert result.report["by_rule"]["future_date"] == 2 and result.report["tickers_dropped"] == []
+    assert result.report["missing_sessions"]["by_ticker"] == {"S0000": 1}
