@@ -75,13 +75,15 @@ def project_copy(target: Path) -> None:
 
 def configure(project: Path, modules: list[str], tests: list[str]) -> None:
     """Append this shard's [tool.mutmut] to the copy's pyproject.toml."""
+    # no:unraisableexception: that plugin runs gc.collect() several times as pytest ends, which in a child forked
+    # from the suite's imports (pandas, polars, exchange_calendars) costs ~0.6 s per mutant for nothing to report
     quoted = lambda items: "[" + ", ".join(json.dumps(i) for i in items) + "]"  # noqa: E731
     section = f"""
 [tool.mutmut]
 source_paths = ["src", "stages"]
 only_mutate = {quoted(modules)}
 pytest_add_cli_args_test_selection = {quoted(tests)}
-pytest_add_cli_args = ["-p", "no:cacheprovider"]
+pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "no:unraisableexception"]
 also_copy = ["params.yaml", "dvc.yaml", "data/sample", "docs", "tools", "benchmarks"]
 do_not_mutate_patterns = {quoted(NOT_MUTATED)}
 process_isolation = "forkserver"

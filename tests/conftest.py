@@ -49,3 +49,15 @@ def bars() -> pl.DataFrame:
 @pytest.fixture(scope="session")
 def sample() -> pl.DataFrame:
     return pl.read_parquet(SAMPLE)
+
+
+def warm_calendars(*spans: tuple[str, int, int]) -> None:
+    """Import exchange_calendars and build these (calendar, first year, last year) spans now, at import, in the
+    test files of the quality mutation shard: mutmut forks every mutant's run from the process that imported
+    them, so the import (~1 s) and each build (~0.5 s) are paid once per shard, not once per mutant. The last
+    completed session of now's year is always built. Pandas only: polars' thread pool must not start here."""
+    from stockcast.data import calendar
+
+    year = date.today().year
+    for name, first, last in (("XNYS", year - 1, year), *spans):
+        calendar._calendar(name, first, last)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
-import subprocess
-import sys
+import warnings
 from datetime import UTC, date, datetime
 
 import polars as pl
@@ -19,7 +17,11 @@ from stockcast.errors import StockcastError
 from stockcast.params import QualityParams, parse_section
 from stockcast.schemas import OHLCV, Findings, Quarantine, validate
 
-from .conftest import ROOT, SAMPLE
+from .conftest import SAMPLE, warm_calendars
+
+# The spans these tests build (the sample's, the small synthetic frames', NOW's): built once at import
+warm_calendars(("XNYS", 1986, 2025), ("XNYS", 2000, 2000), ("XNYS", 2000, 2001), ("XNYS", 2000, 2002),
+               ("XNYS", 2000, 2003), ("XNYS", 2000, 2026), ("XNYS", 2000, 2099))
 
 
 def _params(**changes) -> QualityParams:
@@ -243,23 +245,6 @@ def test_bad_quality_params_are_one_line_errors(change, message):
         parse_section("quality", change)
 
 
-def test_quality_stage_writes_its_outputs(tmp_path):
-    (tmp_path / "data" / "raw").mkdir(parents=True)
-    shutil.copy(SAMPLE, tmp_path / "data" / "raw" / "ohlcv.parquet")
-    (tmp_path / "data" / "raw" / "ohlcv.meta.json").write_text('{"exchanges": {"^GSPC": "XNYS"}}')
-    shutil.copytree(ROOT / "data" / "sample", tmp_path / "data" / "sample", ignore=shutil.ignore_patterns("*.parquet"))
-    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
-    done = subprocess.run([sys.executable, str(ROOT / "stages" / "quality.py")], cwd=tmp_path,
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    metrics = json.loads((tmp_path / "metrics" / "quality.json").read_text())
-    assert metrics["rows_in"] == metrics["rows_clean"] + metrics["rows_quarantined"] == 39_329
-    report = json.loads((tmp_path / "data" / "quarantine" / "report.json").read_text())
-    assert report["calendars"]["XNAS"]["tickers"] == 7 and report["calendars"]["XNYS"]["tickers"] == 2  # universe.csv
-    assert metrics["broken"] == report["broken_by_rule"] and metrics["quarantined"] == report["by_rule"]
-    Findings.validate(pl.read_parquet(tmp_path / "data" / "quarantine" / "findings.parquet"))
-
-
 NOW = datetime(2026, 12, 2, 1, 0, tzinfo=UTC)  # after XNYS's close of Tuesday 2026-12-01
 
 
@@ -314,13 +299,13 @@ def test_last_completed_session_follows_the_exchange_close():
     assert last_completed_session(None, datetime(2026, 12, 5, 23, tzinfo=UTC)) == date(2026, 12, 5)
 
 
-def test_future_dates_may_only_warn_and_a_far_date_is_then_one_line():
+def test_future_dates_may_only_warn():
+    """Rule (future_date, warn): a row after the last completed session is kept with one finding; the far
+    date's calendar is then built to it (the 9999 case is tests/test_quality_stage.py: slow)."""
     bars = pl.concat([_bars(), _bars().tail(1).with_columns(date=pl.lit(date(2099, 1, 2)))])
     warned = check(bars, _params(**_rules(future_date="warn")), now=NOW)
     assert warned.report["warnings"]["future_date"] == 1 and warned.report["by_rule"]["future_date"] == 0
-    far = pl.concat([_bars(), _bars().tail(1).with_columns(date=pl.lit(date(9999, 12, 31)))])
-    with pytest.raises(StockcastError, match="calendar XNYS: no sessions for 2000..9999"):
-        check(far, _params(**_rules(future_date="warn")), now=NOW)
+    assert warned.report["rows_quarantined"] == 0  # 2099-01-02 is a session of the calendar built to it
 
 
 def test_non_finite_value_cannot_be_switched_off():
@@ -340,6 +325,47 @@ def test_an_adjustment_that_overflows_is_quarantined_not_a_traceback(adj_close, 
     assert _quarantined(result, "non_finite_value") == {(bars["ticker"][7], bars["date"][7])}
     assert result.quarantine["detail"][0].startswith("restating by adj_close/close=")
     OHLCV.validate(result.clean)
+
+
+def _restated(**row: float) -> tuple[pl.DataFrame, tuple[str, date]]:
+    """_bars() with adj_close = close, row 7 set to `row` (any columns); returns the bars and row 7's key."""
+    bars = _with_prices(_bars().with_columns(adj_close=pl.col("close")), 7, **row)
+    return bars, (bars["ticker"][7], bars["date"][7])
+
+
+def test_an_adjustment_that_leaves_a_zero_low_is_quarantined():
+    """Rule (non_finite_value, after adjustment): a row whose low times adj_close/close is 0 (underflow) is
+    quarantined; here low 1e-310 x factor 1e-18 is 0.0 while high, and volume / factor (1e18), are fine."""
+    bars, key = _restated(open=1.0, high=1.0, low=1e-310, close=1.0, adj_close=1e-18, volume=1)
+    result = check(bars, QualityParams(), now=NOW)
+    assert _quarantined(result, "non_finite_value") == {key}
+    assert result.report["rows_quarantined"] == 1
+    OHLCV.validate(result.clean)
+
+
+def test_an_adjusted_volume_of_9e18_or_more_is_quarantined():
+    """Rule (non_finite_value, after adjustment): volume / (adj_close/close) must stay below 9e18 (int64 ends at
+    9.22e18): exactly 9e18 (4.5e18 shares halved by a factor 0.5) is quarantined, 8.8e18 is kept as restated."""
+    at, key = _restated(volume=4_500_000_000_000_000_000)
+    at = at.with_columns(adj_close=pl.when(pl.int_range(pl.len()) == 7).then(pl.col("close") * 0.5)
+                         .otherwise(pl.col("adj_close")))
+    assert _quarantined(check(at, QualityParams(), now=NOW), "non_finite_value") == {key}
+    below = at.with_columns(volume=pl.when(pl.int_range(pl.len()) == 7).then(4_400_000_000_000_000_000)
+                            .otherwise(pl.col("volume")))
+    kept = check(below, QualityParams(), now=NOW)
+    assert kept.report["rows_quarantined"] == 0
+    row = kept.clean.filter(pl.col("ticker") == key[0], pl.col("date") == key[1])
+    assert row["volume"].item() == 8_800_000_000_000_000_000
+
+
+def test_restating_hostile_values_raises_no_numpy_warning():
+    """Hostile values are quarantined quietly: restating high 1e308 by a factor ~2e306 overflows inside numpy,
+    which must not reach the log as a RuntimeWarning (the stage's output stays one line per problem)."""
+    bars, key = _restated(high=1e308, adj_close=1e308)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = check(bars, QualityParams(), now=NOW)
+    assert _quarantined(result, "non_finite_value") == {key}
 
 
 def _with_prices(bars: pl.DataFrame, at: int, **prices: float) -> pl.DataFrame:
@@ -463,3 +489,167 @@ def test_a_short_history_set_to_warn_keeps_the_ticker_with_one_finding_on_its_fi
     assert _found(result, "short_history") == {("S0001", first)}
     assert result.findings.filter(pl.col("rule") == "short_history")["detail"].to_list() == [
         "197 usable rows, fewer than min_history_days=250"]
+
+
+def test_a_row_on_a_non_session_leaves_the_missing_sessions_alone():
+    """Rule (missing_session): only rows on sessions mark a ticker's range and its gaps; a Saturday row (a
+    non_session, quarantined) neither hides nor adds a missing session, nor changes the count the threshold is
+    taken of: S0000 misses 3 of 300 sessions, exactly max_missing_fraction=0.01, and is kept."""
+    bars = _bars(300).with_row_index("i")
+    gappy = bars.filter(~pl.col("i").is_in([50, 120, 200])).drop("i")
+    saturday = gappy.filter(pl.col("ticker") == "S0001").slice(30, 1).with_columns(date=pl.lit(date(2000, 3, 4)))
+    assert saturday["date"][0].weekday() == 5
+    result = check(pl.concat([gappy, saturday]), _params(max_missing_fraction=0.01,
+                                                          **_rules(missing_session="quarantine_ticker")))
+    assert _quarantined(result, "non_session") == {("S0001", date(2000, 3, 4))}
+    assert result.report["missing_sessions"]["by_ticker"] == {"S0000": 3}
+    assert result.report["tickers_dropped"] == []
+    assert _found(result, "missing_session") == {
+        ("S0000", d) for d in bars.filter(pl.col("i").is_in([50, 120, 200]))["date"]}
+
+
+def test_a_ticker_with_no_session_row_is_not_judged_for_missing_sessions():
+    """Rule (missing_session): a ticker's range is its first..last session row. A ticker whose only row is on a
+    Saturday (AAA, sorted first) has no range; the next ticker's gaps are still counted as its own, and a table of
+    nothing but non-session rows has no missing sessions at all."""
+    bars = _bars(300).filter(pl.col("ticker") == "S0000").with_row_index("i")
+    gappy = bars.filter(pl.col("i") != 50).drop("i")
+    lone = gappy.head(1).with_columns(ticker=pl.lit("AAA"), date=pl.lit(date(2000, 3, 4)))
+    result = check(pl.concat([lone, gappy]), QualityParams())
+    assert _quarantined(result, "non_session") == {("AAA", date(2000, 3, 4))}
+    assert result.report["missing_sessions"]["by_ticker"] == {"S0000": 1}
+    assert _found(result, "missing_session") == {("S0000", bars["date"][50])}
+    only = check(lone, QualityParams())
+    assert only.report["by_rule"]["non_session"] == 1 and only.report["missing_sessions"]["total"] == 0
+    assert only.clean.is_empty() and not _found(only, "missing_session")
+
+
+def test_each_missing_session_is_a_finding_naming_the_calendar_and_counts_are_integers():
+    """Rule (missing_session): a missing session's finding says which calendar expected it; the counts in the
+    report are integers (metrics/quality.json shows 3, not 3.0)."""
+    bars, missing = _late_and_gappy()
+    result = check(bars, _params(min_history_days=100))
+    found = result.findings.filter(pl.col("rule") == "missing_session")
+    assert found.height == len(missing) and set(found["detail"]) == {"no row for this XNYS session"}
+    assert json.dumps(result.report["missing_sessions"]["by_ticker"]) == '{"S0000": 1, "S0001": 3}'
+    assert json.dumps(result.report["missing_sessions"]["total"]) == "4"
+
+
+def test_a_ticker_without_a_calendar_is_judged_by_the_utc_date_only():
+    """Rule (calendars): with quality.calendar null, a ticker mapped to an exchange (S0000: XNYS) gets the
+    session rules of that calendar, the others none: their rows on a Saturday are kept, their gaps are not
+    missing sessions, and their future_date limit is now's UTC date ("day in UTC"). The report's `calendars`
+    lists each calendar, "none" included, with its tickers and last completed session."""
+    bars = _bars().with_row_index("i")
+    gaps = bars.filter(~pl.col("i").is_in([20, 320])).drop("i")               # one gap in each ticker
+    saturday = date(2000, 3, 4)
+    extra = pl.concat([gaps.filter(pl.col("ticker") == t).slice(30, 1).with_columns(date=pl.lit(saturday))
+                       for t in ("S0000", "S0001")])
+    late = gaps.filter(pl.col("ticker") == "S0001").tail(1).with_columns(date=pl.lit(date(2099, 1, 2)))
+    third = gaps.filter(pl.col("ticker") == "S0001").with_columns(ticker=pl.lit("S0002"))  # no calendar either
+    result = check(pl.concat([gaps, extra, late, third]), _params(calendar=None), now=NOW, exchanges={"S0000": "XNYS"})
+    assert _quarantined(result, "non_session") == {("S0000", saturday)}
+    assert ("S0001", saturday) in set(result.clean.select("ticker", "date").iter_rows())
+    assert _quarantined(result, "future_date") == {("S0001", date(2099, 1, 2))}
+    assert result.quarantine.filter(pl.col("rule") == "future_date")["detail"].to_list() == [
+        "2099-01-02 is after the last completed day in UTC (2026-12-02)"]
+    assert result.report["missing_sessions"]["by_ticker"] == {"S0000": 1}
+    assert result.report["calendars"] == {
+        "XNYS": {"tickers": 1, "last_completed_session": "2026-12-01"},
+        "none": {"tickers": 2, "last_completed_session": "2026-12-02"}}
+
+
+def test_short_history_switched_off_keeps_every_ticker():
+    """Rule (short_history, enabled: false): no ticker is dropped for its length, however short."""
+    result = check(_bars(200), _params(min_history_days=201, rules={"short_history": {"enabled": False}}))
+    assert result.report["tickers_dropped"] == [] and result.clean.height == 400
+    assert result.report["warnings"]["short_history"] == 0
+
+
+def test_rows_taken_with_their_ticker_list_only_the_rules_they_break():
+    """Rule (quarantine_ticker): a zero-volume row takes its whole ticker; that row lists zero_volume in
+    `broken`, the ticker's other rows list nothing (they broke no rule), and broken_by_rule counts one row."""
+    bars = _with_prices(_bars(), 40, volume=0)
+    result = check(bars, _params(**_rules(zero_volume="quarantine_ticker")))
+    taken = result.quarantine.filter(pl.col("ticker") == "S0000")
+    assert taken.height == 300 and set(taken["rule"]) == {"zero_volume"}
+    assert {tuple(b) for b in taken["broken"].to_list()} == {("zero_volume",), ()}
+    assert taken.filter(pl.col("broken").list.len() > 0)["date"].to_list() == [bars["date"][40]]
+    assert result.report["broken_by_rule"]["zero_volume"] == 1 and result.report["tickers_dropped"] == ["S0000"]
+
+
+def test_a_split_that_adj_close_already_carries_is_not_found_again():
+    """Rule (splits): split detection runs only on tickers whose adj_close leaves the prices alone. Here the raw
+    prices halve at row 100 (an unadjusted 2:1 split) and adj_close is the split-adjusted close: the adj_close
+    factor (0.5 before, 1 after) restates the rows once, and no split is found or applied on top of it."""
+    bars = _zigzag({}).with_row_index("i")
+    raw = bars.with_columns(*(pl.when(pl.col("i") < 100).then(pl.col(c) * 2).otherwise(pl.col(c)).alias(c)
+                              for c in ("open", "high", "low", "close")), adj_close=pl.col("close")).drop("i")
+    result = check(raw, QualityParams())
+    assert result.report["splits"]["found"] == 0 and not _found(result, "split_adjusted")
+    assert result.clean["close"].to_list() == pytest.approx(bars["close"].to_list(), rel=1e-12)
+
+
+def test_adj_close_is_ignored_when_adjust_with_adj_close_is_off():
+    """Rule (adjust_with_adj_close: false): the prices are kept as they came, whatever adj_close says."""
+    bars = _zigzag({}).with_columns(adj_close=pl.col("close") * 0.9)
+    kept = check(bars, _params(adjust_with_adj_close=False))
+    assert kept.clean["close"].to_list() == bars["close"].to_list()
+    assert check(bars, QualityParams()).clean["close"].to_list() == pytest.approx((bars["close"] * 0.9).to_list())
+
+
+def test_a_duplicate_is_quarantined_with_its_reason():
+    """Rule (duplicate): the second row of a (ticker, date) is quarantined, saying why."""
+    bars = _zigzag({})
+    result = check(pl.concat([bars, bars.slice(5, 1)]), QualityParams())
+    assert result.quarantine.select("ticker", "date", "rule", "detail").rows() == [
+        ("S0000", bars["date"][5], "duplicate", "(ticker, date) seen before; the first usable row is kept")]
+
+
+def test_a_stale_run_at_the_start_is_found_and_dated_from_its_first_print():
+    """Rule (stale_price): a run of stale_run equal closes starting at the ticker's third row is stale; its
+    repeats are quarantined, the detail dates the run from its first row (the real print, kept)."""
+    bars = _zigzag({i: 10.05 for i in range(2, 7)})                          # rows 2..6: 5 equal closes
+    result = check(bars, QualityParams())
+    days = bars["date"]
+    assert _quarantined(result, "stale_price") == {("S0000", d) for d in days[3:7]}
+    assert set(result.quarantine["detail"]) == {f"close=10.05 for 5 sessions in a row from {days[2]}"}
+
+
+def test_an_unadjusted_split_is_a_finding_naming_its_ratio_and_the_close_before_it():
+    """Rule (splits: adjust): a 2:1 jump between row 99's close (20.2) and row 100's open (10.0) with no adj_close
+    is a split: one split_adjusted finding on row 100 naming the ratio and the previous close, and the
+    earlier rows restated (halved, volume doubled)."""
+    bars = _zigzag({}).with_row_index("i")
+    raw = bars.with_columns(*(pl.when(pl.col("i") < 100).then(pl.col(c) * 2).otherwise(pl.col(c)).alias(c)
+                              for c in ("open", "high", "low", "close"))).drop("i")
+    result = check(raw, QualityParams())
+    found = result.findings.filter(pl.col("rule") == "split_adjusted")
+    assert found.select("date", "detail").rows() == [
+        (raw["date"][100], "2:1 split: open 10.0 after a close of 20.2; earlier rows restated")]
+    assert result.clean["close"].to_list() == pytest.approx(bars["close"].to_list(), rel=1e-12)
+    assert result.clean["volume"][:100].to_list() == [2000] * 100
+
+
+def test_a_table_of_only_future_rows_or_a_single_session_row():
+    """Rules (future_date, non_session), edges: rows all after the last completed session are all future_date
+    (the calendar is then built over no day); a single row on a session is clean, not a non_session."""
+    late = _zigzag({}, n=3).with_columns(date=pl.Series([date(2099, 1, 2), date(2099, 1, 5), date(2099, 1, 6)]))
+    result = check(late, QualityParams(), now=NOW)
+    assert result.report["by_rule"]["future_date"] == 3 and result.clean.is_empty()
+    single = check(_zigzag({}, n=2).head(1), _params(min_history_days=1), now=NOW)
+    assert single.report["rows_quarantined"] == 0 and single.clean.height == 1
+
+
+def test_rows_after_the_last_completed_session_do_not_stretch_the_missing_session_range():
+    """Rule (missing_session): the range is counted over sessions up to the last completed one; future rows
+    (quarantined) do not count. S0000 misses 1 of 300 sessions: kept at max_missing_fraction 1/300, even with
+    two rows dated 2099 added."""
+    bars = _bars(300).with_row_index("i")
+    gappy = bars.filter(pl.col("i") != 50).drop("i")
+    late = gappy.filter(pl.col("ticker") == "S0000").tail(2).with_columns(
+        date=pl.Series([date(2099, 1, 2), date(2099, 1, 5)]))
+    rules = _rules(missing_session="quarantine_ticker")
+    result = check(pl.concat([gappy, late]), _params(max_missing_fraction=1 / 300, **rules), now=NOW)
+    assert result.report["by_rule"]["future_date"] == 2 and result.report["tickers_dropped"] == []
+    assert result.report["missing_sessions"]["by_ticker"] == {"S0000": 1}
