@@ -240,8 +240,9 @@ def monitor(scorer: Scorer, features: pl.LazyFrame, labels: pl.DataFrame, predic
 
 def read_sides(scan: pl.LazyFrame, names: list[str], train: tuple[date, date], current_from: date, at_most: int,
                window: int) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
-    """In one pass over the table: a sample of about `at_most` of the rows dated in `train`, each
-    sampled row's block (block_ids), the rows there were, and every row from `current_from` on.
+    """A sample of about `at_most` of the rows dated in `train`, each sampled row's block
+    (block_ids), the rows there were, and every row from `current_from` on: the keys (ticker, date)
+    are read first to size the sample, then the features of both sides in one pass.
 
     The sample keeps 1 row in k: each ticker's rows on every k-th session, the tickers' offsets spread
     over the k phases, so every session and every ticker is sampled alike (not one session in k: that
