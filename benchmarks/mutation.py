@@ -181,7 +181,7 @@ def run_shard(name: str, max_children: int) -> dict:
         env = os.environ | {"HYPOTHESIS_PROFILE": "ci", "DVC_NO_ANALYTICS": "1",
                             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
         env.pop("PYTHONPATH", None)
-        start = time.perf_counter()
+        start, load_before = time.perf_counter(), os.getloadavg()[0]
         if blocking := pool_started_at_import(project, tests, env):
             return {"shard": name, "error": "these test files start polars' thread pool at import (build shared "
                     f"frames on first use instead): {', '.join(blocking)}", "wall_s": 0.0}
@@ -195,17 +195,23 @@ def run_shard(name: str, max_children: int) -> dict:
         equivalent, stale = equivalents(project, codes)
         modules = score(codes, equivalent)
         alive = [m for row in modules.values() for m in row["survived"] + row["no_tests"]]
-        return {"shard": name, "wall_s": round(wall, 1), "modules": modules, "stale_equivalents": stale,
+        return {"shard": name, "wall_s": round(wall, 1), "date": time.strftime("%Y-%m-%d"),
+                "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)], "cpus": os.cpu_count(),
+                "modules": modules, "stale_equivalents": stale,
                 "alive": {m: changed_lines(mutant_diff(project, m)) for m in alive}}
 
 
-def merged(out: Path, run: list[dict], max_children: int) -> dict:
+def merged(out: Path, run: list[dict], max_children: int, note: str | None = None) -> dict:
     """The shards just run, in SHARDS' order, beside the earlier results in `out` of the shards not run
-    this time (so `--shard X` updates X's entry and keeps the rest); scores are re-derived."""
+    this time (so `--shard X` updates X's entry and keeps the rest); scores are re-derived. Each shard
+    keeps its own context (date, load average before and after, max_children, `note`), so nothing
+    about a run is written outside the entry it describes."""
     earlier = json.loads(out.read_text())["shards"] if out.exists() else []
     by_name = {s["shard"]: s for s in earlier if s["shard"] in SHARDS} | {s["shard"]: s for s in run}
     for shard in run:
         shard["max_children"] = max_children
+        if note:
+            shard["note"] = note
     shards = [by_name[name] for name in SHARDS if name in by_name]
     modules = {m: row for shard in shards for m, row in shard.get("modules", {}).items()}
     return {"tool": "mutmut", "wall_s": round(sum(s["wall_s"] for s in shards), 1),
@@ -219,9 +225,10 @@ def main() -> None:
     parser.add_argument("--shard", action="append", choices=sorted(SHARDS), help="default: every shard")
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "mutation.json")
+    parser.add_argument("--note", help="kept in each shard's entry: what the run was measured against")
     args = parser.parse_args()
     run = [run_shard(name, args.max_children) for name in args.shard or SHARDS]
-    text = json.dumps(merged(args.out, run, args.max_children), indent=1)
+    text = json.dumps(merged(args.out, run, args.max_children, args.note), indent=1)
     args.out.write_text(text + "\n")
     print(text)
 

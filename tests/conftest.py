@@ -22,6 +22,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample" / "ohlcv.parquet"
+TRACE = "params-read"  # beside the `reproduced` project: the params keys each stage read
 
 
 def random_bars(tickers: dict[str, int], seed: int = 0, start: date = date(2000, 1, 3)) -> pl.DataFrame:
@@ -49,6 +50,19 @@ def bars() -> pl.DataFrame:
 @pytest.fixture(scope="session")
 def sample() -> pl.DataFrame:
     return pl.read_parquet(SAMPLE)
+
+
+@pytest.fixture(scope="session")
+def reproduced(tmp_path_factory) -> Path:
+    """The project reproduced once with tiny params (tests/project.py), shared by the end-to-end modules:
+    each takes its own copy (project.copy_of) before changing anything. The params every stage read
+    are traced (stockcast.section) into the folder TRACE beside it."""
+    from stockcast.section import TRACE_ENV
+
+    from .project import reproduced_project
+
+    base = tmp_path_factory.mktemp("reproduced")
+    return reproduced_project(base / "repo", {TRACE_ENV: str(base / TRACE)})
 
 
 def warm_calendars(*spans: tuple[str, int, int]) -> None:

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -48,6 +49,24 @@ def copy_project(repo: Path) -> Path:
                 ["git", "commit", "-qm", "project"]):
         run(cmd, repo)
     return repo
+
+
+def copy_of(reproduced: Path, repo: Path) -> Path:
+    """A copy of a reproduced project (its git history, DVC cache and outputs with it), for a test module
+    that changes it: `cp -a` costs seconds where a `dvc repro` costs minutes."""
+    shutil.copytree(reproduced, repo, symlinks=True)
+    return repo
+
+
+def wait_for_queue(repo: Path, timeout_s: float = 600) -> str:
+    """Poll `dvc queue status` until nothing is queued or running; return its last output."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status = run(["dvc", "queue", "status"], repo)
+        if "Queued" not in status and "Running" not in status:
+            return status
+        time.sleep(2)
+    raise AssertionError(f"queue still busy after {timeout_s} s:\n{status}")
 
 
 def reproduced_project(repo: Path, env: dict[str, str] | None = None) -> Path:

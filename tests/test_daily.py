@@ -15,15 +15,15 @@ import exchange_calendars as xc
 import polars as pl
 import pytest
 
-from .project import reproduced_project, run
+from .project import copy_of, run
 
 TOUCHED = {"ingest", "quality", "features", "split", "evaluate", "backtest", "walkforward", "predict", "monitor",
            "report"}
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> Path:
-    return reproduced_project(tmp_path_factory.mktemp("daily") / "repo")
+def repo(reproduced, tmp_path_factory) -> Path:
+    return copy_of(reproduced, tmp_path_factory.mktemp("daily") / "repo")
 
 
 def _append_a_session(repo: Path) -> tuple[str, list[str]]:

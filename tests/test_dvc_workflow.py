@@ -1,4 +1,4 @@
-"""The DVC flows users come for: pull-request diffs, remotes (local and S3), applying the best experiment."""
+"""The DVC flows users come for: remotes (local and S3), applying the best experiment, its pull-request diff."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import ROOT
-from .project import reproduced_project, run, set_params
+from .project import copy_of, run
 
 SECRET = secrets.token_hex(16)  # made at run time, so no file of the project can contain it
 OUTPUTS = ("data/cache", "data/raw", "data/clean", "data/quarantine", "data/features", "data/splits", "data/predictions",
@@ -21,8 +21,8 @@ OUTPUTS = ("data/cache", "data/raw", "data/clean", "data/quarantine", "data/feat
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> Path:
-    return reproduced_project(tmp_path_factory.mktemp("workflow") / "repo")
+def repo(reproduced, tmp_path_factory) -> Path:
+    return copy_of(reproduced, tmp_path_factory.mktemp("workflow") / "repo")
 
 
 def _same_tree(a: Path, b: Path) -> None:
@@ -98,17 +98,7 @@ def test_pull_from_an_s3_remote_gives_identical_outputs_and_keeps_secrets_out_of
     assert "up to date" in run(["dvc", "status"], clone)
 
 
-def test_pr_report_names_the_changed_params_and_metrics(repo):
-    set_params(repo, {"train": {"hidden_size": 5}})
-    run(["dvc", "repro"], repo)
-    shutil.copy(ROOT / "Makefile", repo / "Makefile")
-    out = run(["make", "--no-print-directory", "pr-report", "BASE=HEAD"], repo)
-    assert "train.hidden_size" in out and "| 8 " in out and "| 5 " in out
-    assert "metrics/evaluate.json" in out and "test.auc" in out
-    run(["git", "commit", "-qam", "smaller model"], repo)
-
-
-def test_the_best_experiment_can_be_applied(repo):
+def test_the_best_experiment_can_be_applied_and_the_pr_report_names_what_it_changed(repo):
     for size in (3, 4):
         run(["dvc", "exp", "run", "-S", f"train.hidden_size={size}", "--name", f"h{size}"], repo)
     table = run(["dvc", "exp", "show", "--md", "--sort-by", "metrics/evaluate.json:val.auc", "--sort-order", "desc"],
@@ -125,3 +115,8 @@ def test_the_best_experiment_can_be_applied(repo):
     run(["dvc", "exp", "apply", best], repo)
     params = (repo / "params.yaml").read_text()
     assert f"hidden_size: {best[1:]}" in params
+    # what CML would post on the pull request that commits the applied experiment
+    shutil.copy(ROOT / "Makefile", repo / "Makefile")
+    out = run(["make", "--no-print-directory", "pr-report", "BASE=HEAD"], repo)
+    assert "train.hidden_size" in out and "| 8 " in out and f"| {best[1:]} " in out
+    assert "metrics/evaluate.json" in out and "test.auc" in out

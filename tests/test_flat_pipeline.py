@@ -9,11 +9,11 @@ import pytest
 
 from stockcast.schemas import Labels, Predictions
 
-from .project import copy_project, run
+from .project import copy_of, run
 
 
-def test_an_experiment_with_a_flat_class_runs_the_pipeline_and_scores_three_classes(tmp_path):
-    repo = copy_project(tmp_path / "repo")
+def test_an_experiment_with_a_flat_class_runs_the_pipeline_and_scores_three_classes(reproduced, tmp_path):
+    repo = copy_of(reproduced, tmp_path / "repo")
     run(["dvc", "exp", "run", "-S", "split.dead_zone=0.005", "-S", "split.dead_zone_mode=flat"], repo)
     labels = Labels.validate(pl.read_parquet(repo / "data/splits/labels.parquet"))
     assert set(labels["label"].drop_nulls().unique()) == {0, 1, 2}

@@ -15,17 +15,16 @@ import polars as pl
 import pytest
 import yaml
 
-from stockcast.section import TRACE_ENV
 from stockcast.predict import Scorer
+from stockcast.section import TRACE_ENV
 from stockcast.schemas import OHLCV, Labels, Predictions, Quarantine, RawOHLCV, Returns, Signals, features_schema
 
-from .conftest import ROOT
-from .project import reproduced_project, run, set_params
+from .conftest import ROOT, TRACE
+from .project import copy_of, run, set_params
 
 sys.path.insert(0, str(ROOT / "tools"))
 import stage_deps  # noqa: E402
 
-TRACE = "params-read"
 READ_BUT_NOT_A_DVC_PARAM = {
     "train.resume": "continuing an interrupted run gives the same model (bit-identical on CPU): it must not rerun train",
 }
@@ -35,9 +34,8 @@ def _ran(output: str) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> Path:
-    base = tmp_path_factory.mktemp("e2e")
-    return reproduced_project(base / "repo", {TRACE_ENV: str(base / TRACE)})
+def repo(reproduced, tmp_path_factory) -> Path:
+    return copy_of(reproduced, tmp_path_factory.mktemp("e2e") / "repo")
 
 
 def test_every_output_honours_its_contract(repo):
@@ -135,17 +133,9 @@ def test_second_repro_does_nothing(repo):
     assert _ran(out) == set() and "up to date" in out
 
 
-def test_a_train_param_reruns_exactly_train_and_what_follows(repo):
-    set_params(repo, {"train": {"hidden_size": 6}})
-    out = run(["dvc", "repro"], repo)
-    assert _ran(out) == {"params", "train", "evaluate", "backtest", "predict", "monitor", "report"}  # walkforward: logreg
-    run(["git", "checkout", "--", "params.yaml", "models/lstm/MODEL_CARD.md"], repo)
-    run(["dvc", "checkout", "--force"], repo)
-
-
-def test_an_experiment_is_listed_by_exp_show(repo):
+def test_a_train_param_reruns_exactly_train_and_what_follows_and_exp_show_lists_the_experiment(repo):
     out = run(["dvc", "exp", "run", "-S", "train.hidden_size=4", "--name", "tiny4"], repo)
-    assert _ran(out) == {"params", "train", "evaluate", "backtest", "predict", "monitor", "report"}
+    assert _ran(out) == {"params", "train", "evaluate", "backtest", "predict", "monitor", "report"}  # walkforward: logreg
     shown = json.loads(run(["dvc", "exp", "show", "--json"], repo))
     names = {exp.get("name") for rev in shown for exp in (rev.get("experiments") or []) for exp in exp.get("revs", [])}
     assert "tiny4" in names
@@ -193,8 +183,8 @@ def _covers(listed: str, key: str) -> bool:
     return key == listed or key.startswith(listed + ".")
 
 
-def test_each_stage_lists_exactly_the_params_keys_it_reads(repo, tmp_path):
-    runs = [_read_keys(repo.parent / TRACE)]
+def test_each_stage_lists_exactly_the_params_keys_it_reads(repo, reproduced, tmp_path):
+    runs = [_read_keys(reproduced.parent / TRACE)]
     # the keys other settings read: the synthetic and directory sources, walk-forward with LightGBM
     directory = {"source": "directory", "path": "data/sample", "pattern": "*.parquet"}
     _run_stage(repo, tmp_path / "ingest", "ingest", {"ingest": {"source": "synthetic"}}, ("params.yaml",),

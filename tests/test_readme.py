@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import ROOT
-from .project import reproduced_project, run
+from .project import copy_of, run
 
 COVERED = {
     "make test": ".ci/run runs it on a fresh clone",
@@ -30,9 +30,9 @@ COVERED = {
     "dvc push": "tests/test_dvc_workflow.py",
     "dvc pull": "tests/test_dvc_workflow.py",
     "dvc exp run --queue -S 'train.hidden_size=128,256,512' -S 'train.num_layers=2,3,4' -S "
-    "'train.dropout=0.1,0.2,0.3' -S 'train.lr=0.001,0.0001,0.00001'": "tests/test_experiments_grid.py (a 2-run grid)",
-    "dvc queue start -j 2": "tests/test_experiments_grid.py",
-    "dvc queue status": "tests/test_experiments_grid.py",
+    "'train.dropout=0.1,0.2,0.3' -S 'train.lr=0.001,0.0001,0.00001'": "tests/test_sweep.py (a 2-run grid, queued on machine A)",
+    "dvc queue start -j 2": "tests/test_sweep.py",
+    "dvc queue status": "tests/test_sweep.py",
     "dvc exp apply <best-name>": "tests/test_dvc_workflow.py",
     "stockcast compare --out reports/compare.html": "tests/test_sweep.py (3 experiments from two clones)",
     "dvc exp run -S train.refit=train_val -n final": "tests/test_sweep.py",
@@ -101,8 +101,8 @@ def test_every_readme_command_is_run_or_explained():
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> Path:
-    return reproduced_project(tmp_path_factory.mktemp("readme") / "repo")
+def repo(reproduced, tmp_path_factory) -> Path:
+    return copy_of(reproduced, tmp_path_factory.mktemp("readme") / "repo")
 
 
 def _sh(command: str, repo: Path, **env: str) -> str:

@@ -1,5 +1,5 @@
 """From the grid to the final model across two machines (docs/experiments.md, the README's grid):
-machine A queues and runs its share, machine B runs its own, both `dvc exp push` to a shared bare git
+machine A queues and runs its share (the README's `dvc exp run --queue` and `dvc queue start`), machine B runs its own, both `dvc exp push` to a shared bare git
 remote (outputs to a local DVC remote); a third clone `dvc exp pull`s every experiment, compares them
 (`stockcast compare`), applies the one validation chose and refits it on train+val."""
 
@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .project import copy_project, run, set_params
-from .test_experiments_grid import _wait_for_queue
+from .project import copy_project, run, set_params, wait_for_queue
 
 SELECT = "best_val_accuracy"
 
@@ -58,7 +57,7 @@ def sweep(tmp_path_factory) -> dict:
     a = _clone(root / "origin.git", root / "machine-a")
     run(["dvc", "exp", "run", "--queue", "-S", "train.lightgbm.num_leaves=3,31"], a)
     run(["dvc", "queue", "start", "-j", "1"], a)
-    status = _wait_for_queue(a)
+    status = wait_for_queue(a)
     assert "Failed" not in status, status
     run(["dvc", "exp", "push", "origin"], a)
 
@@ -68,7 +67,7 @@ def sweep(tmp_path_factory) -> dict:
 
     collector = _clone(root / "origin.git", root / "collector")
     run(["dvc", "exp", "pull", "origin"], collector)
-    return {"a": _experiments(a), "b": _experiments(b), "collector": collector}
+    return {"a": _experiments(a), "b": _experiments(b), "machine-a": a, "collector": collector}
 
 
 @pytest.mark.slow
@@ -79,6 +78,19 @@ def test_the_two_machine_sweep_collects_every_experiment(sweep):
     assert sorted(e["leaves"] for e in collected.values()) == [3, 7, 31]
     for name, exp in {**sweep["a"], **sweep["b"]}.items():  # the very commits each machine made
         assert collected[name]["rev"] == exp["rev"] and collected[name]["val"] == exp["val"]
+
+
+@pytest.mark.slow
+def test_the_queued_grid_ran_every_combination_and_exp_show_ranks_it_best_first(sweep):
+    assert sorted(e["leaves"] for e in sweep["a"].values()) == [3, 31]
+    assert all(0 <= e["val"][SELECT] <= 1 for e in sweep["a"].values())
+    table = run(["dvc", "exp", "show", "--csv", "--sort-by", f"dvclive/metrics.json:{SELECT}", "--sort-order", "desc",
+                 "--keep", f"Experiment|typ|{SELECT}", "--drop", ".*"], sweep["machine-a"]).strip().splitlines()
+    ranked = [(name, float(accuracy)) for name, typ, accuracy in (line.split(",") for line in table[1:])
+              if typ.startswith("branch_")]
+    assert {name for name, _ in ranked} == set(sweep["a"]), table
+    assert all(accuracy == sweep["a"][name]["val"][SELECT] for name, accuracy in ranked), table
+    assert [a for _, a in ranked] == sorted((a for _, a in ranked), reverse=True), table
 
 
 @pytest.mark.slow

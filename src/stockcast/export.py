@@ -33,10 +33,8 @@ from typing import Any
 
 import numpy as np
 import onnxruntime as ort
-import onnxscript.optimizer
 import torch
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
-from onnxruntime.quantization import QuantType, quantize_dynamic
 from torch import nn
 
 from stockcast.dataset import loader
@@ -88,12 +86,16 @@ def export_onnx(net: nn.Module, seq_len: int, n_features: int, path: Path) -> No
     # gates (torch's i,f,g,o into ONNX's i,o,f,c) with Slice and Concat of the weights; its default
     # folding limit (8,192 inputs) leaves that to run time for all but tiny layers, and quantize_dynamic
     # can only quantise an LSTM whose weights are initializers (the seed LSTM stayed float without this).
+    import onnxscript.optimizer  # here, not at the top: 2 s that every stage reading a model would pay
+
     onnxscript.optimizer.optimize(program.model, input_size_limit=FOLD_ALL, output_size_limit=FOLD_ALL)
     program.save(path, external_data=False)
 
 
 def quantize_int8(source: Path, target: Path) -> None:
     """Dynamic int8 quantisation (QInt8 weights) of the float file `source` into `target`."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic  # 1.3 s, paid by train only
+
     with _quiet():
         quantize_dynamic(source, target, weight_type=QuantType.QInt8)
 

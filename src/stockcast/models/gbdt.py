@@ -3,21 +3,25 @@
 qlib's benchmark has GBDTs on engineered features beating sequence models, so this is the baseline a
 sequence model must clear. Early stopping on val uses train.monitor, patience in boosting rounds
 (train.lightgbm.early_stopping_rounds). Two classes train the binary objective; three (down, up,
-flat) the multiclass one. Saved as LightGBM's own text format, never pickled.
+flat) the multiclass one. Saved as LightGBM's own text format, never pickled. lightgbm is imported by
+the methods that fit or load a booster: importing it costs 2.6 s, which every stage that only reads
+an LSTM would otherwise pay.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightgbm as lgb
 import numpy as np
 
 from stockcast.models.base import FitResult, Model, NetTrainer, Windows
 from stockcast.params import TrainParams
 from stockcast.models.selection import class_scores
 from stockcast.training_log import EpochCallback, log_history
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
 
 TEXT = "lightgbm.txt"
 METRICS = {  # objective -> monitor -> LightGBM metric
@@ -46,6 +50,8 @@ class LightGBM(Model):
 
     def fit(self, data: Windows, log_dir: Path, on_epoch: EpochCallback | None = None,
             checkpoint_dir: Path | None = None) -> FitResult:
+        import lightgbm as lgb
+
         x, y = data.rows("train")
         xv, yv = data.rows("val")
         train_set = lgb.Dataset(x, y, free_raw_data=True)
@@ -68,6 +74,8 @@ class LightGBM(Model):
 
     def refit(self, data: Windows, selection: FitResult, log_dir: Path) -> dict[str, Any]:
         """The best iteration's number of boosting rounds, with no validation set to stop on."""
+        import lightgbm as lgb
+
         rounds = selection.best_epoch + 1
         x, y = data.rows("train")
         self.booster = lgb.train(self._config(), lgb.Dataset(x, y, free_raw_data=True), num_boost_round=rounds)
@@ -87,6 +95,8 @@ class LightGBM(Model):
         return [TEXT]
 
     def restore(self, directory: Path) -> None:
+        import lightgbm as lgb
+
         try:
             self.booster = lgb.Booster(model_str=(directory / TEXT).read_text())
         except lgb.basic.LightGBMError as err:
