@@ -1,7 +1,8 @@
 """From the grid to the final model across two machines (docs/experiments.md, the README's grid):
-machine A queues and runs its share (the README's `dvc exp run --queue` and `dvc queue start`), machine B runs its own, both `dvc exp push` to a shared bare git
-remote (outputs to a local DVC remote); a third clone `dvc exp pull`s every experiment, compares them
-(`stockcast compare`), applies the one validation chose and refits it on train+val."""
+machine A queues and runs its share (the README's `dvc exp run --queue` and `dvc queue start`),
+machine B runs its own, both `dvc exp push` to a shared bare git remote (outputs to a local DVC
+remote); a third clone `dvc exp pull`s every experiment, compares them (`stockcast compare`), applies
+the one validation chose and refits it on train+val."""
 
 from __future__ import annotations
 
