@@ -34,8 +34,9 @@ deps: setup
 	python tools/stage_deps.py --write
 
 # Mutation testing of the core, shard by shard (SHARD=features for one); score per module in benchmarks/mutation.json.
+# Incremental after the first run (changed functions and last run's survivors); FRESH=1 for a cold run.
 mutation: setup
-	python benchmarks/mutation.py $(if $(SHARD),--shard $(SHARD))
+	python benchmarks/mutation.py $(if $(SHARD),--shard $(SHARD)) $(if $(FRESH),--fresh)
 
 # What CML posts on a pull request: metrics and params against BASE (a branch, tag or commit).
 BASE ?= main

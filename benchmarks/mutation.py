@@ -5,20 +5,27 @@ A mutant is one small plausible bug (`>` for `>=`, `+ 1` for `- 1`, a constant c
 dropped) planted in a copy of the code. It is killed when a test fails with it in place, survives
 when every test still passes, and has "no tests" when no selected test runs its function. The score
 of a module is killed / (mutants - equivalent): a timeout counts as killed (the mutant changed
-behaviour), "no tests" counts as survived, and a mutant listed in benchmarks/mutation_equivalent.toml
-is taken out of the denominator only while the line it names still reads the same (so an entry
-goes stale, and is reported, as soon as its code changes).
+behaviour; each is listed too, as a hang can also be a forked run's own), "no tests" counts as
+survived, and a mutant listed in benchmarks/mutation_equivalent.toml is taken out of the
+denominator only while the line it names still reads the same (so an entry goes stale, and is
+reported, as soon as its code changes).
 
 Why mutmut rather than cosmic-ray: mutmut compiles every mutant once behind a trampoline, forks
 each run from a pytest server that has already imported the suite, and runs only the tests that
 reach the mutated function (stopping at the first failure). cosmic-ray rewrites and re-imports a
 module and runs the whole test command per mutant, which on 2 cores is hours for the same work.
 
-Each shard runs in a throwaway copy of the project (the files git lists, tracked or new), so
-`mutants/` never lands in the work tree and shards cannot reuse each other's stale results. Tests
-that drive stages/*.py do it in-process (tests/stages.py), so stage mutants are live in them.
+Each shard runs in its own copy of the project (the files git lists, tracked or new) kept outside
+the work tree (--state, default ~/.cache/stockcast/mutation/), so `mutants/` never lands in the
+repository and shards cannot see each other's results. The copy is kept between runs because mutmut
+is incremental: a later run retests only the mutants of functions whose code changed, plus, because
+mutmut would otherwise let their verdicts stand, every mutant that survived or had no tests last
+time (a test written since may kill it). A killed mutant stays killed until its function changes,
+so a test weakened since is caught only by `--fresh`, which starts the shard's copy anew (the cold
+run, whose wall time is the one to quote). Tests that drive stages/*.py do it in-process
+(tests/stages.py), so stage mutants are live in them.
 
-Usage: python benchmarks/mutation.py [--shard NAME ...] [--max-children 2] [--out FILE]
+Usage: python benchmarks/mutation.py [--shard NAME ...] [--max-children 2] [--fresh] [--out FILE]
 """
 
 from __future__ import annotations
@@ -30,12 +37,12 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+STATE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "stockcast" / "mutation"
 EQUIVALENT = ROOT / "benchmarks" / "mutation_equivalent.toml"
 
 SHARDS: dict[str, tuple[list[str], list[str]]] = {
@@ -47,7 +54,7 @@ SHARDS: dict[str, tuple[list[str], list[str]]] = {
                  ["tests/test_features.py", "tests/test_features_seed95.py", "tests/test_features_alpha158.py",
                   "tests/test_features_talib.py", "tests/test_features_causal.py"]),
     "quality": (["src/stockcast/data/quality.py"],
-                ["tests/test_quality.py", "tests/test_quality_invariants.py"]),
+                ["tests/test_quality.py", "tests/test_quality_calendars.py", "tests/test_quality_invariants.py"]),
     "backtest": (["src/stockcast/backtest/engine.py", "src/stockcast/backtest/metrics.py",
                   "src/stockcast/backtest/fills.py"],
                  ["tests/test_backtest.py", "tests/test_backtest_metrics.py", "tests/test_fills.py"]),
@@ -58,23 +65,34 @@ SHARDS: dict[str, tuple[list[str], list[str]]] = {
 # mutmut's exit codes (mutmut.stats.status_by_exit_code): 0 survived, 33 no tests, 34 skipped,
 # 36/24/-24/152 timeout, 37 caught by a type checker; any other code is a failing test run.
 SURVIVED, NO_TESTS, SKIPPED = 0, 33, 34
+TIMEOUTS = (36, 24, -24, 152)  # counted killed, and listed: a hang in a forked run is not always the mutant's
+# A run is stopped (and the mutant counted killed, as a timeout) after this many times the estimated
+# duration of its tests plus 1 s: mutmut's default, 15, let each hanging mutant hold a core for ~2 minutes.
+TIMEOUT_MULTIPLIER = 5
 GOAL = 0.90  # the score each core module is held to (killed / non-equivalent mutants)
 # Lines whose mutants only change what a person reads (messages), never a number or a row.
 NOT_MUTATED = [r"^\s*print\(", r"^\s*raise \w+Error\(", r"# pragma: no mutate"]
 
 
 def project_copy(target: Path) -> None:
-    """The files git lists (tracked and new, not ignored) under `target`, as the tests see them."""
+    """Make `target` hold the files git lists (tracked and new, not ignored), as the tests see them,
+    and no others (mutmut's `mutants/` aside). Copies keep their modification times: mutmut
+    regenerates a file's mutants only when its source is newer than them."""
     listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
                             capture_output=True, text=True, check=True).stdout.split("\0")
-    for name in filter(None, listed):
-        if (ROOT / name).is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, target / name)
+    wanted = {name for name in filter(None, listed) if (ROOT / name).is_file()}
+    for stale in [p for p in target.rglob("*") if p.is_file() and not p.relative_to(target).parts[0] == "mutants"
+                  and p.relative_to(target).as_posix() not in wanted]:
+        stale.unlink()
+    for name in sorted(wanted):
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, target / name)
 
 
 def configure(project: Path, modules: list[str], tests: list[str]) -> None:
-    """Append this shard's [tool.mutmut] to the copy's pyproject.toml."""
+    """Append this shard's [tool.mutmut] to the copy's pyproject.toml. The copy is not a git
+    repository, so mutmut watches the files the tests read (besides pyproject.toml) by their hashes,
+    and a change to any of them retests every mutant."""
     # no:unraisableexception: that plugin runs gc.collect() several times as pytest ends, which in a child forked
     # from the suite's imports (pandas, polars, exchange_calendars) costs ~0.6 s per mutant for nothing to report
     quoted = lambda items: "[" + ", ".join(json.dumps(i) for i in items) + "]"  # noqa: E731
@@ -87,6 +105,10 @@ pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "no:unraisableexception"]
 also_copy = ["params.yaml", "dvc.yaml", "data/sample", "docs", "tools", "benchmarks"]
 do_not_mutate_patterns = {quoted(NOT_MUTATED)}
 process_isolation = "forkserver"
+timeout_multiplier = {TIMEOUT_MULTIPLIER}
+use_git_change_detection = false
+cache_invalidation_files = ["params.yaml", "dvc.yaml", "data/sample/*"]
+on_dependency_change = "rerun"
 """
     with (project / "pyproject.toml").open("a") as f:
         f.write(section)
@@ -121,6 +143,21 @@ def exit_codes(project: Path) -> dict[str, int]:
     return codes
 
 
+def retest_alive(project: Path) -> int:
+    """Clear the verdicts of the mutants that survived or had no tests, so mutmut runs them again;
+    returns how many (each .meta file is what mutmut reads and writes its verdicts in)."""
+    count = 0
+    for meta in (project / "mutants").rglob("*.py.meta"):
+        data = json.loads(meta.read_text())
+        alive = [k for k, code in data["exit_code_by_key"].items() if code in (SURVIVED, NO_TESTS)]
+        for key in alive:
+            data["exit_code_by_key"][key] = None
+        if alive:
+            meta.write_text(json.dumps(data, indent=4))
+            count += len(alive)
+    return count
+
+
 def module_of(mutant: str) -> str:
     return mutant.rpartition(".")[0]
 
@@ -153,8 +190,8 @@ def equivalents(project: Path, codes: dict[str, int]) -> tuple[dict[str, str], l
 def score(codes: dict[str, int], equivalent: dict[str, str]) -> dict[str, dict]:
     by_module: dict[str, dict] = {}
     for name, code in sorted(codes.items()):
-        row = by_module.setdefault(module_of(name), {"mutants": 0, "killed": 0, "survived": [], "no_tests": [],
-                                                     "skipped": 0, "equivalent": 0})
+        row = by_module.setdefault(module_of(name), {"mutants": 0, "killed": 0, "timeouts": [], "survived": [],
+                                                     "no_tests": [], "skipped": 0, "equivalent": 0})
         row["mutants"] += 1
         if code == SKIPPED:
             row["skipped"] += 1
@@ -166,55 +203,68 @@ def score(codes: dict[str, int], equivalent: dict[str, str]) -> dict[str, dict]:
             row["no_tests"].append(name)
         else:
             row["killed"] += 1
+            if code in TIMEOUTS:
+                row["timeouts"].append(name)
     for row in by_module.values():
         tested = row["mutants"] - row["skipped"] - row["equivalent"]
         row["score"] = round(row["killed"] / tested, 4) if tested else None
     return by_module
 
 
-def run_shard(name: str, max_children: int) -> dict:
+def run_shard(name: str, max_children: int, state: Path, fresh: bool) -> dict:
     modules, tests = SHARDS[name]
-    with tempfile.TemporaryDirectory(prefix=f"mutation-{name}-") as folder:
-        project = Path(folder)
-        project_copy(project)
-        configure(project, modules, tests)
-        env = os.environ | {"HYPOTHESIS_PROFILE": "ci", "DVC_NO_ANALYTICS": "1",
-                            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-        env.pop("PYTHONPATH", None)
-        start, load_before = time.perf_counter(), os.getloadavg()[0]
-        if blocking := pool_started_at_import(project, tests, env):
-            return {"shard": name, "error": "these test files start polars' thread pool at import (build shared "
-                    f"frames on first use instead): {', '.join(blocking)}", "wall_s": 0.0}
-        done = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children)],
-                              cwd=project, env=env, capture_output=True, text=True, check=False)
-        wall = time.perf_counter() - start
-        if done.returncode != 0:
-            tail = re.sub(r"\s*\r", "\n", done.stdout + done.stderr)[-3000:]
-            return {"shard": name, "error": f"mutmut exited {done.returncode}", "output": tail, "wall_s": wall}
-        codes = exit_codes(project)
-        equivalent, stale = equivalents(project, codes)
-        modules = score(codes, equivalent)
-        alive = [m for row in modules.values() for m in row["survived"] + row["no_tests"]]
-        return {"shard": name, "wall_s": round(wall, 1), "date": time.strftime("%Y-%m-%d"),
-                "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)], "cpus": os.cpu_count(),
-                "modules": modules, "stale_equivalents": stale,
-                "alive": {m: changed_lines(mutant_diff(project, m)) for m in alive}}
+    project = state / name
+    if fresh:
+        shutil.rmtree(project, ignore_errors=True)
+    cold = not (project / "mutants").is_dir()
+    project.mkdir(parents=True, exist_ok=True)
+    retested = 0 if cold else retest_alive(project)
+    project_copy(project)
+    configure(project, modules, tests)
+    env = os.environ | {"HYPOTHESIS_PROFILE": "ci", "DVC_NO_ANALYTICS": "1",
+                        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("PYTHONPATH", None)
+    start, load_before = time.perf_counter(), os.getloadavg()[0]
+    if blocking := pool_started_at_import(project, tests, env):
+        return {"shard": name, "error": "these test files start polars' thread pool at import (build shared "
+                f"frames on first use instead): {', '.join(blocking)}", "wall_s": 0.0}
+    done = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children)],
+                          cwd=project, env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        tail = re.sub(r"\s*\r", "\n", done.stdout + done.stderr)[-3000:]
+        return {"shard": name, "error": f"mutmut exited {done.returncode}", "output": tail, "wall_s": wall}
+    codes = exit_codes(project)
+    equivalent, stale = equivalents(project, codes)
+    modules = score(codes, equivalent)
+    alive = [m for row in modules.values() for m in row["survived"] + row["no_tests"]]
+    return {"shard": name, "run": "cold" if cold else f"incremental ({retested} alive mutants retested)",
+            "wall_s": round(wall, 1), "date": time.strftime("%Y-%m-%d"),
+            "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)], "cpus": os.cpu_count(),
+            "modules": modules, "stale_equivalents": stale,
+            "alive": {m: changed_lines(mutant_diff(project, m)) for m in alive}}
 
 
 def merged(out: Path, run: list[dict], max_children: int, note: str | None = None) -> dict:
     """The shards just run, in SHARDS' order, beside the earlier results in `out` of the shards not run
     this time (so `--shard X` updates X's entry and keeps the rest); scores are re-derived. Each shard
     keeps its own context (date, load average before and after, max_children, `note`), so nothing
-    about a run is written outside the entry it describes."""
+    about a run is written outside the entry it describes. `wall_s` sums the shards' latest runs,
+    `cold_wall_s` their latest cold runs (what `make mutation FRESH=1` costs; None while any is unknown)."""
     earlier = json.loads(out.read_text())["shards"] if out.exists() else []
     by_name = {s["shard"]: s for s in earlier if s["shard"] in SHARDS} | {s["shard"]: s for s in run}
+    before = {s["shard"]: s for s in earlier}
     for shard in run:
         shard["max_children"] = max_children
         if note:
             shard["note"] = note
+        cold = shard.get("run") == "cold"
+        shard["cold_wall_s"] = shard["wall_s"] if cold else before.get(shard["shard"], {}).get("cold_wall_s")
     shards = [by_name[name] for name in SHARDS if name in by_name]
     modules = {m: row for shard in shards for m, row in shard.get("modules", {}).items()}
+    colds = [s.get("cold_wall_s") for s in shards]
     return {"tool": "mutmut", "wall_s": round(sum(s["wall_s"] for s in shards), 1),
+            "cold_wall_s": round(sum(colds), 1) if None not in colds else None,
             "score_by_module": {m: row["score"] for m, row in modules.items()},
             "below_goal": sorted(m for m, row in modules.items() if row["score"] is not None and row["score"] < GOAL),
             "not_run": [name for name in SHARDS if name not in by_name], "shards": shards}
@@ -224,10 +274,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shard", action="append", choices=sorted(SHARDS), help="default: every shard")
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--fresh", action="store_true", help="forget the shards' earlier runs: a cold run")
+    parser.add_argument("--state", type=Path, default=STATE / ROOT.name, help="where each shard's copy is kept")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "mutation.json")
     parser.add_argument("--note", help="kept in each shard's entry: what the run was measured against")
     args = parser.parse_args()
-    run = [run_shard(name, args.max_children) for name in args.shard or SHARDS]
+    run = [run_shard(name, args.max_children, args.state, args.fresh) for name in args.shard or SHARDS]
     text = json.dumps(merged(args.out, run, args.max_children, args.note), indent=1)
     args.out.write_text(text + "\n")
     print(text)

@@ -285,7 +285,8 @@ def _label(name: str | None) -> str:
 class _Sessions:
     calendar: list[str | None]  # per ticker id, as _Calendars.of_tid
     dates: np.ndarray  # datetime64[D]: each calendar's sessions from its tickers' first input date to the last
-    index: np.ndarray  # per input row: its date's position in `dates`, -1 not a session, -2 no calendar
+    index: np.ndarray  # per input row: its date's position in `dates`, -1 not a session, -2 not judged (no
+    # calendar, or dated after the last completed session the calendar was built to: a future_date row)
 
 
 def _future_dates(ledger: _Ledger, judges: _Calendars) -> None:
@@ -323,7 +324,7 @@ def _sessions(ledger: _Ledger, judges: _Calendars, capped: bool) -> _Sessions | 
         lookup = np.full(span, -1, dtype=np.int32)  # day offset -> session index
         lookup[(dates - np.datetime64(first, "D")).astype(np.int64)] = base + np.arange(len(dates))
         offset = days - days.min()
-        local = np.full(len(offset), -1, dtype=np.int32)
+        local = np.full(len(offset), -2, dtype=np.int32)  # after `last`: no session was built to judge it by
         inside = offset < span
         local[inside] = lookup[offset[inside]]
         index[rows] = local

@@ -1,0 +1,66 @@
+"""benchmarks/mutation.py's bookkeeping: how a shard's verdicts become a score, which verdicts an
+incremental run reopens, and what a shard's kept project copy holds."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+from .conftest import ROOT
+
+_spec = importlib.util.spec_from_file_location("mutation_tool", ROOT / "benchmarks" / "mutation.py")
+mutation = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(mutation)
+
+KILLED, TIMEOUT = 1, 36
+
+
+def test_the_score_leaves_out_equivalent_and_skipped_mutants_and_counts_no_tests_as_survived():
+    codes = {"m.f__mutmut_1": KILLED, "m.f__mutmut_2": TIMEOUT, "m.f__mutmut_3": mutation.SURVIVED,
+             "m.f__mutmut_4": mutation.NO_TESTS, "m.f__mutmut_5": mutation.SURVIVED, "m.f__mutmut_6": mutation.SKIPPED}
+    row = mutation.score(codes, {"m.f__mutmut_5": "why"})["m"]
+    assert (row["mutants"], row["killed"], row["equivalent"], row["skipped"]) == (6, 2, 1, 1)
+    assert row["survived"] == ["m.f__mutmut_3"] and row["no_tests"] == ["m.f__mutmut_4"]
+    assert row["timeouts"] == ["m.f__mutmut_2"]  # killed, and listed
+    assert row["score"] == 0.5  # 2 killed of the 4 that are neither equivalent nor skipped
+
+
+def test_an_incremental_run_reopens_exactly_the_survivors_and_the_untested(tmp_path):
+    meta = tmp_path / "mutants" / "src" / "m.py.meta"
+    meta.parent.mkdir(parents=True)
+    codes = {"a": KILLED, "b": mutation.SURVIVED, "c": mutation.NO_TESTS, "d": TIMEOUT, "e": None}
+    meta.write_text(json.dumps({"exit_code_by_key": codes, "durations_by_key": {"a": 0.5}}))
+    assert mutation.retest_alive(tmp_path) == 2
+    kept = json.loads(meta.read_text())
+    assert kept["exit_code_by_key"] == {"a": KILLED, "b": None, "c": None, "d": TIMEOUT, "e": None}
+    assert kept["durations_by_key"] == {"a": 0.5}
+
+
+def test_a_kept_copy_loses_files_git_no_longer_lists_but_keeps_mutmuts_results(tmp_path):
+    (tmp_path / "mutants").mkdir()
+    (tmp_path / "mutants" / "x.py.meta").write_text("{}")
+    (tmp_path / "src" / "gone.py").parent.mkdir()
+    (tmp_path / "src" / "gone.py").write_text("")
+    mutation.project_copy(tmp_path)
+    assert (tmp_path / "mutants" / "x.py.meta").exists() and not (tmp_path / "src" / "gone.py").exists()
+    source = ROOT / "src" / "stockcast" / "labels.py"
+    copied = tmp_path / "src" / "stockcast" / "labels.py"
+    assert copied.read_text() == source.read_text()
+    assert copied.stat().st_mtime == source.stat().st_mtime  # mutmut regenerates only what is newer
+
+
+def test_merging_keeps_other_shards_and_carries_the_cold_wall_time_through_incremental_runs(tmp_path):
+    out = tmp_path / "mutation.json"
+    row = {"mutants": 10, "killed": 9, "survived": ["q.f__mutmut_1"], "no_tests": [], "skipped": 0,
+           "equivalent": 0, "score": 0.9}
+    cold = [{"shard": "quality", "run": "cold", "wall_s": 900.0, "modules": {"q": row}},
+            {"shard": "labels_split", "run": "cold", "wall_s": 300.0, "modules": {"l": row | {"score": 0.5}}}]
+    out.write_text(json.dumps(mutation.merged(out, cold, 2)))
+    again = [{"shard": "quality", "run": "incremental (1 alive mutants retested)", "wall_s": 40.0,
+              "modules": {"q": row | {"score": 1.0}}}]
+    report = mutation.merged(out, again, 2, note="after a new test")
+    assert [s["shard"] for s in report["shards"]] == ["labels_split", "quality"]  # SHARDS' order
+    assert (report["wall_s"], report["cold_wall_s"]) == (340.0, 1200.0)
+    assert report["score_by_module"] == {"l": 0.5, "q": 1.0} and report["below_goal"] == ["l"]
+    assert report["shards"][1]["note"] == "after a new test" and "note" not in report["shards"][0]
