@@ -60,7 +60,11 @@ SHARDS: dict[str, tuple[list[str], list[str]]] = {
                  ["tests/test_backtest.py", "tests/test_backtest_metrics.py", "tests/test_fills.py"]),
     "evaluation": (["src/stockcast/evaluation/*.py"], ["tests/test_evaluate.py", "tests/test_evaluation_units.py"]),
     "checkpoint": (["src/stockcast/checkpoint.py"], ["tests/test_checkpoint.py", "tests/test_train_resume.py"]),
-    "stages": (["stages/*.py"], ["tests/test_normalize.py", "tests/test_truth.py"]),
+    "stages_data": (["stages/params.py", "stages/ingest.py", "stages/quality.py", "stages/features.py",
+                     "stages/split.py"], ["tests/test_stage_scripts.py"]),
+    "stages_model": (["stages/train.py", "stages/evaluate.py", "stages/backtest.py", "stages/walkforward.py",
+                      "stages/predict.py", "stages/monitor.py", "stages/report.py"],
+                     ["tests/test_normalize.py", "tests/test_truth.py"]),
 }
 # mutmut's exit codes (mutmut.stats.status_by_exit_code): 0 survived, 33 no tests, 34 skipped,
 # 36/24/-24/152 timeout, 37 caught by a type checker; any other code is a failing test run.
