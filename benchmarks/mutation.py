@@ -54,7 +54,8 @@ SHARDS: dict[str, tuple[list[str], list[str]]] = {
                  ["tests/test_features.py", "tests/test_features_seed95.py", "tests/test_features_alpha158.py",
                   "tests/test_features_talib.py", "tests/test_features_causal.py"]),
     "quality": (["src/stockcast/data/quality.py"],
-                ["tests/test_quality.py", "tests/test_quality_calendars.py", "tests/test_quality_invariants.py"]),
+                ["tests/test_quality.py", "tests/test_quality_calendars.py", "tests/test_quality_defects.py",
+                 "tests/test_quality_invariants.py"]),
     "backtest": (["src/stockcast/backtest/engine.py", "src/stockcast/backtest/metrics.py",
                   "src/stockcast/backtest/fills.py"],
                  ["tests/test_backtest.py", "tests/test_backtest_metrics.py", "tests/test_fills.py"]),
@@ -225,7 +226,7 @@ def run_shard(name: str, max_children: int, state: Path, fresh: bool) -> dict:
     retested = 0 if cold else retest_alive(project)
     project_copy(project)
     configure(project, modules, tests)
-    env = os.environ | {"HYPOTHESIS_PROFILE": "ci", "DVC_NO_ANALYTICS": "1",
+    env = os.environ | {"HYPOTHESIS_PROFILE": "mutation", "DVC_NO_ANALYTICS": "1",
                         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     env.pop("PYTHONPATH", None)
     start, load_before = time.perf_counter(), os.getloadavg()[0]

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 # Property tests are deterministic unless asked otherwise: "ci" (the default) derandomises, so a run
 # that passes passes again and a failure reproduces; "dev" explores new random examples each run.
@@ -18,6 +18,9 @@ settings.register_profile("ci", derandomize=True, max_examples=50, deadline=None
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", derandomize=False, max_examples=200, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
+# "mutation" (benchmarks/mutation.py): ci's examples, no shrinking. A mutant is killed by the first failing
+# example; shrinking it (thousands more runs) only makes it readable, and held a core per mutant for minutes.
+settings.register_profile("mutation", settings.get_profile("ci"), phases=[Phase.explicit, Phase.reuse, Phase.generate])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parents[1]

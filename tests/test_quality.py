@@ -31,8 +31,10 @@ def _rules(**actions: str) -> dict:
     return {"rules": {name: {"action": action} for name, action in actions.items()}}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def sample_result():
+    """The sample checked afresh for each test (1 s): mutmut credits a module fixture's work to the first test
+    that asks for it, so the checks of every later test would never run against a mutant of what it covers."""
     return check(pl.read_parquet(SAMPLE), QualityParams())
 
 
@@ -89,6 +91,10 @@ def test_real_extreme_moves_are_kept_and_reported(sample_result):
         ("AAPL", date(2000, 9, 29)), ("AMZN", date(2001, 4, 9)), ("NVDA", date(2000, 3, 7))}
     assert sample_result.report["warnings"]["extreme_move"] == 3
     assert sample_result.report["by_rule"]["extreme_move"] == 0
+    assert sample_result.findings.filter(pl.col("rule") == "extreme_move")["detail"].to_list() == [
+        "close -51.9%, open -47.3% from the previous close 3.437748 (adjusted prices)",
+        "close 33.6%, open 41.5% from the previous close 8.37 (adjusted prices)",
+        "close 42.4%, open 28.2% from the previous close 0.11177 (adjusted prices)"]
 
 
 def test_headline_metrics_are_the_reports_totals_on_the_sample(sample_result):
@@ -106,7 +112,9 @@ def test_report_keeps_the_keys_the_report_stage_reads(sample_result):
     assert {"rows_in", "rows_clean", "rows_quarantined", "by_rule", "tickers_kept", "tickers_dropped",
             "coverage", "warnings", "missing_sessions", "splits"} <= set(report)
     assert set(report["by_rule"]) == set(RULES)
-    assert report["coverage"]["tickers_20y_plus"] == 3 and report["coverage"]["years_per_ticker"]["MSFT"] > 31
+    assert report["coverage"] == {"tickers_20y_plus": 3, "years_per_ticker": {  # first to last clean date / 365.25
+        "AAPL": 13.0, "AMZN": 23.21, "GOOG": 8.53, "IBM": 13.0, "MSFT": 31.66, "NVDA": 26.06, "^GSPC": 19.99,
+        "^IXIC": 19.99}}
     json.dumps(report)  # plain JSON types only
 
 
@@ -119,6 +127,9 @@ def doctored() -> pl.DataFrame:
 
 def test_unadjusted_splits_are_detected_and_restated(doctored):
     result = check(doctored, QualityParams())
+    ibm = result.clean.filter(pl.col("ticker") == "IBM")  # beside AAPL's splits, adj_close still restates IBM
+    assert ibm["close"].to_list() == pytest.approx(doctored.filter(
+        (pl.col("ticker") == "IBM") & pl.col("date").is_in(ibm["date"].implode()))["adj_close"].to_list())
     assert _found(result, "split_adjusted") == {("AAPL", date(2000, 6, 21)), ("AAPL", date(2005, 2, 28))}
     on = dict(_returns(result.clean, "AAPL").select("date", "ret").iter_rows())
     assert on[date(2000, 6, 21)] > -0.15 and on[date(2005, 2, 28)] > -0.15
@@ -206,6 +217,9 @@ def test_short_histories_are_dropped_whole():
     result = check(_bars(200), _params(min_history_days=201))
     assert result.clean.is_empty() and result.report["by_rule"]["short_history"] == 400
     assert result.report["tickers_kept"] == 0 and result.report["coverage"]["tickers_20y_plus"] == 0
+    one = _bars(200).filter(pl.col("ticker") == "S0000").head(1).with_columns(ticker=pl.lit("ONE"))
+    alone = check(pl.concat([one, _bars(200)]), _params(min_history_days=2))
+    assert alone.report["dropped_by_rule"] == {"ONE": "short_history"}  # a single usable row is short too
 
 
 def test_empty_input_gives_an_empty_report():
@@ -366,6 +380,21 @@ def test_an_extreme_move_exactly_at_the_threshold_is_found():
     days = bars["date"]
     assert _found(result, "extreme_move") == {("S0000", days[101]), ("S0000", days[201])}
     assert result.report["by_rule"]["extreme_move"] == 0 and result.clean.height == 300
+
+
+def test_a_close_or_an_open_alone_exactly_at_the_threshold_is_an_extreme_move():
+    """Rule (extreme_move): the close's move and the open's gap from the previous close are each judged on
+    their own, up and down, at exactly extreme_move (0.6: 1.6x and 0.4x are no split ratio)."""
+    # the close alone (rows 101 up, 151 down, 152 back up 2.5x), then the open alone (201 up, 251 down)
+    bars = _zigzag({101: 16.0, 151: 4.0}).with_columns(
+        open=pl.when(pl.int_range(pl.len()) == 201).then(16.0).when(pl.int_range(pl.len()) == 251).then(4.0)
+        .otherwise(pl.col("open"))).with_columns(high=pl.max_horizontal("high", "open"),
+                                                 low=pl.min_horizontal("low", "open"))
+    result = check(bars, _params(extreme_move=0.6, **_rules(extreme_move="warn")))
+    days = bars["date"]
+    assert _found(result, "extreme_move") == {("S0000", days[i]) for i in (101, 151, 152, 201, 251)}
+    assert result.findings.filter(pl.col("date") == days[201])["detail"].to_list() == [
+        "close 1.0%, open 60.0% from the previous close 10.0 (adjusted prices)"]
 
 
 def test_a_run_of_exactly_stale_run_equal_closes_is_stale():

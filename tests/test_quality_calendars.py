@@ -73,6 +73,9 @@ def test_future_dates_may_only_warn():
     warned = check(bars, _params(**_rules(future_date="warn")), now=NOW)
     assert warned.report["warnings"]["future_date"] == 1 and warned.report["by_rule"]["future_date"] == 0
     assert warned.report["rows_quarantined"] == 0  # 2099-01-02 is a session of the calendar built to it
+    saturday = bars.tail(1).with_columns(date=pl.lit(date(2099, 1, 3)))
+    judged = check(pl.concat([bars, saturday]), _params(**_rules(future_date="warn")), now=NOW)
+    assert _quarantined(judged, "non_session") == {("S0001", date(2099, 1, 3))}  # ... and judges its days
 
 
 def test_missing_sessions_exactly_at_the_threshold_keep_the_ticker():

@@ -416,7 +416,7 @@ def _corporate_actions(ledger: _Ledger, params: QualityParams) -> tuple[pl.DataF
         _unrepresentable(ledger, total)
         total = np.where(ledger.usable, total, 1.0)  # quarantined rows stay as they came
     adjusted = bars if total is None else restate(bars, total, adj_close=scale)
-    return adjusted, splits.select("ticker", "date", "ratio")
+    return adjusted, splits
 
 
 def _unrepresentable(ledger: _Ledger, factor: np.ndarray) -> None:
