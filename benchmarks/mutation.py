@@ -148,13 +148,15 @@ def exit_codes(project: Path) -> dict[str, int]:
     return codes
 
 
-def retest_alive(project: Path) -> int:
-    """Clear the verdicts of the mutants that survived or had no tests, so mutmut runs them again;
-    returns how many (each .meta file is what mutmut reads and writes its verdicts in)."""
+def retest_alive(project: Path, equivalent: set[str]) -> int:
+    """Clear the verdicts of the mutants that survived or had no tests, so mutmut runs them again, but for
+    those listed as `equivalent` (no test can kill them; if their function changed, mutmut reruns them
+    itself); returns how many (each .meta file is what mutmut reads and writes its verdicts in)."""
     count = 0
     for meta in (project / "mutants").rglob("*.py.meta"):
         data = json.loads(meta.read_text())
-        alive = [k for k, code in data["exit_code_by_key"].items() if code in (SURVIVED, NO_TESTS)]
+        alive = [k for k, code in data["exit_code_by_key"].items()
+                 if code in (SURVIVED, NO_TESTS) and k not in equivalent]
         for key in alive:
             data["exit_code_by_key"][key] = None
         if alive:
@@ -223,7 +225,8 @@ def run_shard(name: str, max_children: int, state: Path, fresh: bool) -> dict:
         shutil.rmtree(project, ignore_errors=True)
     cold = not (project / "mutants").is_dir()
     project.mkdir(parents=True, exist_ok=True)
-    retested = 0 if cold else retest_alive(project)
+    listed = set(tomllib.loads(EQUIVALENT.read_text())) if EQUIVALENT.exists() else set()
+    retested = 0 if cold else retest_alive(project, listed)
     project_copy(project)
     configure(project, modules, tests)
     env = os.environ | {"HYPOTHESIS_PROFILE": "mutation", "DVC_NO_ANALYTICS": "1",

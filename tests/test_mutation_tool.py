@@ -26,14 +26,16 @@ def test_the_score_leaves_out_equivalent_and_skipped_mutants_and_counts_no_tests
     assert row["score"] == 0.5  # 2 killed of the 4 that are neither equivalent nor skipped
 
 
-def test_an_incremental_run_reopens_exactly_the_survivors_and_the_untested(tmp_path):
+def test_an_incremental_run_reopens_the_survivors_and_the_untested_but_not_the_listed_equivalents(tmp_path):
     meta = tmp_path / "mutants" / "src" / "m.py.meta"
     meta.parent.mkdir(parents=True)
-    codes = {"a": KILLED, "b": mutation.SURVIVED, "c": mutation.NO_TESTS, "d": TIMEOUT, "e": None}
+    codes = {"a": KILLED, "b": mutation.SURVIVED, "c": mutation.NO_TESTS, "d": TIMEOUT, "e": None,
+             "f": mutation.SURVIVED}
     meta.write_text(json.dumps({"exit_code_by_key": codes, "durations_by_key": {"a": 0.5}}))
-    assert mutation.retest_alive(tmp_path) == 2
+    assert mutation.retest_alive(tmp_path, equivalent={"f"}) == 2
     kept = json.loads(meta.read_text())
-    assert kept["exit_code_by_key"] == {"a": KILLED, "b": None, "c": None, "d": TIMEOUT, "e": None}
+    assert kept["exit_code_by_key"] == {"a": KILLED, "b": None, "c": None, "d": TIMEOUT, "e": None,
+                                        "f": mutation.SURVIVED}  # listed equivalent: not rerun
     assert kept["durations_by_key"] == {"a": 0.5}
 
 

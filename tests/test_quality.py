@@ -387,9 +387,9 @@ def test_a_close_or_an_open_alone_exactly_at_the_threshold_is_an_extreme_move():
     their own, up and down, at exactly extreme_move (0.6: 1.6x and 0.4x are no split ratio)."""
     # the close alone (rows 101 up, 151 down, 152 back up 2.5x), then the open alone (201 up, 251 down)
     bars = _zigzag({101: 16.0, 151: 4.0}).with_columns(
-        open=pl.when(pl.int_range(pl.len()) == 201).then(16.0).when(pl.int_range(pl.len()) == 251).then(4.0)
-        .otherwise(pl.col("open"))).with_columns(high=pl.max_horizontal("high", "open"),
-                                                 low=pl.min_horizontal("low", "open"))
+        open=pl.when(pl.int_range(pl.len()).is_in([101, 151])).then(10.0).when(pl.int_range(pl.len()) == 201)
+        .then(16.0).when(pl.int_range(pl.len()) == 251).then(4.0).otherwise(pl.col("open"))).with_columns(
+        high=pl.max_horizontal("high", "open"), low=pl.min_horizontal("low", "open"))
     result = check(bars, _params(extreme_move=0.6, **_rules(extreme_move="warn")))
     days = bars["date"]
     assert _found(result, "extreme_move") == {("S0000", days[i]) for i in (101, 151, 152, 201, 251)}

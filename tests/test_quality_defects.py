@@ -133,3 +133,30 @@ def test_exchanges_come_from_a_data_column_or_the_universe_and_must_agree():
     with pytest.raises(StockcastError, match=r"ticker A: calendar 'KRX' is not an exchange_calendars name"):
         check(_bars("A", KRX), _params(), now=NOW, exchanges={"A": "KRX"})
     assert exchanges.calendars(["A", "B"], {"A": "NYSE"}, None) == ["NYSE", None]  # aliases are names too
+
+
+def test_ohlc_rounding_sets_high_and_low_to_whichever_of_open_and_close_they_missed():
+    """A high a hair below the close (the close above the open) is raised to the close, a low a hair above the
+    open (the open below the close) lowered to the open, as for the open and close the other way round; every
+    other row keeps its high and low, and each corrected row is a finding that shows its prices."""
+    bars = _bars("AAPL", NYSE)
+    i = pl.int_range(pl.len())
+    up = i.is_in([6, 7])  # rows whose open is below their close
+    opened = bars.with_columns(open=pl.when(up).then(pl.col("close") * 0.999).otherwise(pl.col("open")))
+    doctored = opened.with_columns(
+        high=pl.when(i == 3).then(pl.col("open") * (1 - 1e-15)).when(i == 6).then(pl.col("close") * (1 - 1e-15))
+        .otherwise(pl.col("high")),
+        low=pl.when(i == 5).then(pl.col("close") * (1 + 1e-15)).when(i == 7).then(pl.col("open") * (1 + 1e-15))
+        .otherwise(pl.col("low")))
+    result = check(doctored, _params(), now=NOW)
+    assert result.quarantine.is_empty()
+    clean, before = result.clean.to_dicts(), doctored.to_dicts()
+    top = [max(r["open"], r["close"]) for r in before]
+    bottom = [min(r["open"], r["close"]) for r in before]
+    assert [r["high"] for r in clean] == [top[k] if k in (3, 6) else r["high"] for k, r in enumerate(before)]
+    assert [r["low"] for r in clean] == [bottom[k] if k in (5, 7) else r["low"] for k, r in enumerate(before)]
+    rounded = result.findings.filter(pl.col("rule") == "ohlc_rounded")
+    assert rounded["date"].to_list() == [NYSE[k].item() for k in (3, 5, 6, 7)]
+    row = before[6]
+    assert rounded["detail"][2] == (f"open={row['open']} high={row['high']} low={row['low']} close={row['close']}: "
+                                    "within ohlc_tolerance, high and low set to max and min(open, close)")
