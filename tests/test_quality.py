@@ -141,6 +141,16 @@ def test_unadjusted_splits_are_detected_and_restated(doctored):
     assert headline(result.report)["splits_found"] == 2
 
 
+def test_an_adj_close_equal_to_the_close_is_restated_with_it_for_a_split():
+    """A series whose adj_close merely repeats its close carries no adjustment: its splits are found in the
+    prices, and the adj_close is restated with them, so the clean adj_close still equals the clean close."""
+    bars = pl.read_parquet(SAMPLE).filter(pl.col("ticker") == "AAPL").with_columns(adj_close=pl.col("close"))
+    result = check(bars, QualityParams())
+    assert result.report["splits"]["found"] == 2
+    assert result.clean["adj_close"].to_list() == pytest.approx(result.clean["close"].to_list())
+    assert result.clean["close"][0] == pytest.approx(bars["close"][0] / 4)
+
+
 def test_unadjusted_splits_can_quarantine_the_ticker(doctored):
     result = check(doctored, _params(splits="quarantine"))
     assert result.report["dropped_by_rule"]["AAPL"] == "unadjusted_split"
