@@ -6,7 +6,7 @@ Each runs in-process (tests/stages.py) on a slice of the bundled sample, with pa
 every default the library would fall back to, so a dropped or swapped argument, a wrong path or a lost
 output in a stage fails here in seconds. The outputs are checked against the library run on the same
 inputs and against the rules the params set (the horizon of the label, the embargo between segments,
-the length of a rolling fold). These are the stage shard's tests in benchmarks/mutation.py.
+the folds' periods). These are the stage shard's tests in benchmarks/mutation.py.
 """
 
 from __future__ import annotations
@@ -34,12 +34,12 @@ from .stages import project, run_stage
 ORDER = ("params", "ingest", "quality", "features", "split")
 INPUT = "data/input/ohlcv.parquet"
 CHANGES = {
-    "ingest": {"source": "sample", "path": INPUT},
+    "ingest": {"source": "sample", "path": INPUT, "download": {"cache_dir": "data/cache/nested"}},
     "quality": {"min_history_days": 150, "stale_run": 4, "extreme_move": 0.3},
     "features": {"set": "basic", "families": ["price", "momentum"]},
-    "split": {"horizon": 2, "dead_zone": 0.001, "dead_zone_mode": "flat", "train_fraction": 0.5,
+    "split": {"label": "excess", "horizon": 2, "dead_zone": 0.001, "dead_zone_mode": "flat", "train_fraction": 0.5,
               "val_fraction": 0.25, "fraction_of": "dates", "embargo_days": 70, "min_rows_per_segment": 40,
-              "folds": {"scheme": "rolling", "step_days": 126, "min_train_days": 300, "train_days": 252}},
+              "folds": {"scheme": "expanding", "step_days": 126, "min_train_days": 300, "train_days": 252}},
 }
 
 
@@ -68,7 +68,8 @@ def before(tmp_path_factory) -> dict[str, Path]:
     """{stage: the project folder as that stage finds it}: every earlier stage of ORDER run, in order."""
     folder = project(tmp_path_factory.mktemp("chain") / "project", {k: v for k, v in CHANGES.items() if k != "ingest"})
     params = yaml.safe_load((folder / "params.yaml").read_text())
-    params["ingest"].update(CHANGES["ingest"])  # nested: project() merges one level only
+    download = params["ingest"]["download"] | CHANGES["ingest"]["download"]
+    params["ingest"].update(CHANGES["ingest"] | {"download": download})  # nested: project() merges one level only
     params["split"]["folds"] = CHANGES["split"]["folds"]
     (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (folder / INPUT).parent.mkdir(parents=True)
@@ -113,7 +114,8 @@ def test_the_ingest_stage_writes_the_configured_source_with_its_meta(before, tmp
     meta = json.loads((folder / "data" / "raw" / "ohlcv.meta.json").read_text())
     assert (meta["source"], meta["path"], meta["rows"], meta["tickers"]) == (
         "sample", INPUT, source.height, source["ticker"].n_unique())
-    assert (folder / "data" / "cache").is_dir()
+    assert (folder / "data" / "cache" / "nested").is_dir()  # made with its parents, even when unused
+    run_stage(folder, "ingest")  # `dvc repro -f ingest`: the cache folder is there already
 
 
 def test_the_quality_stage_writes_the_librarys_verdict_on_the_raw_bars(before, tmp_path):
@@ -151,11 +153,11 @@ def test_the_split_stage_labels_segments_and_folds_by_its_params(before, tmp_pat
     splits = folder / "data" / "splits"
     labels = pl.read_parquet(splits / "labels.parquet")
     clean = pl.read_parquet(folder / "data" / "clean" / "ohlcv.parquet")
-    expected = make_labels(clean, 2, "direction", 0.001, "flat").select("ticker", "date", "label")
+    expected = make_labels(clean, 2, "excess", 0.001, "flat").select("ticker", "date", "label")
     assert labels.select("ticker", "date", "label").join(expected, on=["ticker", "date"], how="anti").is_empty()
     assert set(labels["label"].drop_nulls().unique()) == {0, 1, 2}  # flat: the third class
     bounds = json.loads((splits / "boundaries.json").read_text())
-    assert (bounds["horizon"], bounds["embargo_days"], bounds["label"], bounds["n_classes"]) == (2, 70, "direction", 3)
+    assert (bounds["horizon"], bounds["embargo_days"], bounds["label"], bounds["n_classes"]) == (2, 70, "excess", 3)
     dates = clean["date"].unique().sort()
     position = {d: i for i, d in enumerate(dates)}
     val, test = date.fromisoformat(bounds["val_start"]), date.fromisoformat(bounds["test_start"])
@@ -169,11 +171,11 @@ def test_the_split_stage_labels_segments_and_folds_by_its_params(before, tmp_pat
     at = {d: i for i, d in enumerate(labels["date"].unique().sort())}  # the folds are cut on the labelled dates
     spans = [{k: [at[date.fromisoformat(d)] for d in fold[k]] for k in ("train", "val", "test")}
              for fold in folds["folds"]]
-    assert folds["scheme"] == "rolling" and len(spans) >= 3
+    assert folds["scheme"] == "expanding" and len(spans) >= 3
     assert spans[0]["test"][0] == 300 + 70                                    # min_train_days, then the embargo
     assert all(b["test"][0] == a["test"][1] + 1 for a, b in zip(spans, spans[1:]))  # back to back
     assert all(f["test"][1] - f["test"][0] + 1 == 126 for f in spans[:-1])     # step_days
-    assert all(f["val"][1] - f["train"][0] + 1 == 252 for f in spans)         # rolling: the last train_days
+    assert all(f["train"][0] == 0 and f["val"][1] == f["test"][0] - 71 for f in spans)  # expanding: from the start
     assert all(f["val"][0] - f["train"][1] - 1 == 70 for f in spans)
     coverage = json.loads((splits / "coverage.json").read_text())
     assert coverage["min_rows_per_segment"] == 40
