@@ -11,7 +11,9 @@ the folds' periods). These are the stage shard's tests in benchmarks/mutation.py
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 import shutil
 from datetime import date
 from pathlib import Path
@@ -29,7 +31,7 @@ from stockcast.labels import make_labels
 from stockcast.params import load_section
 
 from .conftest import ROOT, SAMPLE
-from .stages import project, run_stage
+from .stages import project, run_stage, set_params
 
 ORDER = ("params", "ingest", "quality", "features", "split")
 INPUT = "data/input/ohlcv.parquet"
@@ -118,8 +120,10 @@ def test_the_ingest_stage_writes_the_configured_source_with_its_meta(before, tmp
     run_stage(folder, "ingest")  # `dvc repro -f ingest`: the cache folder is there already
 
 
-def test_the_quality_stage_writes_the_librarys_verdict_on_the_raw_bars(before, tmp_path):
+def test_the_quality_stage_writes_the_librarys_verdict_on_the_raw_bars(before, tmp_path, capsys):
     folder = _run(before, "quality", tmp_path)
+    said = capsys.readouterr().out  # what dvc repro shows: the rules with a count, and only those
+    assert "quarantined {'zero_volume': 1}, rules broken {'zero_volume': 1}, warnings {}," in said
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(folder)
         params, universe = load_section("quality"), read_universe_file(load_section("universe").path)
@@ -148,10 +152,14 @@ def test_the_features_stage_computes_the_configured_set_and_families(before, tmp
         f.lookback for f in feature_set("basic", None))
 
 
-def test_the_split_stage_labels_segments_and_folds_by_its_params(before, tmp_path):
+def test_the_split_stage_labels_segments_and_folds_by_its_params(before, tmp_path, capsys):
     folder = _run(before, "split", tmp_path)
     splits = folder / "data" / "splits"
     labels = pl.read_parquet(splits / "labels.parquet")
+    said = re.search(r"labelled rows per segment (\{.*?\}), tickers (\{.*?\});", capsys.readouterr().out)
+    assert ast.literal_eval(said[1]) == dict(labels.group_by("segment").agg(pl.col("label").count()).iter_rows())
+    tickers = json.loads((splits / "coverage.json").read_text())["tickers"]
+    assert ast.literal_eval(said[2]) == {segment: len(names) for segment, names in tickers.items()}
     clean = pl.read_parquet(folder / "data" / "clean" / "ohlcv.parquet")
     expected = make_labels(clean, 2, "excess", 0.001, "flat").select("ticker", "date", "label")
     assert labels.select("ticker", "date", "label").join(expected, on=["ticker", "date"], how="anti").is_empty()
@@ -179,3 +187,12 @@ def test_the_split_stage_labels_segments_and_folds_by_its_params(before, tmp_pat
     assert all(f["val"][0] - f["train"][1] - 1 == 70 for f in spans)
     coverage = json.loads((splits / "coverage.json").read_text())
     assert coverage["min_rows_per_segment"] == 40
+
+
+def test_the_split_stage_cuts_at_the_dates_it_is_given(before, tmp_path):
+    """split.val_start and test_start, when set, decide the segments instead of the fractions."""
+    folder = shutil.copytree(before["split"], tmp_path / "project")
+    set_params(folder, {"split": {"val_start": "2011-01-03", "test_start": "2012-01-03"}})
+    run_stage(folder, "split")
+    bounds = json.loads((folder / "data" / "splits" / "boundaries.json").read_text())
+    assert (bounds["val_start"], bounds["test_start"]) == ("2011-01-03", "2012-01-03")
