@@ -162,7 +162,8 @@ def test_the_split_stage_labels_segments_and_folds_by_its_params(before, tmp_pat
     assert ast.literal_eval(said[2]) == {segment: len(names) for segment, names in tickers.items()}
     clean = pl.read_parquet(folder / "data" / "clean" / "ohlcv.parquet")
     expected = make_labels(clean, 2, "excess", 0.001, "flat").select("ticker", "date", "label")
-    assert labels.select("ticker", "date", "label").join(expected, on=["ticker", "date"], how="anti").is_empty()
+    paired = labels.join(expected, on=["ticker", "date"], how="left", suffix="_library")
+    assert paired.height == labels.height and paired["label"].eq_missing(paired["label_library"]).all()
     assert set(labels["label"].drop_nulls().unique()) == {0, 1, 2}  # flat: the third class
     bounds = json.loads((splits / "boundaries.json").read_text())
     assert (bounds["horizon"], bounds["embargo_days"], bounds["label"], bounds["n_classes"]) == (2, 70, "excess", 3)
@@ -190,9 +191,14 @@ def test_the_split_stage_labels_segments_and_folds_by_its_params(before, tmp_pat
 
 
 def test_the_split_stage_cuts_at_the_dates_it_is_given(before, tmp_path):
-    """split.val_start and test_start, when set, decide the segments instead of the fractions."""
+    """split.val_start and test_start, when set, decide the segments instead of the fractions; with
+    fraction_of: rows, the fractions are shares of the labelled rows (train: half)."""
     folder = shutil.copytree(before["split"], tmp_path / "project")
     set_params(folder, {"split": {"val_start": "2011-01-03", "test_start": "2012-01-03"}})
     run_stage(folder, "split")
     bounds = json.loads((folder / "data" / "splits" / "boundaries.json").read_text())
     assert (bounds["val_start"], bounds["test_start"]) == ("2011-01-03", "2012-01-03")
+    set_params(folder, {"split": {"val_start": None, "test_start": None, "fraction_of": "rows"}})
+    run_stage(folder, "split")
+    labels = pl.read_parquet(folder / "data" / "splits" / "labels.parquet")
+    assert labels.filter(pl.col("segment") == "train").height / labels.height == pytest.approx(0.5, abs=0.01)
