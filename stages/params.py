@@ -12,7 +12,7 @@ STAMP = Path("data/params.checked")
 
 def main() -> None:
     sections = check_file("params.yaml")
-    STAMP.parent.mkdir(parents=True, exist_ok=True)
+    STAMP.parent.mkdir(exist_ok=True)  # data/, in the folder dvc runs the stage in
     STAMP.write_text("params.yaml passed stockcast's checks\n")
     print(f"params: {len(sections)} sections valid")
 

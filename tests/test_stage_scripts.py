@@ -107,7 +107,7 @@ def test_the_params_stage_checks_the_file_and_leaves_its_stamp(before, tmp_path)
     assert not (bad / "data" / "params.checked").exists()
 
 
-def test_the_ingest_stage_writes_the_configured_source_with_its_meta(before, tmp_path):
+def test_the_ingest_stage_writes_the_configured_source_with_its_meta(before, tmp_path, capsys):
     folder = _run(before, "ingest", tmp_path)
     raw = pl.read_parquet(folder / "data" / "raw" / "ohlcv.parquet")
     source = pl.read_parquet(folder / INPUT)
@@ -118,6 +118,29 @@ def test_the_ingest_stage_writes_the_configured_source_with_its_meta(before, tmp
         "sample", INPUT, source.height, source["ticker"].n_unique())
     assert (folder / "data" / "cache" / "nested").is_dir()  # made with its parents, even when unused
     run_stage(folder, "ingest")  # `dvc repro -f ingest`: the cache folder is there already
+    assert capsys.readouterr().out.endswith(f"{source['ticker'].n_unique()} tickers from sample -> "
+                                            "data/raw/ohlcv.parquet\n")  # nothing skipped, nothing said
+
+
+def test_the_ingest_stage_says_which_files_and_rows_a_folder_source_skipped(before, tmp_path, capsys):
+    """A folder of CSV exports: the editor and hidden files beside them and the blank rows they end with
+    are left out, and the stage's line says how many of each (what `dvc repro` shows a user)."""
+    folder = shutil.copytree(before["ingest"], tmp_path / "project")
+    bars, csv = pl.read_parquet(folder / INPUT), folder / "data" / "input" / "csv"
+    csv.mkdir()
+    for ticker in ("AAPL", "IBM"):
+        (csv / f"{ticker}.csv").write_text(bars.filter(pl.col("ticker") == ticker).drop("ticker").write_csv())
+    with (csv / "AAPL.csv").open("a") as f:
+        f.write(",,,,,,\n,,,,,,\n\n,,,,,,\n")
+    (csv / "IBM.csv~").write_text("a backup\n")
+    (csv / "._AAPL.csv").write_text("macOS metadata\n")
+    set_params(folder, {"ingest": {"source": "directory", "path": "data/input/csv"}})
+    run_stage(folder, "ingest")
+    said = capsys.readouterr().out
+    assert said.endswith("from directory -> data/raw/ohlcv.parquet; skipped 2 hidden or editor files; "
+                         "skipped 4 blank rows\n"), said  # the empty line counts too
+    assert pl.read_parquet(folder / "data" / "raw" / "ohlcv.parquet").height == bars.filter(
+        pl.col("ticker").is_in(["AAPL", "IBM"])).height
 
 
 def test_the_quality_stage_writes_the_librarys_verdict_on_the_raw_bars(before, tmp_path, capsys):
@@ -138,6 +161,36 @@ def test_the_quality_stage_writes_the_librarys_verdict_on_the_raw_bars(before, t
     assert json.loads((folder / "metrics" / "quality.json").read_text()) == headline(expected.report)
     assert report["tickers_dropped"] == [] and "FB" in set(expected.clean["ticker"])  # 196 rows: 150 is enough
     assert report["by_rule"]["zero_volume"] == 1
+
+
+def test_the_quality_stage_judges_a_ticker_by_the_exchange_its_data_named(before, tmp_path):
+    """The exchanges ingest found in the data (its meta) join the universe file's: FB, named XLON there and
+    unplaced in the universe file, is judged by London's calendar; the source's provenance is carried on."""
+    folder = shutil.copytree(before["quality"], tmp_path / "project")
+    universe = folder / "data" / "sample" / "universe.csv"
+    table = pl.read_csv(universe, infer_schema=False)
+    table.with_columns(exchange=pl.when(pl.col("ticker") == "FB").then(None).otherwise("exchange")).write_csv(universe)
+    meta_file = folder / "data" / "raw" / "ohlcv.meta.json"
+    meta = json.loads(meta_file.read_text()) | {"exchanges": {"FB": "XLON"}, "served_by": {"FB": "stooq"},
+                                                "not_served": {"IBM": ["yahoo: 404"]}}
+    meta_file.write_text(json.dumps(meta))
+    run_stage(folder, "quality")
+    report = json.loads((folder / "data" / "quarantine" / "report.json").read_text())
+    assert report["calendars"]["XLON"]["tickers"] == 1
+    assert report["calendars"]["XNAS"]["tickers"] == table.filter(pl.col("exchange") == "XNAS").height - 1
+    assert report["provenance"] == {"source": "sample", "served_by": {"FB": "stooq"},
+                                    "not_served": {"IBM": ["yahoo: 404"]}}
+    table.write_csv(universe)  # the universe file places FB on XNAS: the two disagree, and the error says where
+    with pytest.raises(StockcastError, match=r"^data/sample/universe.csv: ticker 'FB' is on exchange 'XNAS' there"):
+        run_stage(folder, "quality")
+
+
+def test_the_quality_stage_names_the_raw_file_when_it_breaks_the_contract(before, tmp_path):
+    folder = shutil.copytree(before["quality"], tmp_path / "project")
+    raw = folder / "data" / "raw" / "ohlcv.parquet"
+    pl.read_parquet(raw).drop("volume").write_parquet(raw)
+    with pytest.raises(StockcastError, match=r"^data/raw/ohlcv.parquet: breaks the RawOHLCV contract"):
+        run_stage(folder, "quality")
 
 
 def test_the_features_stage_computes_the_configured_set_and_families(before, tmp_path):
@@ -198,7 +251,11 @@ def test_the_split_stage_cuts_at_the_dates_it_is_given(before, tmp_path):
     run_stage(folder, "split")
     bounds = json.loads((folder / "data" / "splits" / "boundaries.json").read_text())
     assert (bounds["val_start"], bounds["test_start"]) == ("2011-01-03", "2012-01-03")
-    set_params(folder, {"split": {"val_start": None, "test_start": None, "fraction_of": "rows"}})
+    set_params(folder, {"split": {"val_start": None, "test_start": None, "fraction_of": "rows", "label": "direction"}})
     run_stage(folder, "split")
     labels = pl.read_parquet(folder / "data" / "splits" / "labels.parquet")
     assert labels.filter(pl.col("segment") == "train").height / labels.height == pytest.approx(0.5, abs=0.01)
+    clean = pl.read_parquet(folder / "data" / "clean" / "ohlcv.parquet")
+    expected = make_labels(clean, 2, "direction", 0.001, "flat").select("ticker", "date", "label")
+    assert labels.select("ticker", "date", "label").join(expected, on=["ticker", "date"], how="left").select(
+        pl.col("label").eq_missing(pl.col("label_right")).all()).item()
