@@ -65,7 +65,7 @@ SHARDS: dict[str, tuple[list[str], list[str]]] = {
                      "stages/split.py"], ["tests/test_stage_scripts.py"]),
     "stages_model": (["stages/train.py", "stages/evaluate.py", "stages/backtest.py", "stages/walkforward.py",
                       "stages/predict.py", "stages/monitor.py", "stages/report.py"],
-                     ["tests/test_normalize.py", "tests/test_truth.py"]),
+                     ["tests/test_model_stage_scripts.py"]),
 }
 # mutmut's exit codes (mutmut.stats.status_by_exit_code): 0 survived, 33 no tests, 34 skipped,
 # 36/24/-24/152 timeout, 37 caught by a type checker; any other code is a failing test run.

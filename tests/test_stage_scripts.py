@@ -6,7 +6,7 @@ Each runs in-process (tests/stages.py) on a slice of the bundled sample, with pa
 every default the library would fall back to, so a dropped or swapped argument, a wrong path or a lost
 output in a stage fails here in seconds. The outputs are checked against the library run on the same
 inputs and against the rules the params set (the horizon of the label, the embargo between segments,
-the folds' periods). These are the stage shard's tests in benchmarks/mutation.py.
+the folds' periods). These are the data stages' shard (stages_data) in benchmarks/mutation.py.
 """
 
 from __future__ import annotations

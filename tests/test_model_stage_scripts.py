@@ -1,0 +1,487 @@
+"""The model stages' scripts (train, evaluate, backtest, walkforward, predict, monitor, report) do their own
+part of the job: each reads the deps dvc.yaml gives it, hands its params to the library whole, and writes
+what the library returns to the outs dvc.yaml names.
+
+They run in-process (tests/stages.py) on a small synthetic market, with a quick model (lightgbm with few
+trees, logreg) and params that differ from the defaults the library would fall back to, so a dropped or
+swapped argument, a wrong path or a lost output fails here in seconds. A test builds the project only as
+far as its stage finds it (`Chain`), so a mutant of an early stage does not pay for the whole pipeline.
+These are the model stages' shard in benchmarks/mutation.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+import yaml
+
+from stockcast.artifacts import load_model
+from stockcast.backtest.capacity import capacity_table
+from stockcast.backtest.engine import Capacity, Costs, Strategy, backtest_grid, cost_per_side, sector_contributions
+from stockcast.backtest.fills import holding_returns, tradable_predictions
+from stockcast.backtest.grid import to_grid
+from stockcast.backtest.policies import size
+from stockcast.backtest.regimes import Regime, regime_table
+from stockcast.backtest.strategies import STRATEGIES
+from stockcast.backtest.correlation import average_correlation, effective_bets
+from stockcast.backtest.summary import backtest_metrics, curves
+from stockcast.backtest.summary import HEADLINE
+from stockcast.backtest.summary import headline as backtest_headline
+from stockcast.backtest.walk_forward import walk_forward
+from stockcast.errors import StockcastError
+from stockcast.card import CardInputs, card_sections, to_markdown
+from stockcast.checksums import config_hash
+from stockcast.data.synthetic import generate
+from stockcast.data.universe import read_universe_file, universe_of
+from stockcast.dataset import Panel
+from stockcast.evaluation.classification import calls, majority_class
+from stockcast.evaluation.scorecard import evaluate, headline
+from stockcast.fitting import fit, fold_predictions
+from stockcast.monitor import monitor
+from stockcast.predict import Scorer, unscorable
+from stockcast.normalize import normalizer_from_dict, normalizer_to_dict
+from stockcast.params import load_section
+from stockcast.report import (coverage_rows, equity_plot, experiment_rows, model_rows, monitor_rows,
+                              render)
+from stockcast.scoring import predictions
+from stockcast.segments import Fold
+
+from .stages import project, run_stage, set_params
+
+CHAIN = ("train", "evaluate", "backtest", "walkforward", "predict", "monitor", "report")
+MODEL = "lightgbm"
+ARGS = {"evaluate": (f"models/{MODEL}",), "predict": (f"models/{MODEL}",), "monitor": (f"models/{MODEL}",),
+        "report": (f"models/{MODEL}",)}
+CAPITALS = [50000.0, 500000.0, 5000000.0, 50000000.0]
+SECTORS = {"S0000": "Energy", "S0001": "Energy", "S0002": "Utilities", "S0003": "Utilities", "S0004": "Financials"}
+CHANGES = {
+    "features": {"set": "basic", "families": None},
+    "split": {"label": "direction", "horizon": 1, "train_fraction": 0.55, "val_fraction": 0.2, "fraction_of": "rows",
+              "embargo_days": 50, "min_rows_per_segment": 30,
+              "folds": {"scheme": "rolling", "step_days": 60, "min_train_days": 200, "train_days": 180}},
+    "train": {"model": MODEL, "seq_len": 3, "normalize": "robust", "epochs": 3, "patience": 2, "seed": 7,
+              "device": "cpu", "resume": False, "checkpoint_dir": "checkpoints/chain",
+              "lightgbm": {"num_leaves": 7, "n_estimators": 25, "learning_rate": 0.1, "min_child_samples": 20,
+                           "early_stopping_rounds": 5}},
+    "evaluate": {"threshold": 0.52, "top_k": 1},
+    "backtest": {"strategy": "long_short", "fill": "next_close", "threshold": 0.51, "top_k": 1, "cost_bps": 7,
+                 "slippage_bps": 3, "initial_capital": 50000, "risk_free": 0.0001, "trials": 4,
+                 "borrow_bps_per_year": 40.0, "min_dollar_volume": 1000.0, "liquidity_window": 10,
+                 "max_participation": 0.05, "capacity_capitals": CAPITALS, "vol_window": 20,
+                 "rebalance_days": 5, "max_names": 4, "ppo": {"seeds": []},
+                 "regimes": [{"name": "early", "start": "2000-01-01", "end": "2002-06-30"},
+                             {"name": "late", "start": "2002-07-01", "end": "2004-12-31"}]},
+    "walkforward": {"model": "logreg", "max_folds": 2},
+    "monitor": {"window": 40, "method": "ks", "importance_windows": 300, "seed": 3},
+    "report": {"title": "chain report"},
+}
+
+
+def _nested(params: dict, changes: dict) -> dict:
+    """`params` with `changes` merged at every depth (project() merges one level only)."""
+    for key, value in changes.items():
+        params[key] = _nested(params.get(key) or {}, value) if isinstance(value, dict) and value else value
+    return params
+
+
+class Chain:
+    """The project folder as each model stage finds it, built on first use: quality, features and split on a
+    synthetic market, then every stage of CHAIN before the one asked for."""
+
+    def __init__(self, root: Path) -> None:
+        self.root, self.folders = root, {}
+
+    def before(self, name: str) -> Path:
+        if name not in self.folders:
+            at = CHAIN.index(name)
+            if at == 0:
+                self.folders[name] = self._prepared()
+            else:
+                earlier = CHAIN[at - 1]
+                folder = shutil.copytree(self.before(earlier), self.root / f"before-{name}")
+                run_stage(folder, earlier, *ARGS.get(earlier, ()))
+                self.folders[name] = folder
+        return self.folders[name]
+
+    def _prepared(self) -> Path:
+        folder = project(self.root / "before-train", {})
+        params = yaml.safe_load((folder / "params.yaml").read_text())
+        (folder / "params.yaml").write_text(yaml.safe_dump(_nested(params, CHANGES), sort_keys=False))
+        pl.DataFrame({"ticker": list(SECTORS), "sector": list(SECTORS.values()), "exchange": ["XNYS"] * 5,
+                      "borrow_bps": [None, 300.0, None, None, None]}).write_csv(
+            folder / "data" / "sample" / "universe.csv")  # S0005 has no row: its sector is unknown
+        (folder / "data" / "raw").mkdir(parents=True)
+        bars = generate("realistic", n_tickers=6, n_days=700, seed=5)[0]
+        bars.write_parquet(folder / "data" / "raw" / "ohlcv.parquet")
+        (folder / "data" / "raw" / "ohlcv.meta.json").write_text('{"source": "synthetic"}')
+        for stage in ("quality", "features", "split"):
+            run_stage(folder, stage)
+        return folder
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory) -> Chain:
+    return Chain(tmp_path_factory.mktemp("model-chain"))
+
+
+def _copy(chain: Chain, stage: str, tmp_path: Path) -> Path:
+    return shutil.copytree(chain.before(stage), tmp_path / "project")
+
+
+@contextlib.contextmanager
+def _inside(folder: Path):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(folder)
+        yield
+
+
+def _json(folder: Path, path: str):
+    return json.loads((folder / path).read_text())
+
+
+def _same(written: pl.DataFrame, expected: pl.DataFrame) -> bool:
+    """The same columns and values, numbers to float precision (a CSV or JSON round trip)."""
+    return written.columns == expected.columns and all(
+        np.allclose(a.cast(pl.Float64).to_numpy(), b.cast(pl.Float64).to_numpy(), equal_nan=True)
+        if b.dtype.is_numeric() else a.cast(pl.String).to_list() == b.cast(pl.String).to_list()
+        for a, b in zip(written.iter_columns(), expected.iter_columns()))
+
+
+def _panel(folder: Path, names: list[str]) -> Panel:
+    return Panel.load(folder / "data" / "features" / "features.parquet",
+                      pl.read_parquet(folder / "data" / "splits" / "labels.parquet"), names)
+
+
+def test_the_train_stage_saves_the_model_the_library_fits(chain, tmp_path, capsys):
+    folder = _copy(chain, "train", tmp_path)
+    run_stage(folder, "train")
+    said = capsys.readouterr().out
+    with _inside(folder):
+        params = load_section("train")
+    names = [f["name"] for f in _json(folder, "data/features/manifest.json")["features"]]
+    panel = _panel(folder, names)
+    fitted = fit(panel, params, 2, tmp_path / "logs")
+    model, config = load_model(folder / "models" / MODEL / "model")
+    assert (config["model"], config["n_features"], config["features"]) == (MODEL, len(names), names)
+    assert config["params"] == params.model_dump(exclude={"resume"}) and "resume" not in config["params"]
+    assert config["normalizer"] == normalizer_to_dict(fitted.normalizer) == _json(
+        folder, f"models/{MODEL}/model/normalizer.json")
+    assert config["normalizer"]["kind"] == "robust"
+    assert (config["best_epoch"], config["best"]) == (fitted.result.best_epoch, pytest.approx(fitted.result.best))
+    assert config["windows"] == {s: len(e) for s, e in fitted.windows.ends.items()}
+    assert config["windows_by_ticker"] == fitted.windows_by_ticker(panel)
+    assert config["dates"] == fitted.date_ranges(panel) and config["refit"] == {"mode": "none"}
+    importance = _json(folder, f"models/{MODEL}/model/importance.json")
+    expected = fitted.model.feature_importance()
+    assert set(importance) == set(expected) and all(
+        importance[kind] == pytest.approx(dict(zip(names, values.tolist()))) for kind, values in expected.items())
+    val = fitted.windows
+    assert np.allclose(model.predict_proba(val, "val"), fitted.model.predict_proba(val, "val"))
+    summary = _json(folder, "dvclive/metrics.json")
+    assert summary["best_epoch"] == fitted.result.best_epoch
+    assert {k: summary[k] for k in summary if k.startswith("best_") and k != "best_epoch"} == pytest.approx(
+        {f"best_{k}": v for k, v in fitted.result.best.items()})
+    assert said.count("epoch ") >= 1 and f"-> models/{MODEL}/model" in said
+    assert re.search(r"^epoch 0: \w+=\d\.\d{4}", said, re.M)
+    assert (folder / "checkpoints" / "chain").is_dir() and (folder / "logs" / "train").is_dir()
+
+
+def _scored_like_the_stage(folder: Path, segments: tuple[str, ...], fitted_on: list[str]):
+    """The bundle's predictions of `segments`, and the library's scorecard of them."""
+    model, config = load_model(folder / "models" / _model_of(folder) / "model")
+    labels = pl.read_parquet(folder / "data" / "splits" / "labels.parquet")
+    panel = _panel(folder, config["features"])
+    expected = predictions(model, panel, normalizer_from_dict(config["normalizer"]), config["params"]["seq_len"],
+                           segments)
+    with _inside(folder):
+        params = load_section("evaluate")
+        universe, _ = universe_of(expected["ticker"], read_universe_file(load_section("universe").path))
+    majority = majority_class(labels.filter(pl.col("segment").is_in(fitted_on))["label"])
+    result = evaluate(expected.join(universe.select("ticker", "sector"), on="ticker", how="left"), labels, majority,
+                      params.threshold, params.top_k, segments)
+    return expected, result, config
+
+
+def _model_of(folder: Path) -> str:
+    return yaml.safe_load((folder / "params.yaml").read_text())["train"]["model"]
+
+
+def test_the_evaluate_stage_scores_the_models_val_and_test_predictions(chain, tmp_path, capsys):
+    folder = _copy(chain, "evaluate", tmp_path)
+    run_stage(folder, "evaluate", f"models/{MODEL}")
+    said = capsys.readouterr().out
+    expected, result, config = _scored_like_the_stage(folder, ("val", "test"), ["train"])
+    assert pl.read_parquet(folder / "data" / "predictions" / "predictions.parquet").equals(expected)
+    scores = _json(folder, "data/predictions/scores.json")
+    assert scores["selection"] == {"best_epoch": config["best_epoch"], "refit": 0,
+                                   **{k: v for k, v in config["best"].items() if "val_" in k}}
+    assert {k: v for k, v in scores.items() if k != "selection"} == json.loads(json.dumps(result.metrics))
+    assert _json(folder, "metrics/evaluate.json") == headline(scores)
+    assert set(scores) >= {"val", "test"} and "export" not in scores
+    for name, frame in result.plots.items():
+        assert pl.read_csv(folder / "plots" / f"{name}.csv").shape == frame.shape, name
+    test = scores["test"]
+    assert f"evaluate: test accuracy {test['accuracy']:.4f} [{test['accuracy_low']:.4f}, " in said
+    assert "onnx" not in said
+
+
+def test_the_evaluate_stage_scores_test_alone_for_a_model_refit_on_train_and_val(chain, tmp_path):
+    """Refit on train+val, val is in-sample: only test is scored, and the majority baseline is the
+    majority of what the model was fitted on (here val's labels are made to flip it)."""
+    folder = _copy(chain, "evaluate", tmp_path)
+    path = folder / "data" / "splits" / "labels.parquet"
+    labels = pl.read_parquet(path)
+    train_majority = majority_class(labels.filter(pl.col("segment") == "train")["label"])
+    labels = labels.with_columns(label=pl.when(pl.col("segment") == "val").then(pl.lit(1 - train_majority))
+                                 .otherwise(pl.col("label")).cast(pl.Int8))
+    labels.write_parquet(path)
+    fitted_majority = majority_class(labels.filter(pl.col("segment") != "test")["label"])
+    assert fitted_majority != train_majority
+    set_params(folder, {"train": {"model": "logreg", "refit": "train_val"}})
+    run_stage(folder, "train")
+    run_stage(folder, "evaluate", "models/logreg")
+    expected, result, config = _scored_like_the_stage(folder, ("test",), ["train", "val"])
+    assert config["refit"]["mode"] == "train_val"
+    assert pl.read_parquet(folder / "data" / "predictions" / "predictions.parquet").equals(expected)
+    scores = _json(folder, "data/predictions/scores.json")
+    assert "val" not in scores and scores["selection"]["refit"] == 1
+    assert scores["train_majority_class"] == fitted_majority
+    assert {k: v for k, v in scores.items() if k != "selection"} == json.loads(json.dumps(result.metrics))
+
+
+def test_the_backtest_stage_trades_the_test_predictions_by_its_params(chain, tmp_path, capsys):
+    folder = _copy(chain, "backtest", tmp_path)
+    run_stage(folder, "backtest")
+    said = capsys.readouterr().out
+    with _inside(folder):
+        p, table = load_section("backtest"), read_universe_file(load_section("universe").path)
+    bars = pl.read_parquet(folder / "data" / "clean" / "ohlcv.parquet")
+    scored = pl.read_parquet(folder / "data" / "predictions" / "predictions.parquet")
+    universe, missing = universe_of(bars["ticker"], table)
+    holdings = holding_returns(bars, "next_close", universe, 10)
+    test, val = (tradable_predictions(scored.filter(pl.col("segment") == s), holdings, universe, 0.0, 1000.0)
+                 for s in ("test", "val"))
+    costs = Costs(cost_per_side(7, 3), 40.0, 252)
+    grid = to_grid(test)
+    sized = size(grid, bars, val, p, costs)
+    strategies = [Strategy(name, 0.51, 1, p.max_swaps, p.neutralize) for name in STRATEGIES] + [
+        Strategy(name, weights=w) for name, w in sized.weights.items()]
+    result = backtest_grid(grid, strategies, costs, Capacity(50000, 0.05))
+    chosen = result.daily["long_short"]
+    assert pl.read_parquet(folder / "data" / "backtest" / "returns.parquet").equals(
+        chosen.select("date", "strategy", "benchmark", "turnover"))
+    summary = _json(folder, "data/backtest/summary.json")
+    expected = json.loads(json.dumps(backtest_metrics(result.daily, "long_short", 252, 0.0001, 4 + sized.trials)))
+    assert {k: v for k, v in summary["strategies"]["kelly"].items() if k != "effective_bets"} == pytest.approx(
+        expected["strategies"]["kelly"], nan_ok=True)
+    assert (summary["test"], summary["benchmark"]) == (pytest.approx(expected["test"], nan_ok=True),
+                                                       pytest.approx(expected["benchmark"], nan_ok=True))
+    assert set(summary["strategies"]) == set(STRATEGIES) | set(sized.weights) and len(sized.weights) >= 3
+    assert (summary["fill"], summary["tradable_fill"], summary["trials"]) == ("next_close", True, 4 + sized.trials)
+    assert summary["tickers_without_universe_row"] == missing == ["S0005"] and summary["delisted_tickers"] == 0
+    assert summary["sectors"] == pytest.approx(dict(sector_contributions(result.grid, result.books["long_short"])
+                                                    .iter_rows()))
+    assert {"Energy", "Utilities", "Financials", "unknown"} <= set(summary["sectors"])
+    capacity = capacity_table(result.grid, strategies[STRATEGIES.index("long_short")], costs,
+                              chosen["benchmark"].to_numpy(), CAPITALS, 0.05)
+    assert pl.read_csv(folder / "plots" / "capacity.csv")["capital"].to_list() == CAPITALS
+    assert _same(pl.DataFrame(summary["capacity"]["table"]).select(capacity.columns), capacity)
+    regimes = regime_table(chosen, [Regime(r.name, r.start, r.end) for r in p.regimes], 252)
+    assert _same(pl.read_csv(folder / "plots" / "regimes.csv"), regimes)
+    assert regimes["regime"].to_list() == ["early", "late"]
+    for name, frame in curves(result.daily, "long_short", 50000).items():
+        assert _same(pl.read_csv(folder / "plots" / f"{name}.csv").drop("date"), frame.drop("date")), name
+    correlation = pl.read_csv(folder / "plots" / "correlation.csv")
+    assert np.allclose(correlation["average_correlation"].to_numpy(), average_correlation(grid, sized.history, 20),
+                       equal_nan=True) and correlation.height == len(grid.dates)
+    assert summary["sizing"]["average_correlation"] == pytest.approx(correlation["average_correlation"].mean())
+    assert summary["strategies"]["mean_variance"]["effective_bets"] == pytest.approx(
+        effective_bets(result.books["mean_variance"].weights, sized.history, 20))
+    assert _json(folder, "metrics/backtest.json") == backtest_headline(summary)
+    assert "backtest: 1 tickers not in the universe file, sector 'unknown': S0005\n" in said
+    assert f"backtest: long_short filled at next_close: sharpe {summary['test']['sharpe']:.2f}" in said
+    assert "backtest: ppo not run: " in said
+
+
+def test_the_backtest_stage_refuses_a_chosen_policy_that_did_not_run(chain, tmp_path):
+    """ppo learns on val: with test predictions alone (a model refit on train+val) it cannot run."""
+    folder = _copy(chain, "backtest", tmp_path)
+    path = folder / "data" / "predictions" / "predictions.parquet"
+    pl.read_parquet(path).filter(pl.col("segment") == "test").write_parquet(path)
+    set_params(folder, {"backtest": {"strategy": "ppo", "ppo": {"seeds": [0]}}})
+    with pytest.raises(StockcastError, match=r"^backtest.strategy: ppo was not run: no val predictions"):
+        run_stage(folder, "backtest")
+
+
+@pytest.mark.parametrize("strategy, traded", [("topk_dropout", "topk_dropout"), ("kelly", "long_short")])
+def test_the_walkforward_stage_retrains_on_the_last_folds_and_trades_them(chain, tmp_path, capsys, strategy, traded):
+    """walkforward.model on the last walkforward.max_folds folds, traded by backtest's rules; a sizing
+    policy (calibrated on val, which the folds lack) trades the book it sizes, long_short."""
+    folder = _copy(chain, "walkforward", tmp_path)
+    set_params(folder, {"backtest": {"strategy": strategy}})
+    run_stage(folder, "walkforward")
+    said = capsys.readouterr().out
+    with _inside(folder):
+        train, bt = load_section("train").model_copy(update={"model": "logreg"}), load_section("backtest")
+        table = read_universe_file(load_section("universe").path)
+    every = [Fold(f["fold"], tuple(f["train"]), tuple(f["val"]), tuple(f["test"]))
+             for f in _json(folder, "data/splits/folds.json")["folds"]]
+    assert len(every) > 2
+    names = [f["name"] for f in _json(folder, "data/features/manifest.json")["features"]]
+    panel = _panel(folder, names)
+    folds = {fold.fold: fold_predictions(panel, fold, train, tmp_path / "logs", 2) for fold in every[-2:]}
+    stitched = pl.concat(list(folds.values()))
+    assert pl.read_parquet(folder / "data" / "walkforward" / "predictions.parquet").equals(stitched)
+    bars = pl.read_parquet(folder / "data" / "clean" / "ohlcv.parquet")
+    universe, _ = universe_of(bars["ticker"], table)
+    holdings = holding_returns(bars, "next_close", universe, 10)
+    tradable = {n: tradable_predictions(f, holdings, universe, 0.0, 1000.0) for n, f in folds.items()}
+    result = walk_forward(tradable, Strategy(traded, 0.51, 1, bt.max_swaps, bt.neutralize),
+                          Costs(cost_per_side(7, 3), 40.0, 252), 4, Capacity(50000, 0.05))
+    summary = _json(folder, "data/walkforward/summary.json")
+    accuracy = float(np.mean(calls(stitched, 0.5) == stitched["label"].to_numpy()))
+    assert {k: summary[k] for k in ("model", "strategy", "folds", "rows")} == {
+        "model": "logreg", "strategy": traded, "folds": 2, "rows": stitched.height}
+    assert summary["accuracy"] == pytest.approx(accuracy)
+    assert (summary["test"], summary["benchmark"]) == (pytest.approx(result.summary["strategy"], nan_ok=True),
+                                                       pytest.approx(result.summary["benchmark"], nan_ok=True))
+    headline = _json(folder, "metrics/walkforward.json")
+    assert headline == summary | {side: {k: v for k, v in summary[side].items() if k in keys}
+                                  for side, keys in HEADLINE.items()}
+    assert set(headline["test"]) < set(summary["test"])
+    equity = pl.read_csv(folder / "plots" / "walkforward_equity.csv")
+    assert np.allclose(equity["strategy"].to_numpy(), (1 + result.returns["strategy"]).cum_prod().to_numpy() * 50000)
+    assert np.allclose(equity["benchmark"].to_numpy(),
+                       (1 + result.returns["benchmark"]).cum_prod().to_numpy() * 50000)
+    assert _same(pl.read_csv(folder / "plots" / "walkforward_folds.csv"), result.folds)
+    assert f"walkforward: 2 folds, accuracy {accuracy:.4f}, sharpe" in said
+    assert said.count("walkforward: fold ") == 2
+
+
+def test_the_predict_stage_scores_every_tickers_latest_window(chain, tmp_path, capsys):
+    """Every ticker quality saw gets a row: scored by the model at evaluate.threshold (set between the
+    tickers' probabilities, so it decides some calls), or listed with why not (ZZZZ: every bar quarantined)."""
+    folder = _copy(chain, "predict", tmp_path)
+    path = folder / "data" / "quarantine" / "ohlcv.parquet"
+    clean = pl.read_parquet(folder / "data" / "clean" / "ohlcv.parquet").filter(pl.col("ticker") == "S0001").head(3)
+    rejected = clean.with_columns(ticker=pl.lit("ZZZZ"), rule=pl.Series(["zero_volume", "stale_price", "zero_volume"]),
+                                  broken=pl.lit(["zero_volume"]), detail=pl.lit("planted"))
+    pl.concat([pl.read_parquet(path), rejected], how="vertical_relaxed").write_parquet(path)
+    features = pl.scan_parquet(folder / "data" / "features" / "features.parquet")
+    threshold = float(Scorer.load(folder / "models" / MODEL).signals(features)["prob"].median())  # some up, some down
+    set_params(folder, {"evaluate": {"threshold": threshold}})
+    run_stage(folder, "predict", f"models/{MODEL}")
+    said = capsys.readouterr().out
+    scorer = Scorer.load(folder / "models" / MODEL, threshold)
+    signals = scorer.signals(features)
+    why = "every bar quarantined by quality (stale_price, zero_volume)"
+    reason = pl.DataFrame({"ticker": ["ZZZZ"], "reason": [why]})
+    expected = pl.concat([signals, unscorable(reason, scorer)], how="vertical_relaxed").sort("ticker")
+    table = pl.read_parquet(folder / "data" / "signals" / "latest.parquet")
+    assert table.equals(expected) and table.height == 7
+    assert pl.read_csv(folder / "data" / "signals" / "latest.csv", try_parse_dates=True).height == 7
+    scored = signals.filter(pl.col("reason").is_null())
+    assert set(scored["call"]) == {"up", "down"}
+    assert _json(folder, "metrics/predict.json") == {
+        "as_of": str(scored["as_of"].max()), "tickers": 7, "scored": 6, "unscored": 1,
+        "stale": int(scored["stale"].sum()), "calls_down": int((scored["call"] == "down").sum()),
+        "calls_up": int((scored["call"] == "up").sum())}
+    assert f"predict: {MODEL} {scorer.hash[:12]} -> data/signals/latest.parquet: " in said
+    assert f"predict: ZZZZ not scored: {why}\n" in said
+
+
+def test_the_monitor_stage_reports_drift_and_live_accuracy_by_its_params(chain, tmp_path, capsys):
+    folder = _copy(chain, "monitor", tmp_path)
+    run_stage(folder, "monitor", f"models/{MODEL}")
+    said = capsys.readouterr().out
+    with _inside(folder):
+        params, threshold = load_section("monitor"), load_section("evaluate").threshold
+    scorer = Scorer.load(folder / "models" / MODEL, threshold)
+    gain = _json(folder, f"models/{MODEL}/model/importance.json")["gain"]
+    result = monitor(scorer, pl.scan_parquet(folder / "data" / "features" / "features.parquet"),
+                     pl.read_parquet(folder / "data" / "splits" / "labels.parquet"),
+                     pl.read_parquet(folder / "data" / "predictions" / "predictions.parquet"),
+                     _json(folder, "data/predictions/scores.json")["test"], params, gain)
+    metrics = _json(folder, "metrics/monitor.json")
+    assert json.dumps(metrics, sort_keys=True) == json.dumps(result.metrics, sort_keys=True, default=str)
+    assert metrics["drift"]["method"] == "ks"
+    assert _same(pl.read_csv(folder / "plots" / "monitor_drift.csv"), result.drift)
+    importance = pl.read_csv(folder / "plots" / "monitor_importance.csv")
+    assert _same(importance, result.importance) and "gain_at_training" in importance.columns
+    drifted = metrics["drift"]["features_drifted"]
+    assert f"monitor: {drifted} of {len(metrics['features'])} features drifted (ks)" in said
+
+
+EXPERIMENTS = [{"rev": "workspace", "experiments": None, "data": {
+    "params": {"params.yaml": {"data": {"backtest": {"top_k": 1}}}},
+    "metrics": {"metrics/backtest.json": {"data": {"test": {"sharpe": 0.25}}}}}}]
+
+
+def _without_images(page: str) -> str:
+    return re.sub(r"src='data:image/png;base64,[^']+'", "src=''", page)
+
+
+def test_the_report_stage_writes_the_page_and_card_of_this_runs_files(chain, tmp_path, capsys):
+    """The page is render() of this run's files: every plot under its title, the comparison tables (and
+    the experiments when `dvc exp show --json` output is given), the model card, also written beside the model."""
+    folder = _copy(chain, "report", tmp_path)
+    (folder / "exps.json").write_text(json.dumps(EXPERIMENTS))
+    run_stage(folder, "report", f"models/{MODEL}", "exps.json")
+    said = capsys.readouterr().out
+    page = (folder / "reports" / "index.html").read_text()
+    bundle = folder / "models" / MODEL / "model"
+    _, config = load_model(bundle)
+    read = {name: _json(folder, f"data/{name}.json") for name in ("predictions/scores", "backtest/summary",
+                                                                   "quarantine/report", "splits/coverage",
+                                                                   "walkforward/summary")}
+    card = card_sections(CardInputs(
+        config, config_hash(bundle), read["quarantine/report"], _json(folder, "data/features/manifest.json"),
+        _json(folder, "data/splits/boundaries.json"), read["predictions/scores"], read["backtest/summary"],
+        {"strategy": "long_short", "cost_bps": 7.0, "slippage_bps": 3.0, "borrow_bps_per_year": 40.0,
+         "max_participation": 0.05}, read["splits/coverage"]["tickers"]))
+    assert (folder / "models" / MODEL / "MODEL_CARD.md").read_text() == to_markdown(
+        card, f"Model card: {MODEL} (chain report)")
+    plots = folder / "plots"
+    titles = ["Equity against the benchmark (test segment)", "Drawdown (test segment)",
+              "Capacity: net Sharpe against capital", "Universe: rolling average pairwise correlation (test)",
+              "ROC (test)", "Calibration (test)", "Confusion (test)", "Accuracy per year (test)",
+              "Cumulative information coefficient (test)", f"Feature importance: {MODEL}/model",
+              "Walk-forward equity: logreg retrained on each of 2 folds"]
+    walkforward = read["walkforward/summary"]
+    scored = dict(pl.read_csv(plots / "accuracy_by_ticker.csv").select("ticker", "n").iter_rows())
+    comparisons = {
+        "Coverage: who trained (train windows) and who was scored (test predictions)": coverage_rows(
+            read["splits/coverage"], config["windows_by_ticker"]["train"], scored),
+        "The trained model (best validation scores)": model_rows(MODEL, config),
+        "Walk-forward (stitched out-of-sample, net of costs)": {
+            "strategy": walkforward["test"], "benchmark": walkforward["benchmark"]},
+        "Walk-forward folds": {f"fold {r['fold']}": r for r in pl.read_csv(plots / "walkforward_folds.csv").to_dicts()},
+        **monitor_rows(_json(folder, "metrics/monitor.json"), pl.read_csv(plots / "monitor_drift.csv"),
+                       pl.read_csv(plots / "monitor_importance.csv")),
+        "Experiments (dvc exp show)": experiment_rows(EXPERIMENTS)}
+    expected = render("chain report", read["predictions/scores"], read["backtest/summary"], read["quarantine/report"],
+                      dict.fromkeys(titles, ""), pl.read_csv(plots / "regimes.csv", try_parse_dates=True), comparisons,
+                      card)
+    assert _without_images(page) == _without_images(expected)
+    uris = re.findall(r"src='(data:image/png;base64,[^']+)'", page)
+    assert len(uris) == len(titles) and uris[0] == equity_plot(pl.read_csv(plots / "equity.csv", try_parse_dates=True))
+    assert ("<h2>Experiments (dvc exp show)</h2>\n<table><tr><th></th><th>backtest test.sharpe</th></tr>"
+            "<tr><th>workspace</th><td>0.2500</td></tr></table>") in page
+    page_path = (folder / "reports" / "index.html").resolve()
+    assert said.endswith(f"\nreport: {page_path}; model card: models/{MODEL}/MODEL_CARD.md\n")
+
+
+def test_the_report_stage_refuses_an_edited_model(chain, tmp_path):
+    folder = _copy(chain, "report", tmp_path)
+    path = folder / "models" / MODEL / "model" / "config.json"
+    path.write_text(path.read_text().replace('"best_epoch"', '"best_epoch" ', 1))
+    with pytest.raises(StockcastError, match="config.json"):
+        run_stage(folder, "report", f"models/{MODEL}")
+    assert not (folder / "reports" / "index.html").exists()
