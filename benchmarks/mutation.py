@@ -20,7 +20,8 @@ the work tree (--state, default ~/.cache/stockcast/mutation/), so `mutants/` nev
 repository and shards cannot see each other's results. The copy is kept between runs because mutmut
 is incremental: a later run retests only the mutants of functions whose code changed, plus, because
 mutmut would otherwise let their verdicts stand, every mutant that survived or had no tests last
-time (a test written since may kill it). A killed mutant stays killed until its function changes,
+time (a test written since may kill it). A test file added to a shard keeps its verdicts too (one
+dropped reruns every mutant). A killed mutant stays killed until its function changes,
 so a test weakened since is caught only by `--fresh`, which starts the shard's copy anew (the cold
 run, whose wall time is the one to quote). Tests that drive stages/*.py do it in-process
 (tests/stages.py), so stage mutants are live in them.
@@ -31,6 +32,7 @@ Usage: python benchmarks/mutation.py [--shard NAME ...] [--max-children 2] [--fr
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -165,6 +167,28 @@ def retest_alive(project: Path, equivalent: set[str]) -> int:
     return count
 
 
+SELECTION = "stockcast-tests.json"  # in mutants/: the test files the shard's verdicts were reached with
+
+
+def keep_verdicts_if_tests_grew(project: Path, tests: list[str]) -> bool:
+    """mutmut reruns every mutant when its test selection changes. A shard that only gained test files
+    keeps its verdicts instead: a killed mutant stays killed with more tests, mutmut lists the new tests
+    and collects their coverage itself, and retest_alive reopens the rest. So the selection recorded in
+    mutmut's stats (mutmut 3.8's config_fingerprint, a hash of the tuple) becomes the new one. A file
+    dropped from the selection still reruns everything. Returns whether the verdicts were kept."""
+    stats, recorded = project / "mutants" / "mutmut-stats.json", project / "mutants" / SELECTION
+    if not (stats.exists() and recorded.exists()):
+        return False
+    before = json.loads(recorded.read_text())
+    if before == tests or not set(before) <= set(tests):
+        return False
+    data = json.loads(stats.read_text())
+    data["config_fingerprint"]["test_selection"] = hashlib.sha256(repr(tuple(tests)).encode()).hexdigest()[:12]
+    stats.write_text(json.dumps(data))
+    recorded.write_text(json.dumps(tests))
+    return True
+
+
 def module_of(mutant: str) -> str:
     return mutant.rpartition(".")[0]
 
@@ -226,6 +250,7 @@ def run_shard(name: str, max_children: int, state: Path, fresh: bool) -> dict:
     cold = not (project / "mutants").is_dir()
     project.mkdir(parents=True, exist_ok=True)
     listed = set(tomllib.loads(EQUIVALENT.read_text())) if EQUIVALENT.exists() else set()
+    grew = not cold and keep_verdicts_if_tests_grew(project, tests)
     retested = 0 if cold else retest_alive(project, listed)
     project_copy(project)
     configure(project, modules, tests)
@@ -242,11 +267,13 @@ def run_shard(name: str, max_children: int, state: Path, fresh: bool) -> dict:
     if done.returncode != 0:
         tail = re.sub(r"\s*\r", "\n", done.stdout + done.stderr)[-3000:]
         return {"shard": name, "error": f"mutmut exited {done.returncode}", "output": tail, "wall_s": wall}
+    (project / "mutants" / SELECTION).write_text(json.dumps(tests))
     codes = exit_codes(project)
     equivalent, stale = equivalents(project, codes)
     modules = score(codes, equivalent)
     alive = [m for row in modules.values() for m in row["survived"] + row["no_tests"]]
-    return {"shard": name, "run": "cold" if cold else f"incremental ({retested} alive mutants retested)",
+    run = "cold" if cold else f"incremental ({retested} alive mutants retested{', tests added' if grew else ''})"
+    return {"shard": name, "run": run,
             "wall_s": round(wall, 1), "date": time.strftime("%Y-%m-%d"),
             "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)], "cpus": os.cpu_count(),
             "modules": modules, "stale_equivalents": stale,

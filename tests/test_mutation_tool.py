@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from pathlib import Path
 
 from .conftest import ROOT
 
@@ -66,3 +65,29 @@ def test_merging_keeps_other_shards_and_carries_the_cold_wall_time_through_incre
     assert (report["wall_s"], report["cold_wall_s"]) == (340.0, 1200.0)
     assert report["score_by_module"] == {"l": 0.5, "q": 1.0} and report["below_goal"] == ["l"]
     assert report["shards"][1]["note"] == "after a new test" and "note" not in report["shards"][0]
+
+
+def test_a_shard_that_only_gained_tests_keeps_its_verdicts_under_mutmuts_own_fingerprint(tmp_path, monkeypatch):
+    """The selection hash written is the one mutmut computes for the new tests (checked against mutmut
+    itself, so an upgrade that changes it fails here); a file dropped reruns everything."""
+    from mutmut import configuration
+
+    stats, recorded = tmp_path / "mutants" / "mutmut-stats.json", tmp_path / "mutants" / mutation.SELECTION
+    stats.parent.mkdir()
+    stats.write_text(json.dumps({"config_fingerprint": {"test_selection": "old", "timeout": "t"}, "x": 1}))
+    recorded.write_text(json.dumps(["tests/a.py"]))
+    assert not mutation.keep_verdicts_if_tests_grew(tmp_path, ["tests/a.py"])  # unchanged: mutmut agrees itself
+    assert not mutation.keep_verdicts_if_tests_grew(tmp_path, ["tests/b.py"])  # a.py dropped: rerun all
+    assert json.loads(stats.read_text())["config_fingerprint"]["test_selection"] == "old"
+    assert mutation.keep_verdicts_if_tests_grew(tmp_path, ["tests/a.py", "tests/b.py"])
+    data = json.loads(stats.read_text())
+    (tmp_path / "pyproject.toml").write_text('[tool.mutmut]\nsource_paths = ["src"]\n'
+                                             'pytest_add_cli_args_test_selection = ["tests/a.py", "tests/b.py"]\n')
+    monkeypatch.chdir(tmp_path)
+    configuration.reset_config()
+    try:
+        expected = configuration.config().config_fingerprint()["test_selection"]
+    finally:
+        configuration.reset_config()
+    assert data == {"config_fingerprint": {"test_selection": expected, "timeout": "t"}, "x": 1}
+    assert json.loads(recorded.read_text()) == ["tests/a.py", "tests/b.py"]
