@@ -72,13 +72,13 @@ CHANGES = {
                            "early_stopping_rounds": 5}},
     "evaluate": {"threshold": 0.52, "top_k": 1},
     "backtest": {"strategy": "long_short", "fill": "next_close", "threshold": 0.51, "top_k": 1, "cost_bps": 7,
-                 "slippage_bps": 3, "initial_capital": 50000, "risk_free": 0.0001, "trials": 4,
+                 "slippage_bps": 3, "initial_capital": 50000, "periods_per_year": 250, "risk_free": 0.0001, "trials": 4,
                  "borrow_bps_per_year": 40.0, "min_dollar_volume": 1000.0, "liquidity_window": 10,
-                 "max_participation": 0.05, "capacity_capitals": CAPITALS, "vol_window": 20,
+                 "max_participation": 0.0001, "neutralize": "sector", "capacity_capitals": CAPITALS, "vol_window": 20,
                  "rebalance_days": 5, "max_names": 4, "ppo": {"seeds": []},
                  "regimes": [{"name": "early", "start": "2000-01-01", "end": "2002-06-30"},
                              {"name": "late", "start": "2002-07-01", "end": "2004-12-31"}]},
-    "walkforward": {"model": "logreg", "max_folds": 2},
+    "walkforward": {"model": "logreg", "max_folds": 3},
     "monitor": {"window": 40, "method": "ks", "importance_windows": 300, "seed": 3},
     "report": {"title": "chain report"},
 }
@@ -191,6 +191,46 @@ def test_the_train_stage_saves_the_model_the_library_fits(chain, tmp_path, capsy
     assert said.count("epoch ") >= 1 and f"-> models/{MODEL}/model" in said
     assert re.search(r"^epoch 0: \w+=\d\.\d{4}", said, re.M)
     assert (folder / "checkpoints" / "chain").is_dir() and (folder / "logs" / "train").is_dir()
+    assert not (folder / "dvclive" / "dvc.yaml").exists()  # dvc.yaml declares the plots, not dvclive
+
+
+def test_the_train_stage_refuses_to_train_beside_another_trainer(chain, tmp_path):
+    from stockcast.runlock import exclusive
+
+    folder = _copy(chain, "train", tmp_path)
+    (folder / "checkpoints" / "chain").mkdir(parents=True)
+    with exclusive(folder / "checkpoints" / "chain" / "train.lock", "trainer"):
+        with pytest.raises(StockcastError, match=r"train.lock: another trainer \(pid \d+\) is using "):
+            run_stage(folder, "train")
+    assert not (folder / "models").exists()
+
+
+def test_an_exported_sequence_model_is_trained_and_scored_through_its_onnx_files(chain, tmp_path, capsys):
+    """A sequence model's bundle carries its ONNX float and int8 files (exported on the training windows);
+    evaluate scores them on the same windows beside torch."""
+    from stockcast.evaluation.exported import variant_scores
+    from stockcast.export import onnx_variants
+
+    folder = _copy(chain, "train", tmp_path)
+    set_params(folder, {"train": {"model": "gru", "hidden_size": 4, "num_layers": 1, "epochs": 1, "batch_size": 512,
+                                  "lr_schedule": "constant", "warmup_epochs": 0}})
+    run_stage(folder, "train")
+    run_stage(folder, "evaluate", "models/gru")
+    said = capsys.readouterr().out
+    bundle = folder / "models" / "gru" / "model"
+    model, config = load_model(bundle)
+    assert "export" in config and (folder / "checkpoints" / "chain" / "gru").is_dir()
+    panel = _panel(folder, config["features"])
+    normalizer = normalizer_from_dict(config["normalizer"])
+    scored = {"torch": predictions(model, panel, normalizer, 3, ("val", "test"))} | {
+        name: predictions(variant, panel, normalizer, 3, ("val", "test"))
+        for name, variant in onnx_variants(model, bundle, config).items()}
+    scores = _json(folder, "data/predictions/scores.json")
+    assert json.dumps(scores["export"], sort_keys=True) == json.dumps(
+        variant_scores(scored, ("val", "test"), 0.52), sort_keys=True)
+    cost = scores["export"]["test"]
+    assert (f"evaluate: test accuracy torch {cost['torch']['accuracy']:.4f} onnx {cost['onnx']['accuracy']:.4f} "
+            f"int8 {cost['int8']['accuracy']:.4f}") in said
 
 
 def _scored_like_the_stage(folder: Path, segments: tuple[str, ...], fitted_on: list[str]):
@@ -232,18 +272,27 @@ def test_the_evaluate_stage_scores_the_models_val_and_test_predictions(chain, tm
     assert "onnx" not in said
 
 
-def test_the_evaluate_stage_scores_test_alone_for_a_model_refit_on_train_and_val(chain, tmp_path):
+@pytest.mark.parametrize("case", ["val flips the majority", "val alone would flip it"])
+def test_the_evaluate_stage_scores_test_alone_for_a_model_refit_on_train_and_val(chain, tmp_path, case):
     """Refit on train+val, val is in-sample: only test is scored, and the majority baseline is the
-    majority of what the model was fitted on (here val's labels are made to flip it)."""
+    majority of all the model was fitted on, not of train alone nor of val alone (the labels are
+    rewritten so that each of those would give the other class)."""
     folder = _copy(chain, "evaluate", tmp_path)
     path = folder / "data" / "splits" / "labels.parquet"
     labels = pl.read_parquet(path)
-    train_majority = majority_class(labels.filter(pl.col("segment") == "train")["label"])
-    labels = labels.with_columns(label=pl.when(pl.col("segment") == "val").then(pl.lit(1 - train_majority))
-                                 .otherwise(pl.col("label")).cast(pl.Int8))
+    m = majority_class(labels.filter(pl.col("segment") == "train")["label"])
+    segment, row = pl.col("segment"), pl.int_range(pl.len()).over("segment")
+    if case == "val flips the majority":
+        label = pl.when(segment == "val").then(1 - m).otherwise("label")
+    else:  # train 80 % m, val 60 % the other class: still m together, the other class in val alone
+        share = pl.when(segment == "train").then(0.2).otherwise(0.6)
+        label = pl.when(segment.is_in(["train", "val"])).then(
+            pl.when(row < share * pl.len().over("segment")).then(1 - m).otherwise(m)).otherwise("label")
+    labels = labels.with_columns(label=label.cast(pl.Int8))
     labels.write_parquet(path)
     fitted_majority = majority_class(labels.filter(pl.col("segment") != "test")["label"])
-    assert fitted_majority != train_majority
+    alone = {s: majority_class(labels.filter(pl.col("segment") == s)["label"]) for s in ("train", "val")}
+    assert fitted_majority != alone["train" if case == "val flips the majority" else "val"]
     set_params(folder, {"train": {"model": "logreg", "refit": "train_val"}})
     run_stage(folder, "train")
     run_stage(folder, "evaluate", "models/logreg")
@@ -268,17 +317,17 @@ def test_the_backtest_stage_trades_the_test_predictions_by_its_params(chain, tmp
     holdings = holding_returns(bars, "next_close", universe, 10)
     test, val = (tradable_predictions(scored.filter(pl.col("segment") == s), holdings, universe, 0.0, 1000.0)
                  for s in ("test", "val"))
-    costs = Costs(cost_per_side(7, 3), 40.0, 252)
+    costs = Costs(cost_per_side(7, 3), 40.0, 250)
     grid = to_grid(test)
     sized = size(grid, bars, val, p, costs)
-    strategies = [Strategy(name, 0.51, 1, p.max_swaps, p.neutralize) for name in STRATEGIES] + [
+    strategies = [Strategy(name, 0.51, 1, p.max_swaps, "sector") for name in STRATEGIES] + [
         Strategy(name, weights=w) for name, w in sized.weights.items()]
-    result = backtest_grid(grid, strategies, costs, Capacity(50000, 0.05))
+    result = backtest_grid(grid, strategies, costs, Capacity(50000, 0.0001))
     chosen = result.daily["long_short"]
     assert pl.read_parquet(folder / "data" / "backtest" / "returns.parquet").equals(
         chosen.select("date", "strategy", "benchmark", "turnover"))
     summary = _json(folder, "data/backtest/summary.json")
-    expected = json.loads(json.dumps(backtest_metrics(result.daily, "long_short", 252, 0.0001, 4 + sized.trials)))
+    expected = json.loads(json.dumps(backtest_metrics(result.daily, "long_short", 250, 0.0001, 4 + sized.trials)))
     assert {k: v for k, v in summary["strategies"]["kelly"].items() if k != "effective_bets"} == pytest.approx(
         expected["strategies"]["kelly"], nan_ok=True)
     assert (summary["test"], summary["benchmark"]) == (pytest.approx(expected["test"], nan_ok=True),
@@ -290,10 +339,10 @@ def test_the_backtest_stage_trades_the_test_predictions_by_its_params(chain, tmp
                                                     .iter_rows()))
     assert {"Energy", "Utilities", "Financials", "unknown"} <= set(summary["sectors"])
     capacity = capacity_table(result.grid, strategies[STRATEGIES.index("long_short")], costs,
-                              chosen["benchmark"].to_numpy(), CAPITALS, 0.05)
+                              chosen["benchmark"].to_numpy(), CAPITALS, 0.0001)
     assert pl.read_csv(folder / "plots" / "capacity.csv")["capital"].to_list() == CAPITALS
     assert _same(pl.DataFrame(summary["capacity"]["table"]).select(capacity.columns), capacity)
-    regimes = regime_table(chosen, [Regime(r.name, r.start, r.end) for r in p.regimes], 252)
+    regimes = regime_table(chosen, [Regime(r.name, r.start, r.end) for r in p.regimes], 250)
     assert _same(pl.read_csv(folder / "plots" / "regimes.csv"), regimes)
     assert regimes["regime"].to_list() == ["early", "late"]
     for name, frame in curves(result.daily, "long_short", 50000).items():
@@ -320,7 +369,7 @@ def test_the_backtest_stage_refuses_a_chosen_policy_that_did_not_run(chain, tmp_
         run_stage(folder, "backtest")
 
 
-@pytest.mark.parametrize("strategy, traded", [("topk_dropout", "topk_dropout"), ("kelly", "long_short")])
+@pytest.mark.parametrize("strategy, traded", [("long_flat", "long_flat"), ("kelly", "long_short")])
 def test_the_walkforward_stage_retrains_on_the_last_folds_and_trades_them(chain, tmp_path, capsys, strategy, traded):
     """walkforward.model on the last walkforward.max_folds folds, traded by backtest's rules; a sizing
     policy (calibrated on val, which the folds lack) trades the book it sizes, long_short."""
@@ -333,49 +382,55 @@ def test_the_walkforward_stage_retrains_on_the_last_folds_and_trades_them(chain,
         table = read_universe_file(load_section("universe").path)
     every = [Fold(f["fold"], tuple(f["train"]), tuple(f["val"]), tuple(f["test"]))
              for f in _json(folder, "data/splits/folds.json")["folds"]]
-    assert len(every) > 2
+    assert len(every) > 3
     names = [f["name"] for f in _json(folder, "data/features/manifest.json")["features"]]
     panel = _panel(folder, names)
-    folds = {fold.fold: fold_predictions(panel, fold, train, tmp_path / "logs", 2) for fold in every[-2:]}
+    folds = {fold.fold: fold_predictions(panel, fold, train, tmp_path / "logs", 2) for fold in every[-3:]}
     stitched = pl.concat(list(folds.values()))
     assert pl.read_parquet(folder / "data" / "walkforward" / "predictions.parquet").equals(stitched)
     bars = pl.read_parquet(folder / "data" / "clean" / "ohlcv.parquet")
     universe, _ = universe_of(bars["ticker"], table)
     holdings = holding_returns(bars, "next_close", universe, 10)
     tradable = {n: tradable_predictions(f, holdings, universe, 0.0, 1000.0) for n, f in folds.items()}
-    result = walk_forward(tradable, Strategy(traded, 0.51, 1, bt.max_swaps, bt.neutralize),
-                          Costs(cost_per_side(7, 3), 40.0, 252), 4, Capacity(50000, 0.05))
+    result = walk_forward(tradable, Strategy(traded, 0.51, 1, bt.max_swaps, "sector"),
+                          Costs(cost_per_side(7, 3), 40.0, 250), 4, Capacity(50000, 0.0001))
     summary = _json(folder, "data/walkforward/summary.json")
     accuracy = float(np.mean(calls(stitched, 0.5) == stitched["label"].to_numpy()))
     assert {k: summary[k] for k in ("model", "strategy", "folds", "rows")} == {
-        "model": "logreg", "strategy": traded, "folds": 2, "rows": stitched.height}
-    assert summary["accuracy"] == pytest.approx(accuracy)
+        "model": "logreg", "strategy": traded, "folds": 3, "rows": stitched.height}
+    assert summary["accuracy"] == pytest.approx(accuracy) and accuracy != 0.5  # 0.5: right and wrong alike
     assert (summary["test"], summary["benchmark"]) == (pytest.approx(result.summary["strategy"], nan_ok=True),
                                                        pytest.approx(result.summary["benchmark"], nan_ok=True))
     headline = _json(folder, "metrics/walkforward.json")
     assert headline == summary | {side: {k: v for k, v in summary[side].items() if k in keys}
                                   for side, keys in HEADLINE.items()}
     assert set(headline["test"]) < set(summary["test"])
-    equity = pl.read_csv(folder / "plots" / "walkforward_equity.csv")
+    equity = pl.read_csv(folder / "plots" / "walkforward_equity.csv", try_parse_dates=True)
+    assert equity.columns == ["date", "strategy", "benchmark"] and equity["date"].equals(result.returns["date"])
     assert np.allclose(equity["strategy"].to_numpy(), (1 + result.returns["strategy"]).cum_prod().to_numpy() * 50000)
     assert np.allclose(equity["benchmark"].to_numpy(),
                        (1 + result.returns["benchmark"]).cum_prod().to_numpy() * 50000)
     assert _same(pl.read_csv(folder / "plots" / "walkforward_folds.csv"), result.folds)
-    assert f"walkforward: 2 folds, accuracy {accuracy:.4f}, sharpe" in said
-    assert said.count("walkforward: fold ") == 2
+    assert f"walkforward: 3 folds, accuracy {accuracy:.4f}, sharpe" in said
+    assert said.count("walkforward: fold ") == 3 and all(
+        f"test {fold.test[0]}..{fold.test[1]}: {folds[fold.fold]['date'].n_unique()} days, "
+        f"{folds[fold.fold].height} predictions" in said for fold in every[-3:])
+    assert sorted(p.name for p in (folder / "logs" / "walkforward").iterdir()) == [
+        f"fold_{fold.fold}" for fold in every[-3:]]
 
 
 def test_the_predict_stage_scores_every_tickers_latest_window(chain, tmp_path, capsys):
-    """Every ticker quality saw gets a row: scored by the model at evaluate.threshold (set between the
-    tickers' probabilities, so it decides some calls), or listed with why not (ZZZZ: every bar quarantined)."""
+    """Every ticker quality saw gets a row: scored by the model at evaluate.threshold, or listed with why
+    not (ZZZZ: every bar quarantined; S0002, with one bar quarantined, is scored)."""
     folder = _copy(chain, "predict", tmp_path)
     path = folder / "data" / "quarantine" / "ohlcv.parquet"
     clean = pl.read_parquet(folder / "data" / "clean" / "ohlcv.parquet").filter(pl.col("ticker") == "S0001").head(3)
-    rejected = clean.with_columns(ticker=pl.lit("ZZZZ"), rule=pl.Series(["zero_volume", "stale_price", "zero_volume"]),
+    rejected = clean.with_columns(ticker=pl.Series(["ZZZZ", "ZZZZ", "S0002"]),  # S0002 has clean bars too
+                                  rule=pl.Series(["zero_volume", "stale_price", "zero_volume"]),
                                   broken=pl.lit(["zero_volume"]), detail=pl.lit("planted"))
     pl.concat([pl.read_parquet(path), rejected], how="vertical_relaxed").write_parquet(path)
     features = pl.scan_parquet(folder / "data" / "features" / "features.parquet")
-    threshold = float(Scorer.load(folder / "models" / MODEL).signals(features)["prob"].median())  # some up, some down
+    threshold = 0.01  # far from the default 0.5: every scored ticker is called up
     set_params(folder, {"evaluate": {"threshold": threshold}})
     run_stage(folder, "predict", f"models/{MODEL}")
     said = capsys.readouterr().out
@@ -388,11 +443,10 @@ def test_the_predict_stage_scores_every_tickers_latest_window(chain, tmp_path, c
     assert table.equals(expected) and table.height == 7
     assert pl.read_csv(folder / "data" / "signals" / "latest.csv", try_parse_dates=True).height == 7
     scored = signals.filter(pl.col("reason").is_null())
-    assert set(scored["call"]) == {"up", "down"}
+    assert scored["call"].to_list() == ["up"] * 6
     assert _json(folder, "metrics/predict.json") == {
         "as_of": str(scored["as_of"].max()), "tickers": 7, "scored": 6, "unscored": 1,
-        "stale": int(scored["stale"].sum()), "calls_down": int((scored["call"] == "down").sum()),
-        "calls_up": int((scored["call"] == "up").sum())}
+        "stale": int(scored["stale"].sum()), "calls_up": 6}  # only the calls made are counted
     assert f"predict: {MODEL} {scorer.hash[:12]} -> data/signals/latest.parquet: " in said
     assert f"predict: ZZZZ not scored: {why}\n" in said
 
@@ -417,6 +471,10 @@ def test_the_monitor_stage_reports_drift_and_live_accuracy_by_its_params(chain, 
     assert _same(importance, result.importance) and "gain_at_training" in importance.columns
     drifted = metrics["drift"]["features_drifted"]
     assert f"monitor: {drifted} of {len(metrics['features'])} features drifted (ks)" in said
+    set_params(folder, {"train": {"model": "logreg"}})  # no importance.json: no training gain to compare with
+    run_stage(folder, "train")
+    run_stage(folder, "monitor", "models/logreg")
+    assert "gain_at_training" not in pl.read_csv(folder / "plots" / "monitor_importance.csv").columns
 
 
 EXPERIMENTS = [{"rev": "workspace", "experiments": None, "data": {
@@ -445,7 +503,7 @@ def test_the_report_stage_writes_the_page_and_card_of_this_runs_files(chain, tmp
         config, config_hash(bundle), read["quarantine/report"], _json(folder, "data/features/manifest.json"),
         _json(folder, "data/splits/boundaries.json"), read["predictions/scores"], read["backtest/summary"],
         {"strategy": "long_short", "cost_bps": 7.0, "slippage_bps": 3.0, "borrow_bps_per_year": 40.0,
-         "max_participation": 0.05}, read["splits/coverage"]["tickers"]))
+         "max_participation": 0.0001}, read["splits/coverage"]["tickers"]))
     assert (folder / "models" / MODEL / "MODEL_CARD.md").read_text() == to_markdown(
         card, f"Model card: {MODEL} (chain report)")
     plots = folder / "plots"
@@ -453,7 +511,7 @@ def test_the_report_stage_writes_the_page_and_card_of_this_runs_files(chain, tmp
               "Capacity: net Sharpe against capital", "Universe: rolling average pairwise correlation (test)",
               "ROC (test)", "Calibration (test)", "Confusion (test)", "Accuracy per year (test)",
               "Cumulative information coefficient (test)", f"Feature importance: {MODEL}/model",
-              "Walk-forward equity: logreg retrained on each of 2 folds"]
+              "Walk-forward equity: logreg retrained on each of 3 folds"]
     walkforward = read["walkforward/summary"]
     scored = dict(pl.read_csv(plots / "accuracy_by_ticker.csv").select("ticker", "n").iter_rows())
     comparisons = {
@@ -472,10 +530,15 @@ def test_the_report_stage_writes_the_page_and_card_of_this_runs_files(chain, tmp
     assert _without_images(page) == _without_images(expected)
     uris = re.findall(r"src='(data:image/png;base64,[^']+)'", page)
     assert len(uris) == len(titles) and uris[0] == equity_plot(pl.read_csv(plots / "equity.csv", try_parse_dates=True))
+    assert uris[-1] == equity_plot(pl.read_csv(plots / "walkforward_equity.csv", try_parse_dates=True))  # dates
     assert ("<h2>Experiments (dvc exp show)</h2>\n<table><tr><th></th><th>backtest test.sharpe</th></tr>"
             "<tr><th>workspace</th><td>0.2500</td></tr></table>") in page
     page_path = (folder / "reports" / "index.html").resolve()
     assert said.endswith(f"\nreport: {page_path}; model card: models/{MODEL}/MODEL_CARD.md\n")
+    run_stage(folder, "report", f"models/{MODEL}")  # as the dvc stage runs it: no experiments; reports/ is there
+    assert _without_images((folder / "reports" / "index.html").read_text()) == _without_images(expected).replace(
+        "<h2>Experiments (dvc exp show)</h2>\n<table><tr><th></th><th>backtest test.sharpe</th></tr>"
+        "<tr><th>workspace</th><td>0.2500</td></tr></table>\n", "")
 
 
 def test_the_report_stage_refuses_an_edited_model(chain, tmp_path):
