@@ -31,6 +31,7 @@ from stockcast.backtest.policies import size
 from stockcast.backtest.regimes import Regime, regime_table
 from stockcast.backtest.strategies import STRATEGIES
 from stockcast.backtest.correlation import average_correlation, effective_bets
+from stockcast.backtest.metrics import summarize
 from stockcast.backtest.summary import backtest_metrics, curves
 from stockcast.backtest.summary import HEADLINE
 from stockcast.backtest.summary import headline as backtest_headline
@@ -41,7 +42,7 @@ from stockcast.checksums import config_hash
 from stockcast.data.synthetic import generate
 from stockcast.data.universe import read_universe_file, universe_of
 from stockcast.dataset import Panel
-from stockcast.evaluation.classification import calls, majority_class
+from stockcast.evaluation.classification import calls, has_flat_class, majority_class
 from stockcast.evaluation.scorecard import evaluate, headline
 from stockcast.fitting import fit, fold_predictions
 from stockcast.monitor import monitor
@@ -53,6 +54,7 @@ from stockcast.report import (coverage_rows, equity_plot, experiment_rows, model
 from stockcast.scoring import predictions
 from stockcast.segments import Fold
 
+from .conftest import ROOT
 from .stages import project, run_stage, set_params
 
 CHAIN = ("train", "evaluate", "backtest", "walkforward", "predict", "monitor", "report")
@@ -154,6 +156,24 @@ def _same(written: pl.DataFrame, expected: pl.DataFrame) -> bool:
         for a, b in zip(written.iter_columns(), expected.iter_columns()))
 
 
+def _charted(folder: Path, stage: str) -> None:
+    """Every plot file dvc.yaml has `stage` write exists, with the columns the top-level plots chart
+    from it or from its folder (`dvc plots show` fails on a missing file or column after the stage passed)."""
+    pipeline = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    charts = [next(iter(definition.items())) for definition in pipeline["plots"]]
+    for declared in (next(iter(entry)) for entry in pipeline["stages"][stage]["plots"]):
+        files = sorted(p for p in (folder / declared).rglob("*") if p.is_file()) or [folder / declared]
+        for file in files:
+            assert file.exists(), declared
+            path = file.relative_to(folder).as_posix()
+            columns = pl.read_csv(file, separator="\t" if file.suffix == ".tsv" else ",").columns
+            for title, spec in charts:
+                ys = spec.get("y") or {title: []}  # a folder's own entry charts x from each file in it
+                for where, y in ys.items():
+                    if path == where or path.startswith(f"{where}/"):
+                        assert {spec["x"], *([y] if isinstance(y, str) else y)} <= set(columns), (path, title)
+
+
 def _panel(folder: Path, names: list[str]) -> Panel:
     return Panel.load(folder / "data" / "features" / "features.parquet",
                       pl.read_parquet(folder / "data" / "splits" / "labels.parquet"), names)
@@ -161,7 +181,9 @@ def _panel(folder: Path, names: list[str]) -> Panel:
 
 def test_the_train_stage_saves_the_model_the_library_fits(chain, tmp_path, capsys):
     folder = _copy(chain, "train", tmp_path)
+    pipeline = shutil.copy(ROOT / "dvc.yaml", folder / "dvc.yaml").read_bytes()
     run_stage(folder, "train")
+    _charted(folder, "train")
     said = capsys.readouterr().out
     with _inside(folder):
         params = load_section("train")
@@ -191,7 +213,22 @@ def test_the_train_stage_saves_the_model_the_library_fits(chain, tmp_path, capsy
     assert said.count("epoch ") >= 1 and f"-> models/{MODEL}/model" in said
     assert re.search(r"^epoch 0: \w+=\d\.\d{4}", said, re.M)
     assert (folder / "checkpoints" / "chain").is_dir() and (folder / "logs" / "train").is_dir()
-    assert not (folder / "dvclive" / "dvc.yaml").exists()  # dvc.yaml declares the plots, not dvclive
+    # dvc.yaml declares dvclive's plots: dvclive neither rewrites it nor writes its own
+    assert (folder / "dvc.yaml").read_bytes() == pipeline and not (folder / "dvclive" / "dvc.yaml").exists()
+
+
+def test_a_train_process_other_than_rank_0_trains_but_writes_nothing(chain, tmp_path, monkeypatch, capsys):
+    """Under torchrun every rank trains its shard; rank 0 alone holds the lock and writes the bundle,
+    dvclive and the epoch lines (here a second rank with rank 0's lock held, as it is under torchrun)."""
+    from stockcast.runlock import exclusive
+
+    folder = _copy(chain, "train", tmp_path)
+    (folder / "checkpoints" / "chain").mkdir(parents=True)
+    monkeypatch.setenv("RANK", "1")
+    with exclusive(folder / "checkpoints" / "chain" / "train.lock", "trainer"):
+        run_stage(folder, "train")
+    assert not (folder / "models").exists() and not (folder / "dvclive").exists()
+    assert "epoch " not in capsys.readouterr().out
 
 
 def test_the_train_stage_refuses_to_train_beside_another_trainer(chain, tmp_path):
@@ -256,6 +293,7 @@ def _model_of(folder: Path) -> str:
 def test_the_evaluate_stage_scores_the_models_val_and_test_predictions(chain, tmp_path, capsys):
     folder = _copy(chain, "evaluate", tmp_path)
     run_stage(folder, "evaluate", f"models/{MODEL}")
+    _charted(folder, "evaluate")
     said = capsys.readouterr().out
     expected, result, config = _scored_like_the_stage(folder, ("val", "test"), ["train"])
     assert pl.read_parquet(folder / "data" / "predictions" / "predictions.parquet").equals(expected)
@@ -308,6 +346,7 @@ def test_the_evaluate_stage_scores_test_alone_for_a_model_refit_on_train_and_val
 def test_the_backtest_stage_trades_the_test_predictions_by_its_params(chain, tmp_path, capsys):
     folder = _copy(chain, "backtest", tmp_path)
     run_stage(folder, "backtest")
+    _charted(folder, "backtest")
     said = capsys.readouterr().out
     with _inside(folder):
         p, table = load_section("backtest"), read_universe_file(load_section("universe").path)
@@ -359,6 +398,18 @@ def test_the_backtest_stage_trades_the_test_predictions_by_its_params(chain, tmp
     assert "backtest: ppo not run: " in said
 
 
+def test_the_backtest_stages_ppo_agents_each_add_a_trial_to_the_deflated_sharpe(chain, tmp_path):
+    """Choosing the best of n agents on val is n more experiments: backtest.trials + n deflates the Sharpe."""
+    folder = _copy(chain, "backtest", tmp_path)
+    set_params(folder, {"backtest": {"ppo": {"seeds": [3, 4], "timesteps": 64, "n_steps": 32, "episode_days": 10}}})
+    run_stage(folder, "backtest")
+    summary = _json(folder, "data/backtest/summary.json")
+    strategy = pl.read_parquet(folder / "data" / "backtest" / "returns.parquet")["strategy"].to_numpy()
+    assert summary["trials"] == 4 + 2 and "ppo" in summary["strategies"]
+    assert summary["test"]["deflated_sharpe"] == pytest.approx(summarize(strategy, 250, 0.0001, 6)["deflated_sharpe"])
+    assert summarize(strategy, 250, 0.0001, 6)["deflated_sharpe"] != pytest.approx(
+        summarize(strategy, 250, 0.0001, 2)["deflated_sharpe"])
+
 def test_the_backtest_stage_refuses_a_chosen_policy_that_did_not_run(chain, tmp_path):
     """ppo learns on val: with test predictions alone (a model refit on train+val) it cannot run."""
     folder = _copy(chain, "backtest", tmp_path)
@@ -376,6 +427,7 @@ def test_the_walkforward_stage_retrains_on_the_last_folds_and_trades_them(chain,
     folder = _copy(chain, "walkforward", tmp_path)
     set_params(folder, {"backtest": {"strategy": strategy}})
     run_stage(folder, "walkforward")
+    _charted(folder, "walkforward")
     said = capsys.readouterr().out
     with _inside(folder):
         train, bt = load_section("train").model_copy(update={"model": "logreg"}), load_section("backtest")
@@ -419,6 +471,22 @@ def test_the_walkforward_stage_retrains_on_the_last_folds_and_trades_them(chain,
         f"fold_{fold.fold}" for fold in every[-3:]]
 
 
+def test_the_walkforward_stage_fits_three_classes_when_the_split_labels_flat_moves(chain, tmp_path):
+    """split.dead_zone_mode flat: a third class, which each fold's model learns (boundaries.json says 3)."""
+    folder = _copy(chain, "walkforward", tmp_path)
+    set_params(folder, {"split": {"dead_zone": 0.004, "dead_zone_mode": "flat"}, "walkforward": {"max_folds": 1}})
+    run_stage(folder, "split")
+    assert _json(folder, "data/splits/boundaries.json")["n_classes"] == 3
+    run_stage(folder, "walkforward")
+    with _inside(folder):
+        train = load_section("train").model_copy(update={"model": "logreg"})
+    last = _json(folder, "data/splits/folds.json")["folds"][-1]
+    fold = Fold(last["fold"], tuple(last["train"]), tuple(last["val"]), tuple(last["test"]))
+    names = [f["name"] for f in _json(folder, "data/features/manifest.json")["features"]]
+    expected = fold_predictions(_panel(folder, names), fold, train, tmp_path / "logs", 3)
+    assert has_flat_class(expected) and 2 in expected["label"].to_list()
+    assert pl.read_parquet(folder / "data" / "walkforward" / "predictions.parquet").equals(expected)
+
 def test_the_predict_stage_scores_every_tickers_latest_window(chain, tmp_path, capsys):
     """Every ticker quality saw gets a row: scored by the model at evaluate.threshold, or listed with why
     not (ZZZZ: every bar quarantined; S0002, with one bar quarantined, is scored)."""
@@ -454,6 +522,7 @@ def test_the_predict_stage_scores_every_tickers_latest_window(chain, tmp_path, c
 def test_the_monitor_stage_reports_drift_and_live_accuracy_by_its_params(chain, tmp_path, capsys):
     folder = _copy(chain, "monitor", tmp_path)
     run_stage(folder, "monitor", f"models/{MODEL}")
+    _charted(folder, "monitor")
     said = capsys.readouterr().out
     with _inside(folder):
         params, threshold = load_section("monitor"), load_section("evaluate").threshold
