@@ -12,8 +12,9 @@ reported, as soon as its code changes).
 
 Why mutmut rather than cosmic-ray: mutmut compiles every mutant once behind a trampoline, forks
 each run from a pytest server that has already imported the suite, and runs only the tests that
-reach the mutated function (stopping at the first failure). cosmic-ray rewrites and re-imports a
-module and runs the whole test command per mutant, which on 2 cores is hours for the same work.
+reach the mutated function (stopping at the first failure; benchmarks/mutation_order.py runs those
+quickest first, file by file). cosmic-ray rewrites and re-imports a module and runs the whole test
+command per mutant, which on 2 cores is hours for the same work.
 
 Each shard runs in its own copy of the project (the files git lists, tracked or new) kept outside
 the work tree (--state, default ~/.cache/stockcast/mutation/), so `mutants/` never lands in the
@@ -102,13 +103,14 @@ def configure(project: Path, modules: list[str], tests: list[str]) -> None:
     and a change to any of them retests every mutant."""
     # no:unraisableexception: that plugin runs gc.collect() several times as pytest ends, which in a child forked
     # from the suite's imports (pandas, polars, exchange_calendars) costs ~0.6 s per mutant for nothing to report
+    # benchmarks.mutation_order: a mutant's tests quickest first, file by file (mutmut stops at the first failure)
     quoted = lambda items: "[" + ", ".join(json.dumps(i) for i in items) + "]"  # noqa: E731
     section = f"""
 [tool.mutmut]
 source_paths = ["src", "stages"]
 only_mutate = {quoted(modules)}
 pytest_add_cli_args_test_selection = {quoted(tests)}
-pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "no:unraisableexception"]
+pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "no:unraisableexception", "-p", "benchmarks.mutation_order"]
 also_copy = ["params.yaml", "dvc.yaml", "data/sample", "docs", "tools", "benchmarks"]
 do_not_mutate_patterns = {quoted(NOT_MUTATED)}
 process_isolation = "forkserver"

@@ -91,3 +91,26 @@ def test_a_shard_that_only_gained_tests_keeps_its_verdicts_under_mutmuts_own_fin
         configuration.reset_config()
     assert data == {"config_fingerprint": {"test_selection": expected, "timeout": "t"}, "x": 1}
     assert json.loads(recorded.read_text()) == ["tests/a.py", "tests/b.py"]
+
+
+def test_a_mutants_tests_run_quickest_first_each_files_tests_together(tmp_path):
+    """The plugin mutation.py loads into mutmut's runs, in a real pytest run: a.py's quickest test (0.1 s)
+    puts a.py first, then its other tests by duration (one mutmut never measured last), then b.py's."""
+    import subprocess
+    import sys
+
+    body = "import pathlib\n" + "".join(
+        f"def test_{name}():\n    pathlib.Path('ran').open('a').write('{file}.{name} ')\n" for file, name in [("x", n)
+        for n in ("slow", "quick", "unmeasured", "mid")])
+    for file in ("a", "b"):
+        (tmp_path / f"test_{file}.py").write_text(body.replace("'x.", f"'{file}."))
+    seconds = {"test_a.py::test_slow": 9.0, "test_a.py::test_quick": 0.1, "test_a.py::test_mid": 2.0,
+               "test_b.py::test_slow": 0.5, "test_b.py::test_quick": 0.2, "test_b.py::test_mid": 0.3,
+               "test_b.py::test_unmeasured": 0.4}
+    (tmp_path / "mutmut-stats.json").write_text(json.dumps({"duration_by_test": seconds}))
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "benchmarks.mutation_order", "-p",
+                          "no:cacheprovider", "test_b.py", "test_a.py"], cwd=tmp_path, capture_output=True,
+                         text=True, env={"PYTHONPATH": str(ROOT), "PATH": ""})
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert (tmp_path / "ran").read_text().split() == [
+        "a.quick", "a.mid", "a.slow", "a.unmeasured", "b.quick", "b.mid", "b.unmeasured", "b.slow"]
