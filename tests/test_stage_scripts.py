@@ -259,3 +259,11 @@ def test_the_split_stage_cuts_at_the_dates_it_is_given(before, tmp_path):
     expected = make_labels(clean, 2, "direction", 0.001, "flat").select("ticker", "date", "label")
     assert labels.select("ticker", "date", "label").join(expected, on=["ticker", "date"], how="left").select(
         pl.col("label").eq_missing(pl.col("label_right")).all()).item()
+    set_params(folder, {"split": {"folds": {"scheme": "rolling", "step_days": 126, "min_train_days": 300,
+                                            "train_days": 252}}})
+    run_stage(folder, "split")
+    folds = json.loads((folder / "data" / "splits" / "folds.json").read_text())["folds"]
+    at = {d: i for i, d in enumerate(labels["date"].unique().sort())}
+    starts = [(at[date.fromisoformat(f["train"][0])], at[date.fromisoformat(f["test"][0])]) for f in folds]
+    assert all(train == max(0, test - 70 - 252) for train, test in starts)  # rolling: train_days before the embargo
+    assert any(train > 0 for train, _ in starts)
