@@ -156,18 +156,20 @@ def _same(written: pl.DataFrame, expected: pl.DataFrame) -> bool:
         for a, b in zip(written.iter_columns(), expected.iter_columns()))
 
 
+PIPELINE = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+CHARTS = [next(iter(definition.items())) for definition in PIPELINE["plots"]]
+
+
 def _charted(folder: Path, stage: str) -> None:
     """Every plot file dvc.yaml has `stage` write exists, with the columns the top-level plots chart
     from it or from its folder (`dvc plots show` fails on a missing file or column after the stage passed)."""
-    pipeline = yaml.safe_load((ROOT / "dvc.yaml").read_text())
-    charts = [next(iter(definition.items())) for definition in pipeline["plots"]]
-    for declared in (next(iter(entry)) for entry in pipeline["stages"][stage]["plots"]):
-        files = sorted(p for p in (folder / declared).rglob("*") if p.is_file()) or [folder / declared]
-        for file in files:
-            assert file.exists(), declared
+    for declared in (next(iter(entry)) for entry in PIPELINE["stages"][stage]["plots"]):
+        out = folder / declared
+        assert out.exists(), declared
+        for file in sorted(p for p in out.rglob("*") if p.is_file()) if out.is_dir() else [out]:
             path = file.relative_to(folder).as_posix()
             columns = pl.read_csv(file, separator="\t" if file.suffix == ".tsv" else ",").columns
-            for title, spec in charts:
+            for title, spec in CHARTS:
                 ys = spec.get("y") or {title: []}  # a folder's own entry charts x from each file in it
                 for where, y in ys.items():
                     if path == where or path.startswith(f"{where}/"):
@@ -410,6 +412,7 @@ def test_the_backtest_stages_ppo_agents_each_add_a_trial_to_the_deflated_sharpe(
     assert summarize(strategy, 250, 0.0001, 6)["deflated_sharpe"] != pytest.approx(
         summarize(strategy, 250, 0.0001, 2)["deflated_sharpe"])
 
+
 def test_the_backtest_stage_refuses_a_chosen_policy_that_did_not_run(chain, tmp_path):
     """ppo learns on val: with test predictions alone (a model refit on train+val) it cannot run."""
     folder = _copy(chain, "backtest", tmp_path)
@@ -486,6 +489,7 @@ def test_the_walkforward_stage_fits_three_classes_when_the_split_labels_flat_mov
     expected = fold_predictions(_panel(folder, names), fold, train, tmp_path / "logs", 3)
     assert has_flat_class(expected) and 2 in expected["label"].to_list()
     assert pl.read_parquet(folder / "data" / "walkforward" / "predictions.parquet").equals(expected)
+
 
 def test_the_predict_stage_scores_every_tickers_latest_window(chain, tmp_path, capsys):
     """Every ticker quality saw gets a row: scored by the model at evaluate.threshold, or listed with why

@@ -99,11 +99,10 @@ def test_a_mutants_tests_run_quickest_first_each_files_tests_together(tmp_path):
     import subprocess
     import sys
 
-    body = "import pathlib\n" + "".join(
-        f"def test_{name}():\n    pathlib.Path('ran').open('a').write('{file}.{name} ')\n" for file, name in [("x", n)
-        for n in ("slow", "quick", "unmeasured", "mid")])
     for file in ("a", "b"):
-        (tmp_path / f"test_{file}.py").write_text(body.replace("'x.", f"'{file}."))
+        (tmp_path / f"test_{file}.py").write_text("import pathlib\n" + "".join(
+            f"def test_{name}():\n    pathlib.Path('ran').open('a').write('{file}.{name} ')\n"
+            for name in ("slow", "quick", "unmeasured", "mid")))
     seconds = {"test_a.py::test_slow": 9.0, "test_a.py::test_quick": 0.1, "test_a.py::test_mid": 2.0,
                "test_b.py::test_slow": 0.5, "test_b.py::test_quick": 0.2, "test_b.py::test_mid": 0.3,
                "test_b.py::test_unmeasured": 0.4}
