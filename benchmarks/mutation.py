@@ -25,7 +25,9 @@ time (a test written since may kill it). A test file added to a shard keeps its 
 dropped reruns every mutant). A killed mutant stays killed until its function changes,
 so a test weakened since is caught only by `--fresh`, which starts the shard's copy anew (the cold
 run, whose wall time is the one to quote). Tests that drive stages/*.py do it in-process
-(tests/stages.py), so stage mutants are live in them.
+(tests/stages.py), so stage mutants are live in them, and share the project folders they build
+between mutants (SHARED_FOLDERS) where no mutated stage built them: a mutant of the report stage
+starts from the clean run's trained model and backtest instead of rebuilding them.
 
 Usage: python benchmarks/mutation.py [--shard NAME ...] [--max-children 2] [--fresh] [--out FILE]
 """
@@ -77,6 +79,9 @@ TIMEOUTS = (36, 24, -24, 152)  # counted killed, and listed: a hang in a forked 
 # A run is stopped (and the mutant counted killed, as a timeout) after this many times the estimated
 # duration of its tests plus 1 s: mutmut's default, 15, let each hanging mutant hold a core for ~2 minutes.
 TIMEOUT_MULTIPLIER = 5
+# The folder the tests share built project folders in (tests/stages.py's SHARED): emptied before each run, as
+# a folder built by the code before this run's changes would stand in for one built by the new code.
+SHARED_FOLDERS = "STOCKCAST_SHARED_FOLDERS"
 GOAL = 0.90  # the score each core module is held to (killed / non-equivalent mutants)
 # Lines whose mutants only change what a person reads (messages), never a number or a row.
 NOT_MUTATED = [r"^\s*print\(", r"^\s*raise \w+Error\(", r"# pragma: no mutate"]
@@ -256,7 +261,10 @@ def run_shard(name: str, max_children: int, state: Path, fresh: bool) -> dict:
     retested = 0 if cold else retest_alive(project, listed)
     project_copy(project)
     configure(project, modules, tests)
-    env = os.environ | {"HYPOTHESIS_PROFILE": "mutation", "DVC_NO_ANALYTICS": "1",
+    shared = state / f"{name}-shared"
+    shutil.rmtree(shared, ignore_errors=True)
+    shared.mkdir(parents=True)
+    env = os.environ | {"HYPOTHESIS_PROFILE": "mutation", "DVC_NO_ANALYTICS": "1", SHARED_FOLDERS: str(shared),
                         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     env.pop("PYTHONPATH", None)
     start, load_before = time.perf_counter(), os.getloadavg()[0]

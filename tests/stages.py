@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import os
 import shutil
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
 
@@ -19,6 +21,9 @@ import yaml
 from .conftest import ROOT
 
 STAGES = ROOT / "stages"
+# A folder where built project folders are shared between test processes (benchmarks/mutation.py sets it for
+# each shard's run and empties it first: mutmut runs a process per mutant, each rebuilding the same prefix).
+SHARED = "STOCKCAST_SHARED_FOLDERS"
 
 
 def stage(name: str) -> ModuleType:
@@ -62,3 +67,28 @@ def run_stage(folder: Path, name: str, *argv: str, module: ModuleType | None = N
             module.main()
     finally:
         sys.argv = saved
+
+
+def shareable(ran: Iterable[str]) -> bool:
+    """Whether a folder built by running the stages `ran` is the same in every test process: the code is the
+    files' own (mutmut's MUTANT_UNDER_TEST is unset or empty), or the one mutant active is in a stage not
+    among them. A mutant anywhere else (the library, or mutmut's own "stats" and "fail" runs) may reach
+    any stage, so nothing is shared under it."""
+    mutant = os.environ.get("MUTANT_UNDER_TEST", "")
+    module = mutant.partition("__mutmut_")[0].rpartition(".")[0]
+    return not mutant or (module.startswith("stages.") and module.removeprefix("stages.") not in set(ran))
+
+
+def shared_folder(name: str, ran: Iterable[str]) -> Path | None:
+    """Where the folder `name`, built by running the stages `ran`, is shared (None: build it here)."""
+    root = os.environ.get(SHARED)
+    return Path(root) / name if root and shareable(ran) else None
+
+
+def publish(folder: Path, shared: Path) -> None:
+    """Copy `folder` to `shared` whole or not at all (another process may publish the same folder)."""
+    staging = shutil.copytree(folder, shared.with_name(f".{shared.name}.{os.getpid()}"))
+    try:
+        staging.rename(shared)
+    except OSError:  # published meanwhile
+        shutil.rmtree(staging)

@@ -55,7 +55,7 @@ from stockcast.scoring import predictions
 from stockcast.segments import Fold
 
 from .conftest import ROOT
-from .stages import project, run_stage, set_params
+from .stages import project, publish, run_stage, set_params, shared_folder
 
 CHAIN = ("train", "evaluate", "backtest", "walkforward", "predict", "monitor", "report")
 MODEL = "lightgbm"
@@ -95,7 +95,8 @@ def _nested(params: dict, changes: dict) -> dict:
 
 class Chain:
     """The project folder as each model stage finds it, built on first use: quality, features and split on a
-    synthetic market, then every stage of CHAIN before the one asked for."""
+    synthetic market, then every stage of CHAIN before the one asked for. Under benchmarks/mutation.py a
+    folder is taken from, or published to, the shared folders when no stage that built it is mutated."""
 
     def __init__(self, root: Path) -> None:
         self.root, self.folders = root, {}
@@ -103,13 +104,19 @@ class Chain:
     def before(self, name: str) -> Path:
         if name not in self.folders:
             at = CHAIN.index(name)
+            shared = shared_folder(f"before-{name}", ("quality", "features", "split", *CHAIN[:at]))
+            if shared is not None and shared.is_dir():
+                self.folders[name] = shared
+                return shared
             if at == 0:
-                self.folders[name] = self._prepared()
+                folder = self._prepared()
             else:
                 earlier = CHAIN[at - 1]
                 folder = shutil.copytree(self.before(earlier), self.root / f"before-{name}")
                 run_stage(folder, earlier, *ARGS.get(earlier, ()))
-                self.folders[name] = folder
+            if shared is not None:
+                publish(folder, shared)
+            self.folders[name] = folder
         return self.folders[name]
 
     def _prepared(self) -> Path:
@@ -607,7 +614,7 @@ def test_the_report_stage_writes_the_page_and_card_of_this_runs_files(chain, tmp
     assert ("<h2>Experiments (dvc exp show)</h2>\n<table><tr><th></th><th>backtest test.sharpe</th></tr>"
             "<tr><th>workspace</th><td>0.2500</td></tr></table>") in page
     page_path = (folder / "reports" / "index.html").resolve()
-    assert said.endswith(f"\nreport: {page_path}; model card: models/{MODEL}/MODEL_CARD.md\n")
+    assert said.splitlines()[-1] == f"report: {page_path}; model card: models/{MODEL}/MODEL_CARD.md"
     run_stage(folder, "report", f"models/{MODEL}")  # as the dvc stage runs it: no experiments; reports/ is there
     assert _without_images((folder / "reports" / "index.html").read_text()) == _without_images(expected).replace(
         "<h2>Experiments (dvc exp show)</h2>\n<table><tr><th></th><th>backtest test.sharpe</th></tr>"

@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib.util
 import json
 
+import pytest
+
 from .conftest import ROOT
 
 _spec = importlib.util.spec_from_file_location("mutation_tool", ROOT / "benchmarks" / "mutation.py")
@@ -113,3 +115,41 @@ def test_a_mutants_tests_run_quickest_first_each_files_tests_together(tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
     assert (tmp_path / "ran").read_text().split() == [
         "a.quick", "a.mid", "a.slow", "a.unmeasured", "b.quick", "b.mid", "b.unmeasured", "b.slow"]
+
+
+@pytest.mark.parametrize(("mutant", "ran", "shared"), [
+    (None, ("split", "train"), True),  # a plain run: the files' own code
+    ("", ("split", "train"), True),  # mutmut's clean run
+    ("stages.predict.x_main__mutmut_7", ("split", "train", "evaluate"), True),  # built before the mutated stage
+    ("stages.train.x_main__mutmut_7", ("split", "train", "evaluate"), False),  # the mutated stage built it
+    ("stages.train.xǁRunǁfit__mutmut_2", ("train",), False),  # a method of the mutated stage
+    ("stockcast.fitting.x_fit__mutmut_1", ("split",), False),  # the library reaches every stage
+    ("stats", ("split",), False),  # mutmut's coverage run: every test must call what it reaches
+    ("fail", ("split",), False),  # mutmut's forced failure
+])
+def test_a_built_folder_is_shared_only_when_no_stage_that_built_it_is_mutated(monkeypatch, tmp_path, mutant, ran,
+                                                                              shared):
+    from .stages import SHARED, shared_folder
+
+    if mutant is None:
+        monkeypatch.delenv("MUTANT_UNDER_TEST", raising=False)
+    else:
+        monkeypatch.setenv("MUTANT_UNDER_TEST", mutant)
+    monkeypatch.setenv(SHARED, str(tmp_path))
+    assert shared_folder("before-x", ran) == (tmp_path / "before-x" if shared else None)
+    monkeypatch.delenv(SHARED)
+    assert shared_folder("before-x", ran) is None  # not under benchmarks/mutation.py: nothing is shared
+    assert mutation.SHARED_FOLDERS == SHARED
+
+
+def test_a_folder_is_published_whole_once(tmp_path):
+    """The second process to publish a folder keeps the first one's copy and leaves no staging folder."""
+    from .stages import publish
+
+    for text in ("first", "second"):
+        built = tmp_path / text
+        (built / "data").mkdir(parents=True)
+        (built / "data" / "x.txt").write_text(text)
+        publish(built, tmp_path / "shared" / "before-x")
+    assert (tmp_path / "shared" / "before-x" / "data" / "x.txt").read_text() == "first"
+    assert [p.name for p in (tmp_path / "shared").iterdir()] == ["before-x"]

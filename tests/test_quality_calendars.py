@@ -18,7 +18,7 @@ from stockcast.params import QualityParams
 from .conftest import SAMPLE, warm_calendars
 from .test_quality import NOW, _bars, _found, _params, _quarantined, _rules, _zigzag
 
-warm_calendars(("XLON", 2000, 2000), ("XTKS", 2000, 2000))
+warm_calendars("XLON", spans=(("XTKS", 2000, 2000),))  # XTKS's records start after WINDOW[0]
 
 
 def test_missing_sessions_can_quarantine_a_ticker_above_a_threshold():
@@ -64,6 +64,21 @@ def test_last_completed_session_follows_the_exchange_close():
     assert last_completed_session("XNYS", datetime(2026, 12, 1, 21, 0, tzinfo=UTC)) == date(2026, 12, 1)
     assert last_completed_session("XNYS", datetime(2026, 12, 5, 12, tzinfo=UTC)) == date(2026, 12, 4)  # Sat
     assert last_completed_session(None, datetime(2026, 12, 5, 23, tzinfo=UTC)) == date(2026, 12, 5)
+
+
+@pytest.mark.parametrize(("name", "first", "last"), [
+    ("XNYS", date(1986, 3, 4), date(1986, 3, 31)),  # inside calendar.WINDOW: sliced from one build
+    ("XNYS", date(2026, 11, 20), date(2026, 12, 1)),  # Thanksgiving (Nov 26) and its half day
+    ("XLON", date(1979, 12, 20), date(1980, 1, 3)),  # across WINDOW's first year: its own span
+    ("XTKS", date(2000, 12, 25), date(2001, 1, 10)),  # records from 1997 only: its own span
+])
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning")  # exchange_calendars on pandas 3
+def test_sessions_are_exchange_calendars_own_whichever_build_they_come_from(name, first, last):
+    import exchange_calendars as xcals
+
+    expected = xcals.get_calendar(name, start=f"{first.year}-01-01", end=f"{last.year}-12-31").sessions_in_range(
+        first, last)
+    assert calendar.sessions(name, first, last).tolist() == [d.date() for d in expected]
 
 
 def test_future_dates_may_only_warn():

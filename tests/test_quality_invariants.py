@@ -19,7 +19,7 @@ from stockcast.schemas import OHLCV, Quarantine
 
 from .conftest import warm_calendars
 
-warm_calendars(("XNYS", 2000, 2001), ("XNYS", 2000, 2003))  # the spans these tests build: once, at import
+warm_calendars()  # XNYS, the calendar these tests build: once, at import
 
 ROWS = 3 * 260  # the base market: 3 tickers x 260 sessions, one row each
 

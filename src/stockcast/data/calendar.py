@@ -28,8 +28,31 @@ def check_calendar(name: str, origin: str = "") -> None:
         raise StockcastError(f"{where}calendar {name!r} is not an exchange_calendars name ({hint})")
 
 
-@lru_cache(maxsize=8)
+# exchange_calendars' cost is its holiday rules (~0.2 s a build, XKRX's lunar ones ~2.8 s), not the span:
+# 1980..2040 builds as fast as two years. So the sessions of any years inside WINDOW come from one build per
+# exchange and process, sliced; only years outside it, or an exchange whose records start later (XTKS: 1997),
+# build their own span.
+WINDOW = (1980, 2040)
+
+
 def _calendar(name: str, first_year: int, last_year: int) -> tuple[np.ndarray, np.ndarray]:
+    """(sessions as datetime64[D], their closes as UTC datetime64[s]) of `name` over at least those years."""
+    if WINDOW[0] <= first_year and last_year <= WINDOW[1] and (whole := _window(name)) is not None:
+        return whole
+    return _build(name, first_year, last_year)
+
+
+@lru_cache(maxsize=None)
+def _window(name: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """`name` over WINDOW, or None when the exchange's records do not span it."""
+    try:
+        return _build(name, *WINDOW)
+    except StockcastError:
+        return None
+
+
+@lru_cache(maxsize=8)
+def _build(name: str, first_year: int, last_year: int) -> tuple[np.ndarray, np.ndarray]:
     """(sessions as datetime64[D], their closes as UTC datetime64[s]) of `name` over whole years."""
     import exchange_calendars as xcals
 
