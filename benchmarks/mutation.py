@@ -8,11 +8,11 @@ of a module is killed / (mutants - equivalent): a timeout counts as killed (the 
 behaviour; each is listed too, as a hang can also be a forked run's own), "no tests" counts as
 survived, and a mutant listed in benchmarks/mutation_equivalent.toml is taken out of the
 denominator only while the line it names still reads the same (so an entry goes stale, and is
-reported, as soon as its code changes).
+reported, as soon as its code changes); while it does, benchmarks/mutation_plugin.py skips its run.
 
 Why mutmut rather than cosmic-ray: mutmut compiles every mutant once behind a trampoline, forks
 each run from a pytest server that has already imported the suite, and runs only the tests that
-reach the mutated function (stopping at the first failure; benchmarks/mutation_order.py runs those
+reach the mutated function (stopping at the first failure; benchmarks/mutation_plugin.py runs those
 quickest first, file by file). cosmic-ray rewrites and re-imports a module and runs the whole test
 command per mutant, which on 2 cores is hours for the same work.
 
@@ -108,14 +108,15 @@ def configure(project: Path, modules: list[str], tests: list[str]) -> None:
     and a change to any of them retests every mutant."""
     # no:unraisableexception: that plugin runs gc.collect() several times as pytest ends, which in a child forked
     # from the suite's imports (pandas, polars, exchange_calendars) costs ~0.6 s per mutant for nothing to report
-    # benchmarks.mutation_order: a mutant's tests quickest first, file by file (mutmut stops at the first failure)
+    # benchmarks.mutation_plugin: a mutant's tests quickest first, file by file (mutmut stops at the first failure),
+    # and a listed equivalent mutant not run
     quoted = lambda items: "[" + ", ".join(json.dumps(i) for i in items) + "]"  # noqa: E731
     section = f"""
 [tool.mutmut]
 source_paths = ["src", "stages"]
 only_mutate = {quoted(modules)}
 pytest_add_cli_args_test_selection = {quoted(tests)}
-pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "no:unraisableexception", "-p", "benchmarks.mutation_order"]
+pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "no:unraisableexception", "-p", "benchmarks.mutation_plugin"]
 also_copy = ["params.yaml", "dvc.yaml", "data/sample", "docs", "tools", "benchmarks"]
 do_not_mutate_patterns = {quoted(NOT_MUTATED)}
 process_isolation = "forkserver"
@@ -158,14 +159,14 @@ def exit_codes(project: Path) -> dict[str, int]:
 
 
 def retest_alive(project: Path, equivalent: set[str]) -> int:
-    """Clear the verdicts of the mutants that survived or had no tests, so mutmut runs them again, but for
-    those listed as `equivalent` (no test can kill them; if their function changed, mutmut reruns them
-    itself); returns how many (each .meta file is what mutmut reads and writes its verdicts in)."""
+    """Clear the verdicts of the mutants that survived, had no tests or were skipped as equivalent, so mutmut
+    runs them again, but for those listed as `equivalent` (no test can kill them; if their function changed,
+    mutmut reruns them itself); returns how many (each .meta file is what mutmut reads and writes its verdicts in)."""
     count = 0
     for meta in (project / "mutants").rglob("*.py.meta"):
         data = json.loads(meta.read_text())
         alive = [k for k, code in data["exit_code_by_key"].items()
-                 if code in (SURVIVED, NO_TESTS) and k not in equivalent]
+                 if code in (SURVIVED, NO_TESTS, SKIPPED) and k not in equivalent]
         for key in alive:
             data["exit_code_by_key"][key] = None
         if alive:
@@ -212,15 +213,16 @@ def changed_lines(diff: str) -> list[str]:
 
 
 def equivalents(project: Path, codes: dict[str, int]) -> tuple[dict[str, str], list[str]]:
-    """The listed equivalent mutants that survived and whose recorded line is still in their diff."""
+    """The listed equivalent mutants that survived (or were skipped as equivalent) and whose recorded line is
+    still in their diff."""
     listed = tomllib.loads(EQUIVALENT.read_text()) if EQUIVALENT.exists() else {}
     live, stale = {}, []
     for name, entry in listed.items():
         if name not in codes:
             continue
-        if codes[name] in (SURVIVED, NO_TESTS) and entry["line"].strip() in mutant_diff(project, name):
+        if codes[name] in (SURVIVED, NO_TESTS, SKIPPED) and entry["line"].strip() in mutant_diff(project, name):
             live[name] = entry["why"]
-        elif codes[name] in (SURVIVED, NO_TESTS):
+        elif codes[name] in (SURVIVED, NO_TESTS, SKIPPED):
             stale.append(name)
     return live, stale
 
@@ -231,10 +233,10 @@ def score(codes: dict[str, int], equivalent: dict[str, str]) -> dict[str, dict]:
         row = by_module.setdefault(module_of(name), {"mutants": 0, "killed": 0, "timeouts": [], "survived": [],
                                                      "no_tests": [], "skipped": 0, "equivalent": 0})
         row["mutants"] += 1
-        if code == SKIPPED:
-            row["skipped"] += 1
-        elif name in equivalent:
+        if name in equivalent:
             row["equivalent"] += 1
+        elif code == SKIPPED:
+            row["skipped"] += 1
         elif code == SURVIVED:
             row["survived"].append(name)
         elif code == NO_TESTS:

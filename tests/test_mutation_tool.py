@@ -19,24 +19,28 @@ KILLED, TIMEOUT = 1, 36
 
 def test_the_score_leaves_out_equivalent_and_skipped_mutants_and_counts_no_tests_as_survived():
     codes = {"m.f__mutmut_1": KILLED, "m.f__mutmut_2": TIMEOUT, "m.f__mutmut_3": mutation.SURVIVED,
-             "m.f__mutmut_4": mutation.NO_TESTS, "m.f__mutmut_5": mutation.SURVIVED, "m.f__mutmut_6": mutation.SKIPPED}
-    row = mutation.score(codes, {"m.f__mutmut_5": "why"})["m"]
-    assert (row["mutants"], row["killed"], row["equivalent"], row["skipped"]) == (6, 2, 1, 1)
+             "m.f__mutmut_4": mutation.NO_TESTS, "m.f__mutmut_5": mutation.SURVIVED, "m.f__mutmut_6": mutation.SKIPPED,
+             "m.f__mutmut_7": mutation.SKIPPED}  # 7: skipped by the plugin as equivalent
+    row = mutation.score(codes, {"m.f__mutmut_5": "why", "m.f__mutmut_7": "why"})["m"]
+    assert (row["mutants"], row["killed"], row["equivalent"], row["skipped"]) == (7, 2, 2, 1)
     assert row["survived"] == ["m.f__mutmut_3"] and row["no_tests"] == ["m.f__mutmut_4"]
     assert row["timeouts"] == ["m.f__mutmut_2"]  # killed, and listed
     assert row["score"] == 0.5  # 2 killed of the 4 that are neither equivalent nor skipped
 
 
 def test_an_incremental_run_reopens_the_survivors_and_the_untested_but_not_the_listed_equivalents(tmp_path):
+    """...and a mutant skipped as equivalent once its entry is gone from the list."""
     meta = tmp_path / "mutants" / "src" / "m.py.meta"
     meta.parent.mkdir(parents=True)
     codes = {"a": KILLED, "b": mutation.SURVIVED, "c": mutation.NO_TESTS, "d": TIMEOUT, "e": None,
-             "f": mutation.SURVIVED}
+             "f": mutation.SURVIVED, "g": mutation.SKIPPED, "h": mutation.SKIPPED}
     meta.write_text(json.dumps({"exit_code_by_key": codes, "durations_by_key": {"a": 0.5}}))
-    assert mutation.retest_alive(tmp_path, equivalent={"f"}) == 2
+    assert mutation.retest_alive(tmp_path, equivalent={"f", "h"}) == 3
     kept = json.loads(meta.read_text())
     assert kept["exit_code_by_key"] == {"a": KILLED, "b": None, "c": None, "d": TIMEOUT, "e": None,
-                                        "f": mutation.SURVIVED}  # listed equivalent: not rerun
+                                        "f": mutation.SURVIVED,  # listed equivalent: not rerun
+                                        "g": None,  # skipped as equivalent, no longer listed: rerun
+                                        "h": mutation.SKIPPED}
     assert kept["durations_by_key"] == {"a": 0.5}
 
 
@@ -109,7 +113,7 @@ def test_a_mutants_tests_run_quickest_first_each_files_tests_together(tmp_path):
                "test_b.py::test_slow": 0.5, "test_b.py::test_quick": 0.2, "test_b.py::test_mid": 0.3,
                "test_b.py::test_unmeasured": 0.4}
     (tmp_path / "mutmut-stats.json").write_text(json.dumps({"duration_by_test": seconds}))
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "benchmarks.mutation_order", "-p",
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "benchmarks.mutation_plugin", "-p",
                           "no:cacheprovider", "test_b.py", "test_a.py"], cwd=tmp_path, capture_output=True,
                          text=True, env={"PYTHONPATH": str(ROOT), "PATH": ""})
     assert run.returncode == 0, run.stdout + run.stderr
@@ -153,3 +157,31 @@ def test_a_folder_is_published_whole_once(tmp_path):
         publish(built, tmp_path / "shared" / "before-x")
     assert (tmp_path / "shared" / "before-x" / "data" / "x.txt").read_text() == "first"
     assert [p.name for p in (tmp_path / "shared").iterdir()] == ["before-x"]
+
+
+def test_a_mutant_listed_equivalent_is_skipped_while_its_line_still_reads_the_same(tmp_path):
+    """In a real pytest run with the plugin, as mutmut forks it: the listed mutant whose code still has the
+    listed line (a function's or a method's) ends with mutmut's "skipped" code before any test runs; one whose
+    line changed and an unlisted one run their tests."""
+    import subprocess
+    import sys
+
+    (tmp_path / "src" / "pkg").mkdir(parents=True)
+    (tmp_path / "src" / "pkg" / "mod.py").write_text(
+        "def x_f__mutmut_1(a):\n    return a + 0\n\n\ndef x_f__mutmut_2(a):\n    return a - 0\n\n\n"
+        "class C:\n    def xǁCǁg__mutmut_1(self):\n        return 1\n")
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "mutation_equivalent.toml").write_text(
+        '["pkg.mod.x_f__mutmut_1"]\nline = "return a + 0"\nwhy = "adds nothing"\n\n'
+        '["pkg.mod.x_f__mutmut_2"]\nline = "return a - 1"\nwhy = "the code has changed since"\n\n'
+        '["pkg.mod.xǁCǁg__mutmut_1"]\nline = "return 1"\nwhy = "a method\'s mutant"\n')
+    (tmp_path / "test_x.py").write_text("def test_x():\n    pass\n")
+    codes = {}
+    for mutant in ("pkg.mod.x_f__mutmut_1", "pkg.mod.x_f__mutmut_2", "pkg.mod.x_f__mutmut_3",
+                   "pkg.mod.xǁCǁg__mutmut_1"):
+        run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "benchmarks.mutation_plugin", "-p",
+                              "no:cacheprovider", "test_x.py"], cwd=tmp_path, capture_output=True, text=True,
+                             env={"PYTHONPATH": str(ROOT), "PATH": "", "MUTANT_UNDER_TEST": mutant})
+        codes[mutant] = run.returncode
+    assert codes == {"pkg.mod.x_f__mutmut_1": mutation.SKIPPED, "pkg.mod.x_f__mutmut_2": 0,
+                     "pkg.mod.x_f__mutmut_3": 0, "pkg.mod.xǁCǁg__mutmut_1": mutation.SKIPPED}

@@ -1,0 +1,76 @@
+"""pytest plugin for benchmarks/mutation.py: a mutant's tests run quickest first, a test file's tests together,
+and a mutant judged equivalent is not run.
+
+mutmut runs the tests that reach a mutant with -x, so the first failing test ends the run: a mutant
+killed by a unit test of a tenth of a second should not wait behind an end-to-end test of ten. mutmut
+passes the tests as an unordered set, so they also interleave across files, and a module-scoped fixture
+(a trained model, a built project) is torn down and rebuilt at every change of file. Here the files run
+in the order of their quickest test, and inside a file the tests run quickest first; the durations are
+those mutmut measured on the clean code (mutmut-stats.json, in the folder the tests run in).
+
+A mutant listed in benchmarks/mutation_equivalent.toml whose listed line is still in its code would
+survive every test it reaches (that is what equivalent means), and running them all to prove it was a
+fifth of the quality shard's time; it ends at once with mutmut's "skipped" code. Its score is never
+raised by this: a skipped mutant is out of the denominator, as a surviving equivalent is, and one
+wrongly listed would otherwise have counted as killed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from pathlib import Path
+
+import pytest
+
+STATS = Path("mutmut-stats.json")
+EQUIVALENT = Path("benchmarks") / "mutation_equivalent.toml"  # mutmut copies benchmarks/ beside the tests
+SKIPPED = 34  # mutmut's exit code for a mutant it did not test (mutmut.stats.status_by_exit_code)
+
+
+def quickest_first(nodeids: list[str], duration: dict[str, float]) -> list[str]:
+    """`nodeids` grouped by file, the files by their quickest test, each file's tests quickest first;
+    a test without a measured duration runs last in its file (mutmut measured every test it selects)."""
+    seconds = {n: duration.get(n, float("inf")) for n in nodeids}
+    files: dict[str, list[str]] = {}
+    for nodeid in nodeids:
+        files.setdefault(nodeid.split("::", 1)[0], []).append(nodeid)
+    ordered = [sorted(tests, key=seconds.__getitem__) for tests in files.values()]
+    return [n for tests in sorted(ordered, key=lambda tests: seconds[tests[0]]) for n in tests]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if not STATS.is_file():  # mutmut's own first run, which measures the durations
+        return
+    duration = json.loads(STATS.read_text())["duration_by_test"]
+    by_id = {item.nodeid: item for item in items}
+    items[:] = [by_id[n] for n in quickest_first(list(by_id), duration)]
+
+
+def mutant_code(name: str) -> str:
+    """The source of mutant `name` (e.g. stockcast.labels.x_make_labels__mutmut_4, stages.train.x_main__mutmut_2,
+    stockcast.data.quality.xǁ_Ledgerǁrows__mutmut_1) in the mutated file mutmut wrote, found as text (no
+    import): its def line and every line indented under it. Empty when the file or the def is not there."""
+    module, _, function = name.rpartition(".")
+    files = [Path(*module.split(".")).with_suffix(".py"), Path("src", *module.split(".")).with_suffix(".py")]
+    lines = next((f.read_text().splitlines() for f in files if f.is_file()), [])
+    start = next((i for i, line in enumerate(lines) if line.lstrip().startswith(f"def {function}(")), None)
+    if start is None:
+        return ""
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    end = next((i for i in range(start + 1, len(lines))
+                if lines[i].strip() and len(lines[i]) - len(lines[i].lstrip()) <= indent), len(lines))
+    return "\n".join(lines[start:end])
+
+
+def still_equivalent(name: str) -> bool:
+    """`name` is listed equivalent and its listed line still reads the same in its code."""
+    listed = tomllib.loads(EQUIVALENT.read_text()) if EQUIVALENT.is_file() else {}
+    return name in listed and listed[name]["line"].strip() in mutant_code(name)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if still_equivalent(mutant := os.environ.get("MUTANT_UNDER_TEST", "")):
+        pytest.exit(f"{mutant} is listed in {EQUIVALENT}", returncode=SKIPPED)
