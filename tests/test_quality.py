@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 import polars as pl
 import pytest
 
+from stockcast.data.adjust import PRICES
 from stockcast.data.quality import RULES, check, headline
 from stockcast.data.synthetic import generate
 from stockcast.errors import StockcastError
@@ -274,6 +275,35 @@ def test_non_finite_and_non_positive_values_are_quarantined_with_ticker_and_date
     OHLCV.validate(result.clean)  # what the stage writes: no contract error once the row is out
 
 
+def test_each_row_rule_quarantines_with_the_values_it_judged():
+    """Rules missing_value (a null price, not only a null volume), non_finite_value, non_positive_price,
+    ohlc_inconsistent (open above the high) and negative_volume: each row is quarantined under its own rule
+    with a detail that shows the values (a null as "null"). With ohlc_tolerance 0, a high exactly at
+    max(open, close) and a low exactly at min(open, close) are consistent: the boundary is not a break."""
+    bars = _bars().with_columns(adj_close=pl.col("close"), volume=pl.lit(1000, pl.Int64))
+    planted = {  # row: (open, high, low, close, volume)
+        7: (None, 11.0, 10.0, 10.5, 1000),
+        8: (10.5, 11.0, -1.0, 10.5, 1000),
+        9: (12.5, 11.0, 10.0, 10.5, 1000),
+        10: (10.5, 11.0, 10.0, 10.5, -5),
+        11: (10.5, float("inf"), 10.0, 10.5, 1000),
+        12: (10.0, 11.0, 10.0, 11.0, 1000),  # high == close, low == open: on the boundary, kept
+    }
+    rows = bars.to_dicts()
+    for i, (open_, high, low, close, volume) in planted.items():
+        rows[i] |= {"open": open_, "high": high, "low": low, "close": close, "adj_close": close, "volume": volume}
+    result = check(pl.DataFrame(rows, schema=bars.schema), _params(ohlc_tolerance=0.0), now=NOW)
+    day = bars["date"]
+    assert result.quarantine.select("date", "rule", "detail").sort("date").rows() == [
+        (day[7], "missing_value", "open=null high=11.0 low=10.0 close=10.5 volume=1000"),
+        (day[8], "non_positive_price", "min(open, high, low, close, adj_close)=-1.0"),
+        (day[9], "ohlc_inconsistent", "open=12.5 high=11.0 low=10.0 close=10.5"),
+        (day[10], "negative_volume", "volume=-5"),
+        (day[11], "non_finite_value", "open=10.5 high=inf low=10.0 close=10.5 adj_close=10.5")]
+    kept = result.clean.filter((pl.col("ticker") == rows[12]["ticker"]) & (pl.col("date") == day[12]))
+    assert kept.select(*PRICES).rows() == [(10.0, 11.0, 10.0, 11.0)]
+
+
 def test_the_clean_contract_refuses_non_finite_prices():
     bars = _bars().with_columns(adj_close=pl.col("close"))
     for column in ("high", "adj_close"):
@@ -493,3 +523,62 @@ def test_an_unadjusted_split_is_a_finding_naming_its_ratio_and_the_close_before_
         (raw["date"][100], "2:1 split: open 10.0 after a close of 20.2; earlier rows restated")]
     assert result.clean["close"].to_list() == pytest.approx(bars["close"].to_list(), rel=1e-12)
     assert result.clean["volume"][:100].to_list() == [2000] * 100
+
+
+def test_findings_are_in_ticker_date_and_rule_order():
+    """The findings table is sorted by ticker, date and rule whatever order the rules found them in: row rules
+    (zero_volume) run before stale_price, so a date with both must still list stale_price first. (Rows 3..7
+    repeat one close: the four repeats are stale.)"""
+    bars = _bars().with_columns(adj_close=pl.col("close"))
+    stale = (pl.int_range(pl.len()) >= 3) & (pl.int_range(pl.len()) <= 7) & (pl.col("ticker") == "S0000")
+    bars = bars.with_columns(pl.when(stale).then(bars["close"][3]).otherwise(pl.col(c)).alias(c)
+                             for c in (*PRICES, "adj_close"))  # a flat bar: no extreme move into or out of it
+    bars = bars.with_columns(volume=pl.when(pl.int_range(pl.len()) == 5).then(0).otherwise(pl.col("volume")))
+    result = check(bars, _params(**_rules(stale_price="warn", zero_volume="warn")), now=NOW)
+    found = result.findings.select("ticker", "date", "rule").rows()
+    day = bars["date"]
+    assert [(d, r) for _, d, r in found] == [(day[4], "stale_price"), (day[5], "stale_price"),
+                                             (day[5], "zero_volume"), (day[6], "stale_price"), (day[7], "stale_price")]
+    assert {t for t, _, _ in found} == {"S0000"}
+
+
+def test_a_check_that_finds_nothing_still_returns_the_findings_table():
+    bars = _bars().with_columns(adj_close=pl.col("close"))
+    result = check(bars, QualityParams(), now=NOW)
+    assert result.findings.is_empty() and dict(result.findings.schema) == {
+        "ticker": pl.String, "date": pl.Date, "rule": pl.String, "detail": pl.String}
+    Findings.validate(result.findings)
+
+
+def test_the_report_names_each_dropped_tickers_rule_by_most_rows_then_by_name():
+    """dropped_by_rule: the rule under which most of a dropped ticker's rows were quarantined; on a tie, the
+    first by name. tickers_dropped is in ticker order. S0000: 2 rows of negative_volume, then its ticker by
+    zero_volume (298 rows); S0001: 150 rows of negative_volume, then 150 by zero_volume (a tie)."""
+    bars = _bars().with_columns(adj_close=pl.col("close"))
+    i, ticker = pl.int_range(pl.len()).over("ticker"), pl.col("ticker")
+    negative = ((ticker == "S0000") & (i < 2)) | ((ticker == "S0001") & (i < 150))
+    bars = bars.with_columns(volume=pl.when(negative).then(-1).when(i == 200).then(0).otherwise(pl.col("volume")))
+    result = check(bars, _params(**_rules(zero_volume="quarantine_ticker")), now=NOW)
+    counts = dict(result.quarantine.group_by("ticker", "rule").len().select(
+        pl.concat_str("ticker", "rule", separator=" "), "len").iter_rows())
+    assert counts == {"S0000 negative_volume": 2, "S0000 zero_volume": 298, "S0001 negative_volume": 150,
+                      "S0001 zero_volume": 150}
+    assert result.report["tickers_dropped"] == ["S0000", "S0001"]
+    assert result.report["dropped_by_rule"] == {"S0000": "zero_volume", "S0001": "negative_volume"}
+
+
+def test_a_ticker_of_exactly_twenty_years_counts_as_twenty_years_plus():
+    """coverage.tickers_20y_plus counts the kept tickers whose first to last clean date spans >= 20 years of
+    365.25 days: 2000-01-03..2020-01-03 is 7,305 days, exactly 20; a day less is not."""
+    days = {"TWENTY": [date(2000, 1, 3), date(2020, 1, 3)], "SHORT": [date(2000, 1, 4), date(2020, 1, 3)]}
+    bars = pl.DataFrame([{"ticker": t, "date": d, "open": 10.0, "high": 10.5, "low": 9.5, "close": 10.0,
+                          "volume": 1000, "adj_close": 10.0} for t, ds in days.items() for d in ds])
+    report = check(bars, _params(calendar=None, min_history_days=2), now=NOW).report
+    assert report["coverage"] == {"years_per_ticker": {"SHORT": 20.0, "TWENTY": 20.0}, "tickers_20y_plus": 1}
+
+
+def test_a_table_that_breaks_the_raw_contract_is_one_line_naming_where_it_came_from():
+    with pytest.raises(StockcastError, match=r"^input: breaks the RawOHLCV contract: .*'date'"):
+        check(pl.DataFrame({"ticker": ["A"]}), QualityParams())
+    with pytest.raises(StockcastError, match=r"^data/raw/x\.csv: breaks the RawOHLCV contract"):
+        check(pl.DataFrame({"ticker": ["A"]}), QualityParams(), origin="data/raw/x.csv")
