@@ -430,12 +430,14 @@ def test_the_backtest_stage_refuses_a_chosen_policy_that_did_not_run(chain, tmp_
         run_stage(folder, "backtest")
 
 
-@pytest.mark.parametrize("strategy, traded", [("long_flat", "long_flat"), ("kelly", "long_short")])
+@pytest.mark.parametrize("strategy, traded", [("long_flat", "long_flat"), ("kelly", "long_short"),
+                                               ("topk_dropout", "topk_dropout")])
 def test_the_walkforward_stage_retrains_on_the_last_folds_and_trades_them(chain, tmp_path, capsys, strategy, traded):
-    """walkforward.model on the last walkforward.max_folds folds, traded by backtest's rules; a sizing
-    policy (calibrated on val, which the folds lack) trades the book it sizes, long_short."""
+    """walkforward.model on the last walkforward.max_folds folds, traded by backtest's rules (topk_dropout with
+    its max_swaps); a sizing policy (calibrated on val, which the folds lack) trades the book it sizes,
+    long_short."""
     folder = _copy(chain, "walkforward", tmp_path)
-    set_params(folder, {"backtest": {"strategy": strategy}})
+    set_params(folder, {"backtest": {"strategy": strategy, "max_swaps": 2}})
     run_stage(folder, "walkforward")
     _charted(folder, "walkforward")
     said = capsys.readouterr().out
