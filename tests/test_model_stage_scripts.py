@@ -50,12 +50,12 @@ from stockcast.predict import Scorer, unscorable
 from stockcast.normalize import normalizer_from_dict, normalizer_to_dict
 from stockcast.params import load_section
 from stockcast.report import (coverage_rows, equity_plot, experiment_rows, model_rows, monitor_rows,
-                              render)
+                              read_importance, render)
 from stockcast.scoring import predictions
 from stockcast.segments import Fold
 
 from .conftest import ROOT
-from .stages import project, publish, run_stage, set_params, shared_folder
+from .stages import project, publish, run_stage, set_params, shared_folder, stage
 
 CHAIN = ("train", "evaluate", "backtest", "walkforward", "predict", "monitor", "report")
 MODEL = "lightgbm"
@@ -130,8 +130,8 @@ class Chain:
         bars = generate("realistic", n_tickers=6, n_days=700, seed=5)[0]
         bars.write_parquet(folder / "data" / "raw" / "ohlcv.parquet")
         (folder / "data" / "raw" / "ohlcv.meta.json").write_text('{"source": "synthetic"}')
-        for stage in ("quality", "features", "split"):
-            run_stage(folder, stage)
+        for name in ("quality", "features", "split"):
+            run_stage(folder, name)
         return folder
 
 
@@ -568,14 +568,17 @@ def _without_images(page: str) -> str:
     return re.sub(r"src='data:image/png;base64,[^']+'", "src=''", page)
 
 
-def test_the_report_stage_writes_the_page_and_card_of_this_runs_files(chain, tmp_path, capsys):
-    """The page is render() of this run's files: every plot under its title, the comparison tables (and
-    the experiments when `dvc exp show --json` output is given), the model card, also written beside the model."""
-    folder = _copy(chain, "report", tmp_path)
-    (folder / "exps.json").write_text(json.dumps(EXPERIMENTS))
-    run_stage(folder, "report", f"models/{MODEL}", "exps.json")
-    said = capsys.readouterr().out
-    page = (folder / "reports" / "index.html").read_text()
+REPORT_TITLES = ["Equity against the benchmark (test segment)", "Drawdown (test segment)",
+                 "Capacity: net Sharpe against capital", "Universe: rolling average pairwise correlation (test)",
+                 "ROC (test)", "Calibration (test)", "Confusion (test)", "Accuracy per year (test)",
+                 "Cumulative information coefficient (test)", f"Feature importance: {MODEL}/model",
+                 "Walk-forward equity: logreg retrained on each of 3 folds"]
+EXPERIMENTS_TABLE = ("<h2>Experiments (dvc exp show)</h2>\n<table><tr><th></th><th>backtest test.sharpe</th></tr>"
+                     "<tr><th>workspace</th><td>0.2500</td></tr></table>")
+
+
+def _expected_report(folder: Path) -> str:
+    """render() of the run's files in `folder`, images left empty, with EXPERIMENTS; checks the model card."""
     bundle = folder / "models" / MODEL / "model"
     _, config = load_model(bundle)
     read = {name: _json(folder, f"data/{name}.json") for name in ("predictions/scores", "backtest/summary",
@@ -589,11 +592,6 @@ def test_the_report_stage_writes_the_page_and_card_of_this_runs_files(chain, tmp
     assert (folder / "models" / MODEL / "MODEL_CARD.md").read_text() == to_markdown(
         card, f"Model card: {MODEL} (chain report)")
     plots = folder / "plots"
-    titles = ["Equity against the benchmark (test segment)", "Drawdown (test segment)",
-              "Capacity: net Sharpe against capital", "Universe: rolling average pairwise correlation (test)",
-              "ROC (test)", "Calibration (test)", "Confusion (test)", "Accuracy per year (test)",
-              "Cumulative information coefficient (test)", f"Feature importance: {MODEL}/model",
-              "Walk-forward equity: logreg retrained on each of 3 folds"]
     walkforward = read["walkforward/summary"]
     scored = dict(pl.read_csv(plots / "accuracy_by_ticker.csv").select("ticker", "n").iter_rows())
     comparisons = {
@@ -606,21 +604,62 @@ def test_the_report_stage_writes_the_page_and_card_of_this_runs_files(chain, tmp
         **monitor_rows(_json(folder, "metrics/monitor.json"), pl.read_csv(plots / "monitor_drift.csv"),
                        pl.read_csv(plots / "monitor_importance.csv")),
         "Experiments (dvc exp show)": experiment_rows(EXPERIMENTS)}
-    expected = render("chain report", read["predictions/scores"], read["backtest/summary"], read["quarantine/report"],
-                      dict.fromkeys(titles, ""), pl.read_csv(plots / "regimes.csv", try_parse_dates=True), comparisons,
-                      card)
+    return render("chain report", read["predictions/scores"], read["backtest/summary"], read["quarantine/report"],
+                  dict.fromkeys(REPORT_TITLES, ""), pl.read_csv(plots / "regimes.csv", try_parse_dates=True),
+                  comparisons, card)
+
+
+DRAWN_FROM = {"equity_plot": "equity", "drawdown_plot": "drawdown", "capacity_plot": "capacity",
+          "correlation_plot": "correlation", "roc_plot": "roc", "calibration_plot": "calibration",
+          "confusion_plot": "confusion", "accuracy_by_year_plot": "accuracy_by_year", "ic_plot": "ic"}
+
+
+def test_the_report_stage_puts_each_chart_of_its_own_file_under_its_title(chain, tmp_path, monkeypatch):
+    """The report stage with its chart functions replaced by stand-ins that record what they were given: each
+    chart is drawn from its own plots/*.csv (the importance chart from the bundle's importance.json, the last
+    from the walk-forward equity) and lands under its title, and the page is otherwise render() of the run's
+    files. Quick (no matplotlib): the test below checks the real images."""
+    folder = _copy(chain, "report", tmp_path)
+    (folder / "exps.json").write_text(json.dumps(EXPERIMENTS))
+    module, drawn = stage("report"), []
+    for name in [*DRAWN_FROM, "importance_plot"]:
+        monkeypatch.setattr(module, name, lambda data, name=name: drawn.append((name, data)) or
+                            f"data:image/png;base64,{name}{len(drawn)}")
+    run_stage(folder, "report", f"models/{MODEL}", "exps.json", module=module)
+    page = (folder / "reports" / "index.html").read_text()
+    assert _without_images(page) == _without_images(_expected_report(folder))
+    read = lambda path: pl.read_csv(folder / path, try_parse_dates=True)  # noqa: E731
+    expected = [*((name, read(f"plots/{file}.csv")) for name, file in DRAWN_FROM.items()),
+                ("importance_plot", read_importance(folder / "models" / MODEL / "model" / "importance.json")),
+                ("equity_plot", read("plots/walkforward_equity.csv"))]
+    assert [name for name, _ in drawn] == [name for name, _ in expected]
+    for (_, given), (name, data) in zip(drawn, expected):
+        assert given == data if isinstance(data, dict) else given.equals(data), name
+    figures = re.findall(r"<figcaption>([^<]+)</figcaption><img alt='[^']*' src='data:image/png;base64,(\w+)'", page)
+    assert figures == [(title, f"{name}{i}") for i, (title, (name, _)) in enumerate(zip(REPORT_TITLES, drawn), 1)]
+
+
+def test_the_report_stage_writes_the_page_and_card_of_this_runs_files(chain, tmp_path, capsys):
+    """The page is render() of this run's files: every plot under its title, the comparison tables (and
+    the experiments when `dvc exp show --json` output is given), the model card, also written beside the model."""
+    folder = _copy(chain, "report", tmp_path)
+    (folder / "exps.json").write_text(json.dumps(EXPERIMENTS))
+    run_stage(folder, "report", f"models/{MODEL}", "exps.json")
+    said = capsys.readouterr().out
+    page = (folder / "reports" / "index.html").read_text()
+    expected = _expected_report(folder)
+    plots = folder / "plots"
     assert _without_images(page) == _without_images(expected)
     uris = re.findall(r"src='(data:image/png;base64,[^']+)'", page)
-    assert len(uris) == len(titles) and uris[0] == equity_plot(pl.read_csv(plots / "equity.csv", try_parse_dates=True))
+    assert len(uris) == len(REPORT_TITLES)
+    assert uris[0] == equity_plot(pl.read_csv(plots / "equity.csv", try_parse_dates=True))
     assert uris[-1] == equity_plot(pl.read_csv(plots / "walkforward_equity.csv", try_parse_dates=True))  # dates
-    assert ("<h2>Experiments (dvc exp show)</h2>\n<table><tr><th></th><th>backtest test.sharpe</th></tr>"
-            "<tr><th>workspace</th><td>0.2500</td></tr></table>") in page
+    assert EXPERIMENTS_TABLE in page
     page_path = (folder / "reports" / "index.html").resolve()
     assert said.splitlines()[-1] == f"report: {page_path}; model card: models/{MODEL}/MODEL_CARD.md"
     run_stage(folder, "report", f"models/{MODEL}")  # as the dvc stage runs it: no experiments; reports/ is there
     assert _without_images((folder / "reports" / "index.html").read_text()) == _without_images(expected).replace(
-        "<h2>Experiments (dvc exp show)</h2>\n<table><tr><th></th><th>backtest test.sharpe</th></tr>"
-        "<tr><th>workspace</th><td>0.2500</td></tr></table>\n", "")
+        EXPERIMENTS_TABLE + "\n", "")
 
 
 def test_the_report_stage_refuses_an_edited_model(chain, tmp_path):
