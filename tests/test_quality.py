@@ -188,6 +188,7 @@ def test_warn_keeps_the_rows_and_disabled_rules_do_nothing():
     off = check(raw, _params(rules={"stale_price": {"enabled": False}, "missing_session": {"enabled": False}}))
     assert off.report["by_rule"]["stale_price"] == 0 and off.report["warnings"]["stale_price"] == 0
     assert off.report["missing_sessions"]["total"] == 0 and not _found(off, "missing_session")
+    assert off.report["broken_by_rule"]["stale_price"] == 0  # a rule switched off is not counted as broken either
 
 
 def test_extreme_moves_can_quarantine_their_tickers():
@@ -288,10 +289,12 @@ def test_each_row_rule_quarantines_with_the_values_it_judged():
         10: (10.5, 11.0, 10.0, 10.5, -5),
         11: (10.5, float("inf"), 10.0, 10.5, 1000),
         12: (10.0, 11.0, 10.0, 11.0, 1000),  # high == close, low == open: on the boundary, kept
+        13: (10.5, 11.0, 10.0, 10.5, 1000),  # adj_close 0 below
     }
     rows = bars.to_dicts()
     for i, (open_, high, low, close, volume) in planted.items():
         rows[i] |= {"open": open_, "high": high, "low": low, "close": close, "adj_close": close, "volume": volume}
+    rows[13]["adj_close"] = 0.0
     result = check(pl.DataFrame(rows, schema=bars.schema), _params(ohlc_tolerance=0.0), now=NOW)
     day = bars["date"]
     assert result.quarantine.select("date", "rule", "detail").sort("date").rows() == [
@@ -299,7 +302,8 @@ def test_each_row_rule_quarantines_with_the_values_it_judged():
         (day[8], "non_positive_price", "min(open, high, low, close, adj_close)=-1.0"),
         (day[9], "ohlc_inconsistent", "open=12.5 high=11.0 low=10.0 close=10.5"),
         (day[10], "negative_volume", "volume=-5"),
-        (day[11], "non_finite_value", "open=10.5 high=inf low=10.0 close=10.5 adj_close=10.5")]
+        (day[11], "non_finite_value", "open=10.5 high=inf low=10.0 close=10.5 adj_close=10.5"),
+        (day[13], "non_positive_price", "min(open, high, low, close, adj_close)=0.0")]
     kept = result.clean.filter((pl.col("ticker") == rows[12]["ticker"]) & (pl.col("date") == day[12]))
     assert kept.select(*PRICES).rows() == [(10.0, 11.0, 10.0, 11.0)]
 
@@ -552,19 +556,20 @@ def test_a_check_that_finds_nothing_still_returns_the_findings_table():
 
 def test_the_report_names_each_dropped_tickers_rule_by_most_rows_then_by_name():
     """dropped_by_rule: the rule under which most of a dropped ticker's rows were quarantined; on a tie, the
-    first by name. tickers_dropped is in ticker order. S0000: 2 rows of negative_volume, then its ticker by
-    zero_volume (298 rows); S0001: 150 rows of negative_volume, then 150 by zero_volume (a tie)."""
+    first by name. tickers_dropped is in ticker order. S0001: 2 rows of negative_volume, then its ticker by
+    zero_volume (298 rows); S0000: 150 rows of negative_volume, then 150 by zero_volume (a tie). S0000, with
+    the fewer rows under its rule, comes first all the same."""
     bars = _bars().with_columns(adj_close=pl.col("close"))
     i, ticker = pl.int_range(pl.len()).over("ticker"), pl.col("ticker")
-    negative = ((ticker == "S0000") & (i < 2)) | ((ticker == "S0001") & (i < 150))
+    negative = ((ticker == "S0001") & (i < 2)) | ((ticker == "S0000") & (i < 150))
     bars = bars.with_columns(volume=pl.when(negative).then(-1).when(i == 200).then(0).otherwise(pl.col("volume")))
     result = check(bars, _params(**_rules(zero_volume="quarantine_ticker")), now=NOW)
     counts = dict(result.quarantine.group_by("ticker", "rule").len().select(
         pl.concat_str("ticker", "rule", separator=" "), "len").iter_rows())
-    assert counts == {"S0000 negative_volume": 2, "S0000 zero_volume": 298, "S0001 negative_volume": 150,
-                      "S0001 zero_volume": 150}
+    assert counts == {"S0001 negative_volume": 2, "S0001 zero_volume": 298, "S0000 negative_volume": 150,
+                      "S0000 zero_volume": 150}
     assert result.report["tickers_dropped"] == ["S0000", "S0001"]
-    assert result.report["dropped_by_rule"] == {"S0000": "zero_volume", "S0001": "negative_volume"}
+    assert result.report["dropped_by_rule"] == {"S0001": "zero_volume", "S0000": "negative_volume"}
 
 
 def test_a_ticker_of_exactly_twenty_years_counts_as_twenty_years_plus():
