@@ -15,6 +15,7 @@ import contextlib
 import json
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -93,34 +94,69 @@ def _nested(params: dict, changes: dict) -> dict:
     return params
 
 
+PIPELINE = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+CHARTS = [next(iter(definition.items())) for definition in PIPELINE["plots"]]
+DATA_STAGES = ("quality", "features", "split")
+
+
+def upstream(name: str) -> set[str]:
+    """The stages whose outputs stage `name` reads, directly or through another stage, by dvc.yaml's deps
+    (a dep names an output, or a folder holding one, or a file inside one)."""
+    made_by = {(next(iter(o)) if isinstance(o, dict) else o): stage for stage, spec in PIPELINE["stages"].items()
+               for o in spec.get("outs", []) + spec.get("metrics", []) + spec.get("plots", [])}
+    reads = lambda dep, out: dep == out or dep.startswith(f"{out}/") or out.startswith(f"{dep}/")  # noqa: E731
+    direct = {made_by[out] for dep in PIPELINE["stages"][name].get("deps", []) for out in made_by if reads(dep, out)}
+    return direct | {s for d in direct for s in upstream(d)}
+
+
 class Chain:
     """The project folder as each model stage finds it, built on first use: quality, features and split on a
-    synthetic market, then every stage of CHAIN before the one asked for. Under benchmarks/mutation.py a
-    folder is taken from, or published to, the shared folders when no stage that built it is mutated."""
+    synthetic market, then the stages of CHAIN that dvc.yaml has it read from (walkforward reads no model, so a
+    mutant of train or backtest does not reach the walkforward tests). Under benchmarks/mutation.py a folder is
+    taken from, or published to, the shared folders when no stage that built it is mutated."""
 
     def __init__(self, root: Path) -> None:
         self.root, self.folders = root, {}
 
     def before(self, name: str) -> Path:
-        if name not in self.folders:
-            at = CHAIN.index(name)
-            shared = shared_folder(f"before-{name}", ("quality", "features", "split", *CHAIN[:at]))
+        return self._after(tuple(s for s in CHAIN if s in upstream(name)))
+
+    def trained(self, label: str, changes: dict[str, dict]) -> Path:
+        """The folder train finds, with `changes` to its params, once train has run in it."""
+        def build() -> Path:
+            folder = shutil.copytree(self._after(()), self.root / label)
+            set_params(folder, changes)
+            run_stage(folder, "train")
+            return folder
+        return self._built(label, ("train",), build)
+
+    def _after(self, ran: tuple[str, ...]) -> Path:
+        """The prepared folder once the stages `ran` (in CHAIN's order) have run in it."""
+        label = "-".join(("after", *ran)) if ran else "prepared"
+
+        def build() -> Path:
+            if not ran:
+                return self._prepared()
+            folder = shutil.copytree(self._after(ran[:-1]), self.root / label)
+            run_stage(folder, ran[-1], *ARGS.get(ran[-1], ()))
+            return folder
+        return self._built(label, ran, build)
+
+    def _built(self, label: str, ran: tuple[str, ...], build: Callable[[], Path]) -> Path:
+        """The folder `label`, made by `build` running the stages `ran` after the data stages: built once per
+        process, or taken from (else published to) the shared folders when none of those stages is mutated."""
+        if label not in self.folders:
+            shared = shared_folder(label, (*DATA_STAGES, *ran))
             if shared is not None and shared.is_dir():
-                self.folders[name] = shared
-                return shared
-            if at == 0:
-                folder = self._prepared()
+                self.folders[label] = shared
             else:
-                earlier = CHAIN[at - 1]
-                folder = shutil.copytree(self.before(earlier), self.root / f"before-{name}")
-                run_stage(folder, earlier, *ARGS.get(earlier, ()))
-            if shared is not None:
-                publish(folder, shared)
-            self.folders[name] = folder
-        return self.folders[name]
+                self.folders[label] = build()
+                if shared is not None:
+                    publish(self.folders[label], shared)
+        return self.folders[label]
 
     def _prepared(self) -> Path:
-        folder = project(self.root / "before-train", {})
+        folder = project(self.root / "prepared", {})
         params = yaml.safe_load((folder / "params.yaml").read_text())
         (folder / "params.yaml").write_text(yaml.safe_dump(_nested(params, CHANGES), sort_keys=False))
         pl.DataFrame({"ticker": list(SECTORS), "sector": list(SECTORS.values()), "exchange": ["XNYS"] * 5,
@@ -130,7 +166,7 @@ class Chain:
         bars = generate("realistic", n_tickers=6, n_days=700, seed=5)[0]
         bars.write_parquet(folder / "data" / "raw" / "ohlcv.parquet")
         (folder / "data" / "raw" / "ohlcv.meta.json").write_text('{"source": "synthetic"}')
-        for name in ("quality", "features", "split"):
+        for name in DATA_STAGES:
             run_stage(folder, name)
         return folder
 
@@ -138,6 +174,19 @@ class Chain:
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory) -> Chain:
     return Chain(tmp_path_factory.mktemp("model-chain"))
+
+
+def test_each_stage_finds_the_outputs_of_the_stages_dvc_yaml_has_it_read_and_no_others(chain):
+    """The chain follows dvc.yaml's deps: walkforward retrains per fold and reads no model, predict reads no
+    scores, the report every model stage's outputs but predict's. A stage
+    reading a file its deps do not list fails its test here, as it would in `dvc repro` on a fresh clone."""
+    assert {s: [c for c in CHAIN if c in upstream(s)] for s in CHAIN} == {
+        "train": [], "evaluate": ["train"], "backtest": ["train", "evaluate"], "walkforward": [],
+        "predict": ["train"], "monitor": ["train", "evaluate"],
+        "report": ["train", "evaluate", "backtest", "walkforward", "monitor"]}
+    assert not (chain.before("walkforward") / "models").exists()
+    predict = chain.before("predict")
+    assert (predict / "models").is_dir() and not (predict / "data" / "predictions").exists()
 
 
 def _copy(chain: Chain, stage: str, tmp_path: Path) -> Path:
@@ -161,10 +210,6 @@ def _same(written: pl.DataFrame, expected: pl.DataFrame) -> bool:
         np.allclose(a.cast(pl.Float64).to_numpy(), b.cast(pl.Float64).to_numpy(), equal_nan=True)
         if b.dtype.is_numeric() else a.cast(pl.String).to_list() == b.cast(pl.String).to_list()
         for a, b in zip(written.iter_columns(), expected.iter_columns()))
-
-
-PIPELINE = yaml.safe_load((ROOT / "dvc.yaml").read_text())
-CHARTS = [next(iter(definition.items())) for definition in PIPELINE["plots"]]
 
 
 def _charted(folder: Path, stage: str) -> None:
@@ -257,10 +302,9 @@ def test_an_exported_sequence_model_is_trained_and_scored_through_its_onnx_files
     from stockcast.evaluation.exported import variant_scores
     from stockcast.export import onnx_variants
 
-    folder = _copy(chain, "train", tmp_path)
-    set_params(folder, {"train": {"model": "gru", "hidden_size": 4, "num_layers": 1, "epochs": 1, "batch_size": 512,
-                                  "lr_schedule": "constant", "warmup_epochs": 0}})
-    run_stage(folder, "train")
+    gru = {"train": {"model": "gru", "hidden_size": 4, "num_layers": 1, "epochs": 1, "batch_size": 512,
+                     "lr_schedule": "constant", "warmup_epochs": 0}}
+    folder = shutil.copytree(chain.trained("trained-gru", gru), tmp_path / "project")
     run_stage(folder, "evaluate", "models/gru")
     said = capsys.readouterr().out
     bundle = folder / "models" / "gru" / "model"

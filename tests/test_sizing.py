@@ -5,11 +5,12 @@ from datetime import date, timedelta
 
 import cvxpy as cp
 import numpy as np
+import pandas as pd
 import polars as pl
 import pytest
 from gymnasium.utils.env_checker import check_env
+from pypfopt import risk_models
 from scipy.optimize import minimize_scalar
-from sklearn.covariance import ledoit_wolf
 from sklearn.isotonic import IsotonicRegression
 
 from stockcast.backtest import ppo
@@ -128,9 +129,22 @@ def test_calibration_is_isotonic_on_the_sign_of_the_traded_return():
 
 
 def test_shrunk_covariance_is_ledoit_wolfs():
+    """Ledoit & Wolf (2004), lemma 3.3 and the estimators of section 3.3, by hand: S* = (b2 / d2) m I + (1 - b2 / d2) S,
+    with <A, B> = tr(AB') / p, m = <S, I>, d2 = ||S - m I||^2, b2 = min(d2, sum_k ||x_k x_k' - S||^2 / n^2);
+    and what PyPortfolioOpt's CovarianceShrinkage (which wraps the same estimator) returns. A missing return is 0."""
     window = np.random.default_rng(1).normal(0, 0.02, (60, 8))
     window[3, 2] = np.nan
-    np.testing.assert_allclose(shrunk_covariance(window), ledoit_wolf(np.nan_to_num(window))[0], rtol=1e-12)
+    x = np.nan_to_num(window) - np.nan_to_num(window).mean(axis=0)
+    n, p = x.shape
+    sample = x.T @ x / n
+    norm = lambda a: (a * a).sum() / p  # noqa: E731
+    m = np.trace(sample) / p
+    d2 = norm(sample - m * np.eye(p))
+    b2 = min(d2, sum(norm(np.outer(row, row) - sample) for row in x) / n**2)
+    expected = b2 / d2 * m * np.eye(p) + (1 - b2 / d2) * sample
+    np.testing.assert_allclose(shrunk_covariance(window), expected, rtol=1e-10)
+    wrapped = risk_models.CovarianceShrinkage(pd.DataFrame(np.nan_to_num(window)), returns_data=True, frequency=1)
+    np.testing.assert_allclose(shrunk_covariance(window), wrapped.ledoit_wolf().to_numpy(), rtol=1e-12)
 
 
 def test_mean_variance_is_the_closed_form_when_nothing_binds():

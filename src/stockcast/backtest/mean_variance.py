@@ -17,17 +17,18 @@ over the `max_names` tradable names with the largest calibrated |edge| that have
   charges, so the optimiser pays for a trade what the backtest will.
 Between solves the book drifts untouched (no trade), except that a holding that stops being tradable
 is sold and a book that has drifted past a limit is trimmed back to it (clipped, then scaled), so the
-limits hold on every session. PyPortfolioOpt supplies the estimator (CovarianceShrinkage.ledoit_wolf, sklearn's), the
-utility (objective_functions.quadratic_utility), the turnover term (transaction_cost) and the solve
-(cvxpy with Clarabel); docs/backtest.md says why this library.
+limits hold on every session. scikit-learn supplies the estimator (covariance.ledoit_wolf, which PyPortfolioOpt's
+CovarianceShrinkage wraps: called directly, a window costs a quarter of the time, and a process skips the wrapper's
+scan of the installed packages, ~0.7 s), PyPortfolioOpt the utility (objective_functions.quadratic_utility), the
+turnover term (transaction_cost) and the solve (cvxpy with Clarabel); docs/backtest.md says why this library.
 """
 
 from __future__ import annotations
 
 import cvxpy as cp
 import numpy as np
-import pandas as pd
-from pypfopt import EfficientFrontier, exceptions, objective_functions, risk_models
+from pypfopt import EfficientFrontier, exceptions, objective_functions
+from sklearn.covariance import ledoit_wolf
 
 from stockcast.backtest.calibration import Edge
 from stockcast.backtest.grid import Grid
@@ -37,8 +38,7 @@ from stockcast.errors import StockcastError
 
 def shrunk_covariance(returns: np.ndarray) -> np.ndarray:
     """The Ledoit-Wolf covariance (per period) of a window of returns (sessions x names), NaN as 0."""
-    frame = pd.DataFrame(np.nan_to_num(returns))
-    return risk_models.CovarianceShrinkage(frame, returns_data=True, frequency=1).ledoit_wolf().to_numpy()
+    return ledoit_wolf(np.nan_to_num(returns))[0]
 
 
 def solve(mu: np.ndarray, covariance: np.ndarray, previous: np.ndarray, risk_aversion: float, kappa: float,

@@ -39,12 +39,13 @@ def _calendar(name: str, first_year: int, last_year: int) -> tuple[np.ndarray, n
     """(sessions as datetime64[D], their closes as UTC datetime64[s]) of `name` over at least those years."""
     if WINDOW[0] <= first_year and last_year <= WINDOW[1] and (whole := _window(name)) is not None:
         return whole
-    return _build(name, first_year, last_year)
+    return _span(name, first_year, last_year)
 
 
 @lru_cache(maxsize=None)
 def _window(name: str) -> tuple[np.ndarray, np.ndarray] | None:
     """`name` over WINDOW, or None when the exchange's records do not span it."""
+    check_calendar(name)
     try:
         return _build(name, *WINDOW)
     except StockcastError:
@@ -52,11 +53,16 @@ def _window(name: str) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 @lru_cache(maxsize=8)
+def _span(name: str, first_year: int, last_year: int) -> tuple[np.ndarray, np.ndarray]:
+    """`name` over years outside WINDOW, or over an exchange's own records inside it."""
+    check_calendar(name)
+    return _build(name, first_year, last_year)
+
+
 def _build(name: str, first_year: int, last_year: int) -> tuple[np.ndarray, np.ndarray]:
-    """(sessions as datetime64[D], their closes as UTC datetime64[s]) of `name` over whole years."""
+    """(sessions as datetime64[D], their closes as UTC datetime64[s]) of a known `name` over whole years."""
     import exchange_calendars as xcals
 
-    check_calendar(name)
     try:
         with warnings.catch_warnings():  # exchange_calendars 4.x trips a pandas 3 deprecation warning on build
             warnings.simplefilter("ignore", FutureWarning)
