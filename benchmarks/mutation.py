@@ -44,6 +44,7 @@ import subprocess
 import sys
 import time
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -251,6 +252,17 @@ def score(codes: dict[str, int], equivalent: dict[str, str]) -> dict[str, dict]:
     return by_module
 
 
+def mutmut_env(environ: Mapping[str, str], shared: Path) -> dict[str, str]:
+    """What mutmut and its forked test runs see: the mutation hypothesis profile, the shared folders, this
+    interpreter first on PATH (the stages call `python`), no PYTHONPATH (the copy's own src/ is imported), and
+    bytecode written whatever the caller's PYTHONDONTWRITEBYTECODE says: mutmut's copy of a stage script holds
+    every mutant of it (~1 MB, about a second to compile) and tests/stages.py loads a stage afresh in each test,
+    so without a .pyc every forked run compiled it again, once per stage it ran."""
+    env = {k: v for k, v in environ.items() if k not in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")}
+    return env | {"HYPOTHESIS_PROFILE": "mutation", "DVC_NO_ANALYTICS": "1", SHARED_FOLDERS: str(shared),
+                  "PATH": f"{Path(sys.executable).parent}{os.pathsep}{environ['PATH']}"}
+
+
 def run_shard(name: str, max_children: int, state: Path, fresh: bool) -> dict:
     modules, tests = SHARDS[name]
     project = state / name
@@ -266,9 +278,7 @@ def run_shard(name: str, max_children: int, state: Path, fresh: bool) -> dict:
     shared = state / f"{name}-shared"
     shutil.rmtree(shared, ignore_errors=True)
     shared.mkdir(parents=True)
-    env = os.environ | {"HYPOTHESIS_PROFILE": "mutation", "DVC_NO_ANALYTICS": "1", SHARED_FOLDERS: str(shared),
-                        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    env.pop("PYTHONPATH", None)
+    env = mutmut_env(os.environ, shared)
     start, load_before = time.perf_counter(), os.getloadavg()[0]
     if blocking := pool_started_at_import(project, tests, env):
         return {"shard": name, "error": "these test files start polars' thread pool at import (build shared "

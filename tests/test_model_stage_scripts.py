@@ -12,6 +12,7 @@ These are the model stages' shard in benchmarks/mutation.py.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
 import shutil
@@ -99,14 +100,17 @@ CHARTS = [next(iter(definition.items())) for definition in PIPELINE["plots"]]
 DATA_STAGES = ("quality", "features", "split")
 
 
-def upstream(name: str) -> set[str]:
+MADE_BY = {(next(iter(o)) if isinstance(o, dict) else o): stage for stage, spec in PIPELINE["stages"].items()
+           for o in spec.get("outs", []) + spec.get("metrics", []) + spec.get("plots", [])}
+
+
+@functools.cache
+def upstream(name: str) -> frozenset[str]:
     """The stages whose outputs stage `name` reads, directly or through another stage, by dvc.yaml's deps
     (a dep names an output, or a folder holding one, or a file inside one)."""
-    made_by = {(next(iter(o)) if isinstance(o, dict) else o): stage for stage, spec in PIPELINE["stages"].items()
-               for o in spec.get("outs", []) + spec.get("metrics", []) + spec.get("plots", [])}
     reads = lambda dep, out: dep == out or dep.startswith(f"{out}/") or out.startswith(f"{dep}/")  # noqa: E731
-    direct = {made_by[out] for dep in PIPELINE["stages"][name].get("deps", []) for out in made_by if reads(dep, out)}
-    return direct | {s for d in direct for s in upstream(d)}
+    direct = {MADE_BY[out] for dep in PIPELINE["stages"][name].get("deps", []) for out in MADE_BY if reads(dep, out)}
+    return frozenset(direct.union(*(upstream(d) for d in direct)))
 
 
 class Chain:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -103,7 +106,6 @@ def test_a_mutants_tests_run_quickest_first_each_files_tests_together(tmp_path):
     """The plugin mutation.py loads into mutmut's runs, in a real pytest run: a.py's quickest test (0.1 s)
     puts a.py first, then its other tests by duration (one mutmut never measured last), then b.py's."""
     import subprocess
-    import sys
 
     for file in ("a", "b"):
         (tmp_path / f"test_{file}.py").write_text("import pathlib\n" + "".join(
@@ -146,6 +148,16 @@ def test_a_built_folder_is_shared_only_when_no_stage_that_built_it_is_mutated(mo
     assert mutation.SHARED_FOLDERS == SHARED
 
 
+def test_mutmuts_runs_write_bytecode_and_import_the_copys_own_code(tmp_path):
+    """A forked run loads each stage script afresh (tests/stages.py): mutmut's copy of one holds all its mutants,
+    so a run that may not write a .pyc compiles ~1 MB again each time."""
+    env = mutation.mutmut_env({"PATH": "/bin", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": "/elsewhere",
+                               "HOME": "/root"}, tmp_path / "shared")
+    assert env == {"PATH": f"{Path(sys.executable).parent}{os.pathsep}/bin", "HOME": "/root",
+                   "HYPOTHESIS_PROFILE": "mutation", "DVC_NO_ANALYTICS": "1",
+                   mutation.SHARED_FOLDERS: str(tmp_path / "shared")}
+
+
 def test_a_folder_is_published_whole_once(tmp_path):
     """The second process to publish a folder keeps the first one's copy and leaves no staging folder."""
     from .stages import publish
@@ -159,12 +171,28 @@ def test_a_folder_is_published_whole_once(tmp_path):
     assert [p.name for p in (tmp_path / "shared").iterdir()] == ["before-x"]
 
 
+def test_the_plugin_imports_its_preloads_and_starts_no_polars_pool():
+    """What the fork server's collect-only warm-up imports for its forked runs must not leave polars' thread pool
+    running: a forked child would wait forever on threads that stayed in the parent (benchmarks/mutation.py
+    refuses such a test file). A plain test run imports nothing ahead."""
+    import subprocess
+
+    check = ("import glob, re, sys, types, polars, benchmarks.mutation_plugin as plugin\n"
+             "plugin.pytest_configure(types.SimpleNamespace(option=types.SimpleNamespace(collectonly=False)))\n"
+             "assert 'cvxpy' not in sys.modules\n"
+             "plugin.pytest_configure(types.SimpleNamespace(option=types.SimpleNamespace(collectonly=True)))\n"
+             "threads = {open(p).read().strip() for p in glob.glob('/proc/self/task/*/comm')}\n"
+             "print(all(m in sys.modules for m in plugin.PRELOAD), any(re.fullmatch(r'polars-\\d+', t) for t in threads))")
+    run = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, check=True,
+                         env=os.environ | {"PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'src'}"})
+    assert run.stdout.split() == ["True", "False"]
+
+
 def test_a_mutant_listed_equivalent_is_skipped_while_its_line_still_reads_the_same(tmp_path):
     """In a real pytest run with the plugin, as mutmut forks it: the listed mutant whose code still has the
     listed line (a function's or a method's) ends with mutmut's "skipped" code before any test runs; one whose
     line changed and an unlisted one run their tests."""
     import subprocess
-    import sys
 
     (tmp_path / "src" / "pkg").mkdir(parents=True)
     (tmp_path / "src" / "pkg" / "mod.py").write_text(
