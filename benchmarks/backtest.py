@@ -208,8 +208,9 @@ def main() -> None:
                                                           desk.daily["long_flat"]["benchmark"].to_numpy(),
                                                           [1e5, 1e6, 1e7, 1e8, 1e9], 0.1), max(1, args.repeats // 2)),
     }
-    print(json.dumps(context | {"rows_ragged": ragged.height, "top_k": k, "load_average_1min": round(os.getloadavg()[0], 2),
-                                "seconds": timings} | sizing, indent=2))
+    print(json.dumps(context | {"rows_ragged": ragged.height, "top_k": k,
+                                "load_average_1min": round(os.getloadavg()[0], 2), "seconds": timings} | sizing,
+                     indent=2))
 
 
 if __name__ == "__main__":

@@ -182,7 +182,8 @@ def test_the_plugin_imports_its_preloads_and_starts_no_polars_pool():
              "assert 'cvxpy' not in sys.modules\n"
              "plugin.pytest_configure(types.SimpleNamespace(option=types.SimpleNamespace(collectonly=True)))\n"
              "threads = {open(p).read().strip() for p in glob.glob('/proc/self/task/*/comm')}\n"
-             "print(all(m in sys.modules for m in plugin.PRELOAD), any(re.fullmatch(r'polars-\\d+', t) for t in threads))")
+             "print(all(m in sys.modules for m in plugin.PRELOAD),\n"
+             "      any(re.fullmatch(r'polars-\\d+', t) for t in threads))")
     run = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, check=True,
                          env=os.environ | {"PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'src'}"})
     assert run.stdout.split() == ["True", "False"]
