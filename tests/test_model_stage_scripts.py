@@ -25,11 +25,12 @@ import pytest
 import yaml
 
 from stockcast.artifacts import load_model
-from stockcast.backtest.capacity import capacity_table
+from stockcast.backtest.capacity import capacity_table, halving_capital
 from stockcast.backtest.engine import Capacity, Costs, Strategy, backtest_grid, cost_per_side, sector_contributions
 from stockcast.backtest.fills import holding_returns, tradable_predictions
-from stockcast.backtest.grid import to_grid
-from stockcast.backtest.policies import size
+from stockcast.backtest.grid import Grid, to_grid
+from stockcast.backtest.history import close_returns
+from stockcast.backtest.policies import Sized, size
 from stockcast.backtest.regimes import Regime, regime_table
 from stockcast.backtest.strategies import STRATEGIES
 from stockcast.backtest.correlation import average_correlation, effective_bets
@@ -79,7 +80,7 @@ CHANGES = {
                  "slippage_bps": 3, "initial_capital": 50000, "periods_per_year": 250, "risk_free": 0.0001, "trials": 4,
                  "borrow_bps_per_year": 40.0, "min_dollar_volume": 1000.0, "liquidity_window": 10,
                  "max_participation": 0.0001, "neutralize": "sector", "capacity_capitals": CAPITALS, "vol_window": 20,
-                 "rebalance_days": 5, "max_names": 4, "ppo": {"seeds": []},
+                 "rebalance_days": 5, "max_names": 4, "max_swaps": 2, "ppo": {"seeds": []},
                  "regimes": [{"name": "early", "start": "2000-01-01", "end": "2002-06-30"},
                              {"name": "late", "start": "2002-07-01", "end": "2004-12-31"}]},
     "walkforward": {"model": "logreg", "max_folds": 3},
@@ -398,6 +399,106 @@ def test_the_evaluate_stage_scores_test_alone_for_a_model_refit_on_train_and_val
     assert "val" not in scores and scores["selection"]["refit"] == 1
     assert scores["train_majority_class"] == fitted_majority
     assert {k: v for k, v in scores.items() if k != "selection"} == json.loads(json.dumps(result.metrics))
+
+
+def _same_grid(a: Grid, b: Grid) -> bool:
+    arrays = ("prob", "returns", "tradable", "dollar_volume", "sectors", "borrow_bps")
+    return a.dates.equals(b.dates) and a.tickers.equals(b.tickers) and all(
+        (getattr(a, f) is None and getattr(b, f) is None)
+        or np.array_equal(getattr(a, f), getattr(b, f), equal_nan=getattr(a, f).dtype.kind == "f") for f in arrays)
+
+
+def test_the_backtest_stage_hands_the_library_its_params_and_writes_what_it_returns(chain, tmp_path, monkeypatch,
+                                                                                     capsys):
+    """The stage's wiring, quickly: the sizing policies (their solves), effective bets and the capacity table
+    (their re-runs) are stand-ins that record what they are handed and return values of their own, and the
+    engine's real run is recorded. Each call gets what backtest's params say, and every out is what they returned.
+    The next test runs the whole stage for real."""
+    folder = _copy(chain, "backtest", tmp_path)
+    module, seen = stage("backtest"), {}
+
+    def sized(grid, bars, val, params, costs):
+        seen["size"] = (grid, bars, val, params, costs)
+        weights = {name: np.where(grid.tradable, share, 0.0)
+                   for name, share in (("vol_target", 0.2), ("kelly", -0.1), ("mean_variance", 0.05))}
+        seen["sized"] = Sized(weights, close_returns(bars, grid, 20), 2,
+                              {"calibration": "stand-in", "ppo": {"run": False, "why": "a stand-in"}})
+        return seen["sized"]
+
+    def bets(weights, history, window):
+        seen.setdefault("effective_bets", []).append((weights, history, window))
+        return 1.0 + len(seen["effective_bets"])
+
+    table = pl.DataFrame({"capital": CAPITALS, "sharpe": [1.5, 1.0, 0.5, -0.5], "annual_return": [0.2, 0.1, 0.05, -0.1],
+                          "edge": [0.08, 0.06, 0.03, -0.02]})
+
+    def capacity(grid, strategy, costs, benchmark, capitals, max_participation):
+        seen["capacity_table"] = (grid, strategy, costs, benchmark, capitals, max_participation)
+        return table
+
+    def engine(grid, strategies, costs, capacity):
+        seen["backtest_grid"] = (grid, strategies, costs, capacity)
+        seen["result"] = backtest_grid(grid, strategies, costs, capacity)
+        return seen["result"]
+
+    for name, replacement in (("size", sized), ("effective_bets", bets), ("capacity_table", capacity),
+                              ("backtest_grid", engine)):
+        monkeypatch.setattr(module, name, replacement)
+    run_stage(folder, "backtest", module=module)
+    said = capsys.readouterr().out
+    with _inside(folder):
+        p, universe_file = load_section("backtest"), read_universe_file(load_section("universe").path)
+    bars = pl.read_parquet(folder / "data" / "clean" / "ohlcv.parquet")
+    scored = pl.read_parquet(folder / "data" / "predictions" / "predictions.parquet")
+    universe, missing = universe_of(bars["ticker"], universe_file)
+    holdings = holding_returns(bars, "next_close", universe, 10)
+    test, val = (tradable_predictions(scored.filter(pl.col("segment") == s), holdings, universe, 0.0, 1000.0)
+                 for s in ("test", "val"))
+    costs = Costs(cost_per_side(7, 3), 40.0, 250)
+    grid, bars_given, val_given, params_given, costs_given = seen["size"]
+    assert _same_grid(grid, to_grid(test)) and bars_given.equals(bars) and val_given.equals(val)
+    assert (params_given, costs_given) == (p, costs) and p.max_swaps != Strategy("x").max_swaps
+    weights = seen["sized"].weights
+    strategies = [Strategy(name, 0.51, 1, p.max_swaps, "sector") for name in STRATEGIES] + [
+        Strategy(name, weights=w) for name, w in weights.items()]
+    result = seen["result"]
+    assert seen["backtest_grid"][0] is grid and seen["backtest_grid"][1:] == (strategies, costs, Capacity(50000, 0.0001))
+    assert [s.weights for s in seen["backtest_grid"][1]][len(STRATEGIES):] == list(weights.values())
+    chosen = result.daily["long_short"]
+    assert pl.read_parquet(folder / "data" / "backtest" / "returns.parquet").equals(
+        chosen.select("date", "strategy", "benchmark", "turnover"))
+    for name, frame in curves(result.daily, "long_short", 50000).items():
+        assert _same(pl.read_csv(folder / "plots" / f"{name}.csv").drop("date"), frame.drop("date")), name
+    regimes = regime_table(chosen, [Regime(r.name, r.start, r.end) for r in p.regimes], 250)
+    assert _same(pl.read_csv(folder / "plots" / "regimes.csv"), regimes) and regimes.height == 2
+    given = seen["capacity_table"]
+    assert given[0] is result.grid and given[1] == strategies[STRATEGIES.index("long_short")] and given[2] == costs
+    assert np.array_equal(given[3], chosen["benchmark"].to_numpy()) and given[4:] == (CAPITALS, 0.0001)
+    assert _same(pl.read_csv(folder / "plots" / "capacity.csv"), table)
+    sectors = sector_contributions(result.grid, result.books["long_short"])
+    assert _same(pl.read_csv(folder / "plots" / "sector_contribution.csv"), sectors)
+    correlation = pl.read_csv(folder / "plots" / "correlation.csv", try_parse_dates=True)
+    assert correlation["date"].equals(grid.dates.alias("date"))
+    expected_correlation = average_correlation(grid, seen["sized"].history, 20)
+    assert np.allclose(correlation["average_correlation"].to_numpy(), expected_correlation, equal_nan=True)
+    assert len(seen["effective_bets"]) == len(result.books) == len(strategies) and all(
+        w is result.books[n].weights and h is seen["sized"].history and window == 20
+        for n, (w, h, window) in zip(result.books, seen["effective_bets"]))
+    report = backtest_metrics(result.daily, "long_short", 250, 0.0001, 4 + 2)
+    for i, name in enumerate(result.books):
+        report["strategies"][name]["effective_bets"] = 2.0 + i
+    report |= {"fill": "next_close", "tradable_fill": True,
+               "capacity": {"halving_capital": halving_capital(table), "table": table.to_dicts()},
+               "sectors": dict(sectors.iter_rows()), "delisted_tickers": 0, "trials": 6,
+               "sizing": {"calibration": "stand-in", "ppo": {"run": False, "why": "a stand-in"},
+                          "average_correlation": pl.Series(expected_correlation).fill_nan(None).mean()},
+               "tickers_without_universe_row": ["S0005"]}
+    summary = _json(folder, "data/backtest/summary.json")
+    assert json.dumps(summary, sort_keys=True) == json.dumps(json.loads(json.dumps(report)), sort_keys=True)
+    assert halving_capital(table) is not None and missing == ["S0005"]
+    assert _json(folder, "metrics/backtest.json") == backtest_headline(summary)
+    assert "backtest: 1 tickers not in the universe file, sector 'unknown': S0005\n" in said
+    assert "backtest: ppo not run: a stand-in\n" in said
 
 
 def test_the_backtest_stage_trades_the_test_predictions_by_its_params(chain, tmp_path, capsys):
