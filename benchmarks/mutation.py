@@ -83,6 +83,15 @@ TIMEOUT_MULTIPLIER = 5
 # The folder the tests share built project folders in (tests/stages.py's SHARED): emptied before each run, as
 # a folder built by the code before this run's changes would stand in for one built by the new code.
 SHARED_FOLDERS = "STOCKCAST_SHARED_FOLDERS"
+# What a shard's stages import on first use, imported once by the fork server's warm-up (mutation_plugin.py) so no
+# forked run pays for it again (measured in one, session 10): cvxpy ~1.0 s (the backtest's optimiser), dvclive with
+# the dvc modules it loads ~0.5 s (train, monitor), lightgbm ~0.3 s, pandera's polars backend ~0.2 s, matplotlib's
+# Agg canvas and PIL's PNG writer (the report). Only where they are used: a larger fork server makes every forked
+# run slower (quality's quickest test, median of 12: 0.25-0.27 s without, 0.27-0.35 s with). torch is left to the
+# few tests that use it (~1.8 s to import), so the fork server holds no torch state.
+PRELOAD = {"stages_model": ("cvxpy", "dvclive", "dvc.repo", "dvc.scm", "lightgbm", "pandera.polars",
+                            "matplotlib.backends.backend_agg", "PIL.PngImagePlugin")}
+PRELOAD_MODULES = "STOCKCAST_MUTATION_PRELOAD"  # mutation_plugin.py's PRELOAD
 GOAL = 0.90  # the score each core module is held to (killed / non-equivalent mutants)
 # Lines whose mutants only change what a person reads (messages), never a number or a row.
 NOT_MUTATED = [r"^\s*print\(", r"^\s*raise \w+Error\(", r"# pragma: no mutate"]
@@ -252,14 +261,15 @@ def score(codes: dict[str, int], equivalent: dict[str, str]) -> dict[str, dict]:
     return by_module
 
 
-def mutmut_env(environ: Mapping[str, str], shared: Path) -> dict[str, str]:
-    """What mutmut and its forked test runs see: the mutation hypothesis profile, the shared folders, this
-    interpreter first on PATH (the stages call `python`), no PYTHONPATH (the copy's own src/ is imported), and
-    bytecode written whatever the caller's PYTHONDONTWRITEBYTECODE says: mutmut's copy of a stage script holds
-    every mutant of it (~1 MB, about a second to compile) and tests/stages.py loads a stage afresh in each test,
-    so without a .pyc every forked run compiled it again, once per stage it ran."""
+def mutmut_env(environ: Mapping[str, str], shared: Path, preload: tuple[str, ...] = ()) -> dict[str, str]:
+    """What mutmut and its forked test runs see: the mutation hypothesis profile, the shared folders, the modules
+    to preload, this interpreter first on PATH (the stages call `python`), no PYTHONPATH (the copy's own src/ is
+    imported), and bytecode written whatever the caller's PYTHONDONTWRITEBYTECODE says: mutmut's copy of a stage
+    script holds every mutant of it (~1 MB, about a second to compile) and tests/stages.py loads a stage afresh in
+    each test, so without a .pyc every forked run compiled it again, once per stage it ran."""
     env = {k: v for k, v in environ.items() if k not in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")}
     return env | {"HYPOTHESIS_PROFILE": "mutation", "DVC_NO_ANALYTICS": "1", SHARED_FOLDERS: str(shared),
+                  PRELOAD_MODULES: ",".join(preload),
                   "PATH": f"{Path(sys.executable).parent}{os.pathsep}{environ['PATH']}"}
 
 
@@ -278,7 +288,7 @@ def run_shard(name: str, max_children: int, state: Path, fresh: bool) -> dict:
     shared = state / f"{name}-shared"
     shutil.rmtree(shared, ignore_errors=True)
     shared.mkdir(parents=True)
-    env = mutmut_env(os.environ, shared)
+    env = mutmut_env(os.environ, shared, PRELOAD.get(name, ()))
     start, load_before = time.perf_counter(), os.getloadavg()[0]
     if blocking := pool_started_at_import(project, tests, env):
         return {"shard": name, "error": "these test files start polars' thread pool at import (build shared "

@@ -14,9 +14,9 @@ mutmut recorded, was about a fifth of the quality shard's CPU time (752 of ~3,80
 it ends at once with mutmut's "skipped" code. Its score is never raised by this: a skipped mutant is out of
 the denominator, as a surviving equivalent is, and one wrongly listed would otherwise have counted as killed.
 
-The libraries the stages import on first use (PRELOAD) are imported once, by the collect-only warm-up of mutmut's
-fork server (the process every mutant's run is forked from; the warm-up loads this plugin too), so no forked run
-imports them again.
+The libraries a shard's stages import on first use (benchmarks/mutation.py's PRELOAD) are imported once, by the
+collect-only warm-up of mutmut's fork server (the process every mutant's run is forked from; the warm-up loads this
+plugin too), so no forked run imports them again.
 """
 
 from __future__ import annotations
@@ -32,13 +32,8 @@ import pytest
 STATS = Path("mutmut-stats.json")
 EQUIVALENT = Path("benchmarks") / "mutation_equivalent.toml"  # mutmut copies benchmarks/ beside the tests
 SKIPPED = 34  # mutmut's exit code for a mutant it did not test (mutmut.stats.status_by_exit_code)
-# Imported on first use by the stages, each forked run paid for them (measured in one, session 10): cvxpy ~1.0 s
-# (the backtest's optimiser), dvclive with the dvc modules it loads ~0.5 s (train, monitor), lightgbm ~0.3 s,
-# pandera's polars backend ~0.2 s, matplotlib's Agg canvas and PIL's PNG writer (the report's charts). None starts
-# a polars thread pool (tests/test_mutation_tool.py). torch is left to the tests that use it (~1.8 s to import,
-# reached by few mutants), so that the fork server holds no torch state.
-PRELOAD = ("cvxpy", "dvclive", "dvc.repo", "dvc.scm", "lightgbm", "pandera.polars", "matplotlib.backends.backend_agg",
-           "PIL.PngImagePlugin")
+# The modules to import in the fork server's warm-up, comma-separated (benchmarks/mutation.py's PRELOAD, by shard)
+PRELOAD = "STOCKCAST_MUTATION_PRELOAD"
 
 
 def quickest_first(nodeids: list[str], duration: dict[str, float]) -> list[str]:
@@ -54,7 +49,7 @@ def quickest_first(nodeids: list[str], duration: dict[str, float]) -> list[str]:
 
 def pytest_configure(config: pytest.Config) -> None:
     if config.option.collectonly:  # the fork server's warm-up; a test run (a forked one has them) imports on use
-        for name in PRELOAD:
+        for name in filter(None, os.environ.get(PRELOAD, "").split(",")):
             importlib.import_module(name)
 
 

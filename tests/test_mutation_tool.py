@@ -16,6 +16,9 @@ from .conftest import ROOT
 _spec = importlib.util.spec_from_file_location("mutation_tool", ROOT / "benchmarks" / "mutation.py")
 mutation = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(mutation)
+_spec = importlib.util.spec_from_file_location("mutation_plugin", ROOT / "benchmarks" / "mutation_plugin.py")
+mutation_plugin = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(mutation_plugin)
 
 KILLED, TIMEOUT = 1, 36
 
@@ -152,10 +155,11 @@ def test_mutmuts_runs_write_bytecode_and_import_the_copys_own_code(tmp_path):
     """A forked run loads each stage script afresh (tests/stages.py): mutmut's copy of one holds all its mutants,
     so a run that may not write a .pyc compiles ~1 MB again each time."""
     env = mutation.mutmut_env({"PATH": "/bin", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": "/elsewhere",
-                               "HOME": "/root"}, tmp_path / "shared")
+                               "HOME": "/root"}, tmp_path / "shared", ("cvxpy", "dvc.repo"))
     assert env == {"PATH": f"{Path(sys.executable).parent}{os.pathsep}/bin", "HOME": "/root",
                    "HYPOTHESIS_PROFILE": "mutation", "DVC_NO_ANALYTICS": "1",
-                   mutation.SHARED_FOLDERS: str(tmp_path / "shared")}
+                   mutation.SHARED_FOLDERS: str(tmp_path / "shared"), mutation.PRELOAD_MODULES: "cvxpy,dvc.repo"}
+    assert mutation.PRELOAD_MODULES == mutation_plugin.PRELOAD
 
 
 def test_a_folder_is_published_whole_once(tmp_path):
@@ -171,7 +175,7 @@ def test_a_folder_is_published_whole_once(tmp_path):
     assert [p.name for p in (tmp_path / "shared").iterdir()] == ["before-x"]
 
 
-def test_the_plugin_imports_its_preloads_and_starts_no_polars_pool():
+def test_the_plugin_imports_the_shards_preloads_and_starts_no_polars_pool():
     """What the fork server's collect-only warm-up imports for its forked runs must not leave polars' thread pool
     running: a forked child would wait forever on threads that stayed in the parent (benchmarks/mutation.py
     refuses such a test file). A plain test run imports nothing ahead."""
@@ -182,10 +186,12 @@ def test_the_plugin_imports_its_preloads_and_starts_no_polars_pool():
              "assert 'cvxpy' not in sys.modules\n"
              "plugin.pytest_configure(types.SimpleNamespace(option=types.SimpleNamespace(collectonly=True)))\n"
              "threads = {open(p).read().strip() for p in glob.glob('/proc/self/task/*/comm')}\n"
-             "print(all(m in sys.modules for m in plugin.PRELOAD),\n"
+             "print(all(m in sys.modules for m in sys.argv[1].split(',')),\n"
              "      any(re.fullmatch(r'polars-\\d+', t) for t in threads))")
-    run = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, check=True,
-                         env=os.environ | {"PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'src'}"})
+    preload = ",".join(module for modules in mutation.PRELOAD.values() for module in modules)
+    run = subprocess.run([sys.executable, "-c", check, preload], cwd=ROOT, capture_output=True, text=True,
+                         check=True, env=os.environ | {"PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'src'}",
+                                                       mutation.PRELOAD_MODULES: preload})
     assert run.stdout.split() == ["True", "False"]
 
 
