@@ -401,6 +401,21 @@ def test_the_evaluate_stage_scores_test_alone_for_a_model_refit_on_train_and_val
     assert {k: v for k, v in scores.items() if k != "selection"} == json.loads(json.dumps(result.metrics))
 
 
+def _backtest_inputs(folder: Path):
+    """What the backtest stage should read in `folder`, by CHANGES' values: its params, the clean bars, the test
+    and val tradable rows (next_close fills, a 10-session liquidity window, $1,000 minimum), its costs, and the
+    tickers without a universe row."""
+    with _inside(folder):
+        p, table = load_section("backtest"), read_universe_file(load_section("universe").path)
+    bars = pl.read_parquet(folder / "data" / "clean" / "ohlcv.parquet")
+    scored = pl.read_parquet(folder / "data" / "predictions" / "predictions.parquet")
+    universe, missing = universe_of(bars["ticker"], table)
+    holdings = holding_returns(bars, "next_close", universe, 10)
+    test, val = (tradable_predictions(scored.filter(pl.col("segment") == s), holdings, universe, 0.0, 1000.0)
+                 for s in ("test", "val"))
+    return p, bars, test, val, Costs(cost_per_side(7, 3), 40.0, 250), missing
+
+
 def _same_grid(a: Grid, b: Grid) -> bool:
     arrays = ("prob", "returns", "tradable", "dollar_volume", "sectors", "borrow_bps")
     return a.dates.equals(b.dates) and a.tickers.equals(b.tickers) and all(
@@ -446,15 +461,7 @@ def test_the_backtest_stage_hands_the_library_its_params_and_writes_what_it_retu
         monkeypatch.setattr(module, name, replacement)
     run_stage(folder, "backtest", module=module)
     said = capsys.readouterr().out
-    with _inside(folder):
-        p, universe_file = load_section("backtest"), read_universe_file(load_section("universe").path)
-    bars = pl.read_parquet(folder / "data" / "clean" / "ohlcv.parquet")
-    scored = pl.read_parquet(folder / "data" / "predictions" / "predictions.parquet")
-    universe, missing = universe_of(bars["ticker"], universe_file)
-    holdings = holding_returns(bars, "next_close", universe, 10)
-    test, val = (tradable_predictions(scored.filter(pl.col("segment") == s), holdings, universe, 0.0, 1000.0)
-                 for s in ("test", "val"))
-    costs = Costs(cost_per_side(7, 3), 40.0, 250)
+    p, bars, test, val, costs, missing = _backtest_inputs(folder)
     grid, bars_given, val_given, params_given, costs_given = seen["size"]
     assert _same_grid(grid, to_grid(test)) and bars_given.equals(bars) and val_given.equals(val)
     assert (params_given, costs_given) == (p, costs) and p.max_swaps != Strategy("x").max_swaps
@@ -506,15 +513,7 @@ def test_the_backtest_stage_trades_the_test_predictions_by_its_params(chain, tmp
     run_stage(folder, "backtest")
     _charted(folder, "backtest")
     said = capsys.readouterr().out
-    with _inside(folder):
-        p, table = load_section("backtest"), read_universe_file(load_section("universe").path)
-    bars = pl.read_parquet(folder / "data" / "clean" / "ohlcv.parquet")
-    scored = pl.read_parquet(folder / "data" / "predictions" / "predictions.parquet")
-    universe, missing = universe_of(bars["ticker"], table)
-    holdings = holding_returns(bars, "next_close", universe, 10)
-    test, val = (tradable_predictions(scored.filter(pl.col("segment") == s), holdings, universe, 0.0, 1000.0)
-                 for s in ("test", "val"))
-    costs = Costs(cost_per_side(7, 3), 40.0, 250)
+    p, bars, test, val, costs, missing = _backtest_inputs(folder)
     grid = to_grid(test)
     sized = size(grid, bars, val, p, costs)
     strategies = [Strategy(name, 0.51, 1, p.max_swaps, "sector") for name in STRATEGIES] + [
