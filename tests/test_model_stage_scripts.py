@@ -469,7 +469,8 @@ def test_the_backtest_stage_hands_the_library_its_params_and_writes_what_it_retu
     strategies = [Strategy(name, 0.51, 1, p.max_swaps, "sector") for name in STRATEGIES] + [
         Strategy(name, weights=w) for name, w in weights.items()]
     result = seen["result"]
-    assert seen["backtest_grid"][0] is grid and seen["backtest_grid"][1:] == (strategies, costs, Capacity(50000, 0.0001))
+    engine_grid, *engine_rest = seen["backtest_grid"]
+    assert engine_grid is grid and tuple(engine_rest) == (strategies, costs, Capacity(50000, 0.0001))
     assert [s.weights for s in seen["backtest_grid"][1]][len(STRATEGIES):] == list(weights.values())
     chosen = result.daily["long_short"]
     assert pl.read_parquet(folder / "data" / "backtest" / "returns.parquet").equals(
