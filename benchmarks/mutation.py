@@ -71,7 +71,8 @@ SHARDS: dict[str, tuple[list[str], list[str]]] = {
                      "stages/split.py"], ["tests/test_stage_scripts.py"]),
     "stages_model": (["stages/train.py", "stages/evaluate.py", "stages/backtest.py", "stages/walkforward.py",
                       "stages/predict.py", "stages/monitor.py", "stages/report.py"],
-                     ["tests/test_model_stage_scripts.py"]),
+                     ["tests/test_model_stages_train.py", "tests/test_model_stages_backtest.py",
+                      "tests/test_model_stages_serving.py"]),
 }
 # mutmut's exit codes (mutmut.stats.status_by_exit_code): 0 survived, 33 no tests, 34 skipped,
 # 36/24/-24/152 timeout, 37 caught by a type checker; any other code is a failing test run.

@@ -80,3 +80,12 @@ def warm_calendars(*names: str, spans: tuple[tuple[str, int, int], ...] = ()) ->
         calendar._calendar(name, *calendar.WINDOW)
     for span in spans:
         calendar._calendar(*span)
+
+
+@pytest.fixture(scope="session")
+def chain(tmp_path_factory):
+    """The model stages' project folders (tests/model_chain.py), each built on first use in the session and
+    shared by the files that test those stages."""
+    from .model_chain import Chain
+
+    return Chain(tmp_path_factory.mktemp("model-chain"))
