@@ -126,6 +126,36 @@ def test_a_mutants_tests_run_quickest_first_each_files_tests_together(tmp_path):
         "a.quick", "a.mid", "a.slow", "a.unmeasured", "b.quick", "b.mid", "b.unmeasured", "b.slow"]
 
 
+def test_the_test_that_killed_a_functions_last_mutant_runs_first_for_its_next(tmp_path):
+    """In real pytest runs with the plugin, as mutmut forks them (-x): b.py's test_kills fails for f's first
+    mutant after a.py's quicker tests passed; f's next mutant runs it first, a mutant of g keeps the quickest
+    order, and a plain run records nothing."""
+    import subprocess
+
+    (tmp_path / "test_a.py").write_text("import pathlib\n" + "".join(
+        f"def test_{name}():\n    pathlib.Path('ran').open('a').write('a.{name} ')\n" for name in ("quick", "mid")))
+    (tmp_path / "test_b.py").write_text(
+        "import os, pathlib\ndef test_kills():\n    pathlib.Path('ran').open('a').write('b.kills ')\n"
+        "    assert 'x_f__' not in os.environ.get('MUTANT_UNDER_TEST', '')\n")
+    seconds = {"test_a.py::test_quick": 0.1, "test_a.py::test_mid": 0.2, "test_b.py::test_kills": 0.3}
+    (tmp_path / "mutmut-stats.json").write_text(json.dumps({"duration_by_test": seconds}))
+
+    def run(mutant: str | None) -> tuple[int, list[str]]:
+        (tmp_path / "ran").write_text("")
+        done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "benchmarks.mutation_plugin", "-p",
+                               "no:cacheprovider", "test_a.py", "test_b.py"], cwd=tmp_path, capture_output=True,
+                              text=True, env={"PYTHONPATH": str(ROOT), "PATH": ""} | (
+                                  {"MUTANT_UNDER_TEST": mutant} if mutant is not None else {}))
+        return done.returncode, (tmp_path / "ran").read_text().split()
+
+    assert run(None) == (0, ["a.quick", "a.mid", "b.kills"]) and not (tmp_path / mutation_plugin.KILLERS).exists()
+    assert run("pkg.mod.x_f__mutmut_1") == (1, ["a.quick", "a.mid", "b.kills"])
+    assert (tmp_path / mutation_plugin.KILLERS / "pkg.mod.x_f").read_text() == "test_b.py::test_kills"
+    assert run("pkg.mod.x_f__mutmut_2") == (1, ["b.kills"])
+    assert run("pkg.mod.x_g__mutmut_1") == (0, ["a.quick", "a.mid", "b.kills"])
+    assert sorted(p.name for p in (tmp_path / mutation_plugin.KILLERS).iterdir()) == ["pkg.mod.x_f"]
+
+
 @pytest.mark.parametrize(("mutant", "ran", "shared"), [
     (None, ("split", "train"), True),  # a plain run: the files' own code
     ("", ("split", "train"), True),  # mutmut's clean run
