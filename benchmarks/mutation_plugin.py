@@ -31,6 +31,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from mutmut.utils.format_utils import mangled_name_from_mutant_name
 
 STATS = Path("mutmut-stats.json")
 EQUIVALENT = Path("benchmarks") / "mutation_equivalent.toml"  # mutmut copies benchmarks/ beside the tests
@@ -49,11 +50,6 @@ def quickest_first(nodeids: list[str], duration: dict[str, float]) -> list[str]:
         files.setdefault(nodeid.split("::", 1)[0], []).append(nodeid)
     ordered = [sorted(tests, key=seconds.__getitem__) for tests in files.values()]
     return [n for tests in sorted(ordered, key=lambda tests: seconds[tests[0]]) for n in tests]
-
-
-def function_of(mutant: str) -> str:
-    """The mutated function a mutant belongs to (stockcast.labels.x_make_labels__mutmut_4 -> ...x_make_labels)."""
-    return mutant.rpartition("__mutmut_")[0]
 
 
 def killer_first(nodeids: list[str], killer: str | None) -> list[str]:
@@ -79,7 +75,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return
     duration = json.loads(STATS.read_text())["duration_by_test"]
     by_id = {item.nodeid: item for item in items}
-    killer = KILLERS / function_of(mutant) if (mutant := _mutant()) else None
+    killer = KILLERS / mangled_name_from_mutant_name(mutant) if (mutant := _mutant()) else None
     last = killer.read_text() if killer is not None and killer.is_file() else None
     items[:] = [by_id[n] for n in killer_first(quickest_first(list(by_id), duration), last)]
 
@@ -87,9 +83,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.failed and (mutant := _mutant()):
         KILLERS.mkdir(exist_ok=True)
-        written = KILLERS / f"{function_of(mutant)}.{os.getpid()}"
+        killer = KILLERS / mangled_name_from_mutant_name(mutant)
+        written = killer.with_name(f"{killer.name}.{os.getpid()}")
         written.write_text(report.nodeid)
-        written.replace(KILLERS / function_of(mutant))  # whole or not at all: two runs may write at once
+        written.replace(killer)  # whole or not at all: two runs may write at once
 
 
 def mutant_code(name: str) -> str:
@@ -115,5 +112,5 @@ def still_equivalent(name: str) -> bool:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    if still_equivalent(mutant := os.environ.get("MUTANT_UNDER_TEST", "")):
+    if still_equivalent(mutant := _mutant()):
         pytest.exit(f"{mutant} is listed in {EQUIVALENT}", returncode=SKIPPED)
