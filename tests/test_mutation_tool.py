@@ -105,9 +105,10 @@ def test_a_shard_that_only_gained_tests_keeps_its_verdicts_under_mutmuts_own_fin
     assert json.loads(recorded.read_text()) == ["tests/a.py", "tests/b.py"]
 
 
-def test_a_mutants_tests_run_quickest_first_each_files_tests_together(tmp_path):
-    """The plugin mutation.py loads into mutmut's runs, in a real pytest run: a.py's quickest test (0.1 s)
-    puts a.py first, then its other tests by duration (one mutmut never measured last), then b.py's."""
+def test_a_functions_first_mutant_runs_its_tests_quickest_first_each_files_tests_together(tmp_path):
+    """The plugin mutation.py loads into mutmut's runs, in a real pytest run, with no record of earlier runs:
+    a.py's quickest test (0.1 s) puts a.py first, then its other tests by duration (one mutmut never measured
+    last), then b.py's."""
     import subprocess
 
     for file in ("a", "b"):
@@ -126,10 +127,12 @@ def test_a_mutants_tests_run_quickest_first_each_files_tests_together(tmp_path):
         "a.quick", "a.mid", "a.slow", "a.unmeasured", "b.quick", "b.mid", "b.unmeasured", "b.slow"]
 
 
-def test_the_test_that_killed_a_functions_last_mutant_runs_first_for_its_next(tmp_path):
+def test_a_test_that_kills_a_functions_mutants_moves_up_only_as_far_as_its_duration_earns(tmp_path):
     """In real pytest runs with the plugin, as mutmut forks them (-x): b.py's test_kills fails for f's first
-    mutant after a.py's quicker tests passed; f's next mutant runs it first, a mutant of g keeps the quickest
-    order, and a plain run records nothing."""
+    mutant after a.py's quicker tests passed, so f's next mutant runs it first (seconds per kill 0.5 * 3 / 2
+    against a.quick's 0.3 * 3); a mutant of g keeps the quickest order; once test_kills takes 5 s, a.py runs
+    first again (a slow killer ahead of every quick test was the model stages' cost); a plain run records
+    nothing."""
     import subprocess
 
     (tmp_path / "test_a.py").write_text("import pathlib\n" + "".join(
@@ -137,8 +140,9 @@ def test_the_test_that_killed_a_functions_last_mutant_runs_first_for_its_next(tm
     (tmp_path / "test_b.py").write_text(
         "import os, pathlib\ndef test_kills():\n    pathlib.Path('ran').open('a').write('b.kills ')\n"
         "    assert 'x_f__' not in os.environ.get('MUTANT_UNDER_TEST', '')\n")
-    seconds = {"test_a.py::test_quick": 0.1, "test_a.py::test_mid": 0.2, "test_b.py::test_kills": 0.3}
-    (tmp_path / "mutmut-stats.json").write_text(json.dumps({"duration_by_test": seconds}))
+    seconds = {"test_a.py::test_quick": 0.3, "test_a.py::test_mid": 0.4, "test_b.py::test_kills": 0.5}
+    stats = tmp_path / "mutmut-stats.json"
+    stats.write_text(json.dumps({"duration_by_test": seconds}))
 
     def run(mutant: str | None) -> tuple[int, list[str]]:
         (tmp_path / "ran").write_text("")
@@ -148,12 +152,17 @@ def test_the_test_that_killed_a_functions_last_mutant_runs_first_for_its_next(tm
                                   {"MUTANT_UNDER_TEST": mutant} if mutant is not None else {}))
         return done.returncode, (tmp_path / "ran").read_text().split()
 
-    assert run(None) == (0, ["a.quick", "a.mid", "b.kills"]) and not (tmp_path / mutation_plugin.KILLERS).exists()
+    kills = tmp_path / mutation_plugin.KILLS
+    assert run(None) == (0, ["a.quick", "a.mid", "b.kills"]) and not kills.exists()
     assert run("pkg.mod.x_f__mutmut_1") == (1, ["a.quick", "a.mid", "b.kills"])
-    assert (tmp_path / mutation_plugin.KILLERS / "pkg.mod.x_f").read_text() == "test_b.py::test_kills"
+    assert json.loads((kills / "pkg.mod.x_f").read_text()) == {
+        "test_a.py::test_quick": [1, 0], "test_a.py::test_mid": [1, 0], "test_b.py::test_kills": [1, 1]}
     assert run("pkg.mod.x_f__mutmut_2") == (1, ["b.kills"])
+    assert json.loads((kills / "pkg.mod.x_f").read_text())["test_b.py::test_kills"] == [2, 2]
     assert run("pkg.mod.x_g__mutmut_1") == (0, ["a.quick", "a.mid", "b.kills"])
-    assert sorted(p.name for p in (tmp_path / mutation_plugin.KILLERS).iterdir()) == ["pkg.mod.x_f"]
+    stats.write_text(json.dumps({"duration_by_test": seconds | {"test_b.py::test_kills": 5.0}}))
+    assert run("pkg.mod.x_f__mutmut_3") == (1, ["a.quick", "a.mid", "b.kills"])
+    assert sorted(p.name for p in kills.iterdir()) == ["pkg.mod.x_f", "pkg.mod.x_g"]
 
 
 @pytest.mark.parametrize(("mutant", "ran", "shared"), [
