@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from stockcast.cli import app
 from stockcast.data.directory import load_directory
-from stockcast.data.quality import RULES
+from stockcast.data.ledger import RULES
 from stockcast.data.sources import write_meta
 from stockcast.errors import StockcastError
 from stockcast.schemas import RawOHLCV

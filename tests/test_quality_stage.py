@@ -7,18 +7,18 @@ import json
 import shutil
 import subprocess
 import sys
-from datetime import UTC, date, datetime
+from datetime import date
 
 import polars as pl
 import pytest
 
 from stockcast.data.quality import check
-from stockcast.data.synthetic import generate
 from stockcast.errors import StockcastError
 from stockcast.params import parse_section
 from stockcast.schemas import Findings
 
 from .conftest import ROOT, SAMPLE
+from .quality_bars import NOW, null_bars
 
 
 def test_quality_stage_writes_its_outputs(tmp_path):
@@ -42,11 +42,7 @@ def test_a_far_future_date_that_only_warns_is_a_one_line_error():
     """future_date set to warn keeps a row dated 9999-12-31, so its calendar must be built to that year, which
     pandas cannot: a one-line error, not a traceback. Slow (exchange_calendars builds ~8,000 years before it
     fails), so kept out of the mutation shard."""
-    far = pl.concat([_bars(), _bars().tail(1).with_columns(date=pl.lit(date(9999, 12, 31)))])
+    far = pl.concat([null_bars(), null_bars().tail(1).with_columns(date=pl.lit(date(9999, 12, 31)))])
     with pytest.raises(StockcastError, match="calendar XNYS: no sessions for 2000..9999"):
         check(far, parse_section("quality", {"rules": {"future_date": {"action": "warn"}}}),
-              now=datetime(2026, 12, 2, 1, 0, tzinfo=UTC))
-
-
-def _bars(days: int = 300) -> pl.DataFrame:
-    return generate("null", 2, days, seed=4)[0]
+              now=NOW)

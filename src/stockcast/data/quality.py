@@ -1,7 +1,8 @@
 """Quality checks: every input row ends in the clean table or in quarantine with its rule and why.
 
 `check` validates the input against RawOHLCV (types), sorts it by ticker and date, then applies the
-rules in the order of params.QualityRules; each rule is defined where it is computed below.
+rules in the order of params.QualityRules; each rule is defined where it is computed, below or, for the
+rules a calendar judges, in session_rules.py. ledger.py applies each rule's action.
 
 - Row rules look at one row: missing_value, non_finite_value, non_positive_price, ohlc_inconsistent,
   non_positive_volume, future_date, non_session.
@@ -24,22 +25,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from stockcast.data import calendar, exchanges
 from stockcast.data.adjust import PRICES, adj_close_factor, restate
-from stockcast.data.calendar import last_completed_session
 from stockcast.data.columns import sort_bars
+from stockcast.data.ledger import RULES, SPLIT_RULE, Ledger, Usable
+from stockcast.data.session_rules import Calendars, Sessions, future_dates, non_sessions, session_index
 from stockcast.data.stock_splits import find_splits, parse_ratio, restatement
-from stockcast.params import QualityParams, QualityRules
+from stockcast.params import QualityParams
 from stockcast.schemas import RawOHLCV, validate
 
-SPLIT_RULE = "unadjusted_split"  # splits: quarantine sends a ticker with split-sized jumps here
-RULES: tuple[str, ...] = (*QualityRules.model_fields, SPLIT_RULE)
 SPLIT_NOTE = "split_adjusted"    # a finding: a split detected and restated (splits: adjust)
 ROUNDING_NOTE = "ohlc_rounded"   # a finding: high or low off open/close by less than ohlc_tolerance, corrected
 FINDINGS_SCHEMA = {"ticker": pl.String, "date": pl.Date, "rule": pl.String, "detail": pl.String}
@@ -53,125 +52,6 @@ class QualityResult:
     report: dict[str, Any]    # metrics/quality.json
 
 
-@dataclass(frozen=True)
-class _Usable:
-    """The usable rows in order: `at` selects them (a slice when all rows are usable, so no copy) and
-    `same[k]` says whether usable row k-1 belongs to the same ticker, i.e. is row k's previous row."""
-
-    at: slice | np.ndarray
-    same: np.ndarray
-
-    def positions(self, k: np.ndarray) -> np.ndarray:
-        """Row positions of usable rows number `k`."""
-        return k if isinstance(self.at, slice) else self.at[k]
-
-
-class _Ledger:
-    """Where each row of the sorted input stands: still usable (code -1) or quarantined under RULES[code]."""
-
-    def __init__(self, bars: pl.DataFrame, rules: QualityRules) -> None:
-        self.bars = bars
-        self.rules = rules
-        self.code = np.full(bars.height, -1, dtype=np.int8)
-        self.tid = bars["ticker"].rle_id().to_numpy()  # bars are sorted: one run, one id per ticker
-        self.names = bars["ticker"].gather(np.flatnonzero(np.diff(self.tid, prepend=-1)))
-        self.close, self.open = bars["close"].to_numpy(), bars["open"].to_numpy()
-        self.days = bars["date"].to_physical().to_numpy()
-        self.details: list[pl.DataFrame] = []
-        self.broken: list[tuple[int, np.ndarray]] = []  # (rule code, positions of the rows breaking it)
-        self.findings: list[pl.DataFrame] = []
-        self.warned = dict.fromkeys(RULES, 0)
-        self._view: _Usable | None = None
-
-    @property
-    def usable(self) -> np.ndarray:
-        return self.code < 0
-
-    def view(self) -> _Usable:
-        """The usable rows and their previous-row links, recomputed only after a quarantine."""
-        if self._view is None:
-            usable = self.usable
-            at = slice(None) if usable.all() else np.flatnonzero(usable)
-            tid = self.tid[at]
-            same = np.zeros(len(tid), dtype=bool)
-            same[1:] = tid[1:] == tid[:-1]
-            self._view = _Usable(at, same)
-        return self._view
-
-    def rows(self, name: str, positions: np.ndarray, detail: pl.Expr, **extra: np.ndarray) -> None:
-        """Apply rule `name` to the rows at `positions`; `detail` is evaluated on them (plus `extra` columns)."""
-        settings = getattr(self.rules, name)
-        if settings.enabled and len(positions):
-            self.broken.append((RULES.index(name), positions))  # rows an earlier rule took break this one too
-        keep = self.usable[positions]
-        positions = positions[keep]
-        if not settings.enabled or not len(positions):
-            return
-        found = self.bars[positions].with_columns(**{k: v[keep] for k, v in extra.items()}).select(
-            "ticker", "date", rule=pl.lit(name), detail=detail.cast(pl.String).fill_null(name))
-        if settings.action == "warn":
-            self.warned[name] += len(positions)
-            self.findings.append(found)
-        elif settings.action == "quarantine_row":
-            self._quarantine(name, positions, pl.DataFrame({"pos": positions, "detail": found["detail"]}))
-        else:
-            self.tickers(name, found.group_by("ticker", maintain_order=True).agg(detail=pl.format(
-                "ticker quarantined: {} rows break {}, first {}: {}",
-                pl.len(), pl.lit(name), pl.col("date").first(), pl.col("detail").first())), "quarantine_ticker",
-                rows_break=False)
-
-    def tickers(self, name: str, flagged: pl.DataFrame, action: str | None = None, rows_break: bool = True) -> None:
-        """Apply rule `name` to whole tickers: `flagged` has one row per ticker with a `detail`.
-
-        `rows_break`: every usable row of a quarantined ticker breaks the rule (short_history, missing_session);
-        False when the rows that break it were recorded already (a row rule's quarantine_ticker, splits).
-        """
-        settings = getattr(self.rules, name, None)
-        if settings is not None and not settings.enabled or flagged.is_empty():
-            return
-        action = action or settings.action
-        flagged = flagged.join(self.names.to_frame().with_row_index("tid"), on="ticker", maintain_order="left")
-        ids = flagged["tid"].to_numpy()
-        if action == "warn":
-            first = self.bars["date"].gather(np.searchsorted(self.tid, ids))
-            self.warned[name] += flagged.height
-            self.findings.append(flagged.select("ticker", date=first, rule=pl.lit(name), detail="detail"))
-            return
-        positions = np.flatnonzero(np.isin(self.tid, ids) & self.usable)
-        if rows_break and len(positions):
-            self.broken.append((RULES.index(name), positions))
-        self._quarantine(name, positions, pl.DataFrame({"pos": positions, "tid": self.tid[positions]})
-                         .join(flagged.select("tid", "detail"), on="tid", how="left").select("pos", "detail"))
-
-    def _quarantine(self, name: str, positions: np.ndarray, details: pl.DataFrame) -> None:
-        self.code[positions] = RULES.index(name)
-        self.details.append(details)
-        self._view = None
-
-    def breaks(self) -> pl.DataFrame:
-        """(pos, code): each row with each rule it breaks, once, in row and then RULES order."""
-        if not self.broken:
-            return pl.DataFrame(schema={"pos": pl.Int64, "code": pl.Int8})
-        pos = np.concatenate([p for _, p in self.broken]).astype(np.int64)
-        code = np.concatenate([np.full(len(p), c, dtype=np.int8) for c, p in self.broken])
-        return pl.DataFrame({"pos": pos, "code": code}).unique().sort("pos", "code")
-
-    def quarantine(self, breaks: pl.DataFrame) -> pl.DataFrame:
-        """The quarantined input rows as they came, with the rule that decided, every rule each breaks
-        (`broken`; empty for a row taken only because its ticker was) and detail, in ticker and date order."""
-        positions = np.flatnonzero(~self.usable)
-        details = pl.concat(self.details).sort("pos") if self.details else pl.DataFrame({"detail": []})
-        at = pl.Series("pos", positions.astype(np.int64))
-        names = pl.col("code").sort().replace_strict(dict(enumerate(RULES)), return_dtype=pl.String)
-        lists = at.to_frame().join(breaks.filter(pl.col("pos").is_in(at.implode())).group_by("pos").agg(broken=names),
-                                   on="pos", how="left", maintain_order="left")
-        return self.bars[positions].with_columns(
-            rule=pl.Series(np.asarray(RULES, dtype=object)[self.code[positions]], dtype=pl.String),
-            broken=lists["broken"].fill_null(pl.Series([[]], dtype=pl.List(pl.String))),
-            detail=details["detail"].cast(pl.String),
-        )
-
-
 def check(raw: pl.DataFrame, params: QualityParams, origin: str = "input", now: datetime | None = None,
           exchanges: Mapping[str, str] | None = None) -> QualityResult:
     """Split `raw` (RawOHLCV) into clean adjusted rows, quarantined rows and findings, with a report.
@@ -181,14 +61,14 @@ def check(raw: pl.DataFrame, params: QualityParams, origin: str = "input", now: 
     quality.calendar judges the others.
     """
     bars = sort_bars(validate(raw, RawOHLCV, origin))
-    ledger = _Ledger(bars, params.rules)
+    ledger = Ledger(bars, params.rules)
     _row_rules(ledger, params.ohlc_tolerance)
-    judges = _Calendars.of(ledger, exchanges or {}, params.calendar, now or datetime.now(UTC))
-    _future_dates(ledger, judges)
+    judges = Calendars.of(ledger, exchanges or {}, params.calendar, now or datetime.now(UTC))
+    future_dates(ledger, judges)
     future = params.rules.future_date
-    sessions = _sessions(ledger, judges, future.enabled and future.action != "warn")
+    sessions = session_index(ledger, judges, future.enabled and future.action != "warn")
     if sessions is not None:
-        _non_sessions(ledger, sessions)
+        non_sessions(ledger, sessions)
     _duplicates(ledger)
     _stale_prices(ledger, params.stale_run)
     adjusted, splits = _corporate_actions(ledger, params)
@@ -209,7 +89,7 @@ def check(raw: pl.DataFrame, params: QualityParams, origin: str = "input", now: 
     return QualityResult(clean, quarantine, findings, report)
 
 
-def _row_rules(ledger: _Ledger, tolerance: float) -> None:
+def _row_rules(ledger: Ledger, tolerance: float) -> None:
     """Rules that need nothing but the row itself: each runs on every row, so a row is listed under all it breaks."""
     price = [pl.col(c) for c in PRICES]
     every = [*price, pl.col("adj_close")]  # adj_close may be null (no adjustment), never anything else bad
@@ -247,104 +127,6 @@ def _row_rules(ledger: _Ledger, tolerance: float) -> None:
         ledger.rows(name, np.flatnonzero(flags[name].to_numpy()), detail)
 
 
-@dataclass(frozen=True)
-class _Calendars:
-    """Which calendar judges each ticker (its exchange, else quality.calendar) and each calendar's last
-    completed session."""
-
-    default: str | None
-    of_tid: list[str | None]        # per ticker id; None: no session rules for it
-    until: dict[str | None, date]   # per calendar; None: today in UTC
-
-    @classmethod
-    def of(cls, ledger: _Ledger, exchange_of: Mapping[str, str], default: str | None, now: datetime) -> _Calendars:
-        names = exchanges.calendars(ledger.names.to_list(), exchange_of, default)
-        return cls(default, names, {name: last_completed_session(name, now) for name in {*names, default}})
-
-    @property
-    def default_until(self) -> date:
-        return self.until[self.default]
-
-    def per_row(self, ledger: _Ledger, positions: np.ndarray, values: dict[str | None, Any]) -> np.ndarray:
-        """values[calendar of the row's ticker] for the rows at `positions` (few: only flagged rows)."""
-        per_tid = np.asarray([values[name] for name in self.of_tid] or [None], dtype=object)
-        return per_tid[ledger.tid[positions]]
-
-    def summary(self) -> dict[str, dict[str, Any]]:
-        """{calendar: tickers it judges, its last completed session} for the report ("none": no calendar)."""
-        return {str(name).replace("None", "none"): {"tickers": self.of_tid.count(name),
-                                                    "last_completed_session": str(self.until[name])}
-                for name in sorted(set(self.of_tid), key=str)}
-
-
-def _label(name: str | None) -> str:
-    return f"{name} session" if name else "day in UTC"
-
-
-@dataclass(frozen=True)
-class _Sessions:
-    calendar: list[str | None]  # per ticker id, as _Calendars.of_tid
-    dates: np.ndarray  # datetime64[D]: each calendar's sessions from its tickers' first input date to the last
-    index: np.ndarray  # per input row: its date's position in `dates`, -1 not a session, -2 not judged (no
-    # calendar, or dated after the last completed session the calendar was built to: a future_date row)
-
-
-def _future_dates(ledger: _Ledger, judges: _Calendars) -> None:
-    # future_date: dated after the last completed session of the ticker's calendar (without one, after today
-    # in UTC): no such bar can be complete, whatever the file says
-    epoch = date(1970, 1, 1)
-    limit = np.asarray([(judges.until[name] - epoch).days for name in judges.of_tid] or [0], dtype=np.int64)
-    late = np.flatnonzero(ledger.days > limit[ledger.tid]) if ledger.bars.height else np.zeros(0, dtype=np.int64)
-    ledger.rows("future_date", late, pl.format("{} is after the last completed {} ({})", pl.col("date"),
-                                               pl.col("judge"), pl.col("until")),
-                judge=judges.per_row(ledger, late, {n: _label(n) for n in judges.until}),
-                until=judges.per_row(ledger, late, {n: str(d) for n, d in judges.until.items()}))
-
-
-def _sessions(ledger: _Ledger, judges: _Calendars, capped: bool) -> _Sessions | None:
-    """Each calendar's sessions over its tickers' dates, up to its last completed session when `capped` (the
-    rows after it are quarantined as future_date): a stray date in 2099 or 9999 then never makes the calendar
-    build that far. None when no ticker has a calendar."""
-    groups: dict[str, list[int]] = {}
-    for tid, name in enumerate(judges.of_tid):
-        if name is not None:
-            groups.setdefault(name, []).append(tid)
-    if not groups or ledger.bars.is_empty():
-        return None
-    index = np.full(ledger.bars.height, -2, dtype=np.int32)
-    parts: list[np.ndarray] = []
-    base = 0
-    for name, tids in groups.items():
-        rows = slice(None) if len(tids) == len(judges.of_tid) else np.flatnonzero(np.isin(ledger.tid, tids))
-        days = ledger.days[rows]
-        first, last = _day(days.min()), _day(days.max())
-        last = min(last, judges.until[name]) if capped else last
-        dates = calendar.sessions(name, first, last) if last >= first else np.empty(0, dtype="datetime64[D]")
-        span = max((last - first).days + 1, 0)
-        lookup = np.full(span, -1, dtype=np.int32)  # day offset -> session index
-        lookup[(dates - np.datetime64(first, "D")).astype(np.int64)] = base + np.arange(len(dates))
-        offset = days - days.min()
-        local = np.full(len(offset), -2, dtype=np.int32)  # after `last`: no session was built to judge it by
-        inside = offset < span
-        local[inside] = lookup[offset[inside]]
-        index[rows] = local
-        parts.append(dates)
-        base += len(dates)
-    return _Sessions(judges.of_tid, np.concatenate(parts), index)
-
-
-def _day(days: np.integer) -> date:
-    return date(1970, 1, 1) + timedelta(days=int(days))
-
-
-def _non_sessions(ledger: _Ledger, sessions: _Sessions) -> None:
-    # non_session: the date is not a session of the ticker's exchange calendar (a weekend, a holiday)
-    rows = np.flatnonzero(sessions.index == -1)
-    ledger.rows("non_session", rows, pl.format(
-        "{} ({}) is not a {} session", pl.col("date"), pl.col("date").dt.strftime("%A"), pl.col("judge")),
-        judge=np.asarray(sessions.calendar, dtype=object)[ledger.tid[rows]])
-
-
 def _repeats(values: np.ndarray, same: np.ndarray) -> np.ndarray:
     """Per usable row: it follows a row of its ticker with an equal value."""
     repeat = np.zeros(len(values), dtype=bool)
@@ -352,7 +134,7 @@ def _repeats(values: np.ndarray, same: np.ndarray) -> np.ndarray:
     return repeat
 
 
-def _duplicates(ledger: _Ledger) -> None:
+def _duplicates(ledger: Ledger) -> None:
     # duplicate: the same (ticker, date) as the previous usable row; the first usable row is kept
     view = ledger.view()
     repeat = _repeats(ledger.days[view.at], view.same)
@@ -360,7 +142,7 @@ def _duplicates(ledger: _Ledger) -> None:
                 pl.lit("(ticker, date) seen before; the first usable row is kept"))
 
 
-def _stale_prices(ledger: _Ledger, run: int) -> None:
+def _stale_prices(ledger: Ledger, run: int) -> None:
     # stale_price: a close equal to the previous usable close, in a run of at least `run` equal closes;
     # the run's first row is the real print and stays, its repeats are the stale ones
     view = ledger.view()
@@ -376,7 +158,7 @@ def _stale_prices(ledger: _Ledger, run: int) -> None:
         run=size, since=ledger.bars["date"].gather(view.positions(since)).to_numpy())
 
 
-def _corporate_actions(ledger: _Ledger, params: QualityParams) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _corporate_actions(ledger: Ledger, params: QualityParams) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Every row adjusted (for the unadjusted splits found, and by adj_close/close), and the splits found.
 
     Split detection (stock_splits.py) runs only on tickers that adj_close leaves alone (no adj_close, or one
@@ -390,7 +172,7 @@ def _corporate_actions(ledger: _Ledger, params: QualityParams) -> tuple[pl.DataF
     if factor is not None:  # leave out the tickers whose adj_close carries an adjustment
         tid = ledger.tid[view.at]
         keep = np.flatnonzero(~np.isin(tid, np.unique(tid[np.abs(factor[view.at] - 1) > 1e-9])))
-        candidates = _Usable(view.positions(keep), view.same[keep])
+        candidates = Usable(view.positions(keep), view.same[keep])
     labels = {parse_ratio(text): text for text in params.split_ratios}
     found, ratios = find_splits(ledger.close[candidates.at], ledger.open[candidates.at], candidates.same,
                                 list(labels), params.split_tolerance)
@@ -419,7 +201,7 @@ def _corporate_actions(ledger: _Ledger, params: QualityParams) -> tuple[pl.DataF
     return adjusted, splits
 
 
-def _unrepresentable(ledger: _Ledger, factor: np.ndarray) -> None:
+def _unrepresentable(ledger: Ledger, factor: np.ndarray) -> None:
     # non_finite_value, after adjustment: restating by the row's factor would make its high infinite, its low
     # zero or its volume too large for int64 (adj_close 1e308 against a close of 100, or 1e-300)
     bars = ledger.bars
@@ -449,7 +231,7 @@ def _ohlc_rounding(clean: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
                               low=pl.min_horizontal("low", "open", "close")), findings
 
 
-def _extreme_moves(ledger: _Ledger, adjusted: pl.DataFrame, threshold: float) -> None:
+def _extreme_moves(ledger: Ledger, adjusted: pl.DataFrame, threshold: float) -> None:
     # extreme_move: |close / previous close - 1| or |open / previous close - 1| >= threshold, on prices
     # adjusted for corporate actions, so what is left is not explained by a split or dividend
     view = ledger.view()
@@ -465,7 +247,7 @@ def _extreme_moves(ledger: _Ledger, adjusted: pl.DataFrame, threshold: float) ->
         move=100 * (move[broken - 1] - 1), gap=100 * (gap[broken - 1] - 1), before=close[broken - 1])
 
 
-def _missing_sessions(ledger: _Ledger, sessions: _Sessions, max_fraction: float) -> pl.DataFrame:
+def _missing_sessions(ledger: Ledger, sessions: Sessions, max_fraction: float) -> pl.DataFrame:
     """Sessions inside a ticker's first..last session that have no input row: each one is a finding.
 
     missing_session: a ticker missing more than `max_fraction` of the sessions in its range.
@@ -505,7 +287,7 @@ def _missing_sessions(ledger: _Ledger, sessions: _Sessions, max_fraction: float)
     return per_ticker
 
 
-def _short_histories(ledger: _Ledger, min_days: int) -> None:
+def _short_histories(ledger: Ledger, min_days: int) -> None:
     # short_history: fewer than min_history_days usable rows left in the ticker after every other rule
     view = ledger.view()
     usable = np.bincount(ledger.tid[view.at], minlength=len(ledger.names))
@@ -515,7 +297,7 @@ def _short_histories(ledger: _Ledger, min_days: int) -> None:
                                                       "rows", pl.lit(min_days))))
 
 
-def _years(ledger: _Ledger) -> pl.DataFrame:
+def _years(ledger: Ledger) -> pl.DataFrame:
     """(ticker, years) from each kept ticker's first to last clean date: the seed audit's coverage."""
     view = ledger.view()
     first = np.flatnonzero(~view.same)
@@ -524,7 +306,7 @@ def _years(ledger: _Ledger) -> pl.DataFrame:
                          "years": (ledger.days[view.positions(last)] - ledger.days[view.positions(first)]) / 365.25})
 
 
-def _report(bars: pl.DataFrame, quarantine: pl.DataFrame, ledger: _Ledger, missing: pl.DataFrame | None,
+def _report(bars: pl.DataFrame, quarantine: pl.DataFrame, ledger: Ledger, missing: pl.DataFrame | None,
             splits: pl.DataFrame, params: QualityParams) -> dict[str, Any]:
     """Everything the checks found (data/quarantine/report.json, `stockcast audit --json`); every rule
     listed (0 included) so diffs line up. `headline` picks what metrics/quality.json keeps."""

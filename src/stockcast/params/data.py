@@ -203,7 +203,8 @@ TICKER_RULES = ("extreme_move", "missing_session", "short_history")
 
 
 class QualityRules(Section):
-    """Every rule of stockcast.data.quality, in the order they are applied (each is defined there)."""
+    """Every rule of stockcast.data.quality, in the order they are applied (each is defined where quality.py or
+    session_rules.py computes it)."""
 
     missing_value: RuleParams = RuleParams()
     non_finite_value: RuleParams = RuleParams()
