@@ -17,9 +17,9 @@ from stockcast.card import CARD, CardInputs, card_sections, to_markdown
 from stockcast.checksums import config_hash, verified_config
 from stockcast.errors import exit_on_error
 from stockcast.params import load_section
-from stockcast.report import (accuracy_by_year_plot, calibration_plot, capacity_plot, confusion_plot,
-                              correlation_plot, coverage_rows, drawdown_plot, equity_plot, experiment_rows, ic_plot,
-                              importance_plot, model_rows, monitor_rows, read_importance, render, roc_plot)
+from stockcast.charts import (accuracy_by_year_plot, calibration_plot, capacity_plot, confusion_plot,
+                              correlation_plot, drawdown_plot, equity_plot, ic_plot, importance_plot, roc_plot)
+from stockcast.report import coverage_rows, experiment_rows, model_rows, monitor_rows, read_importance, render
 from stockcast.tables import read_json
 
 OUT = Path("reports/index.html")

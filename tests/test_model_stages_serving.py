@@ -13,14 +13,14 @@ import polars as pl
 import pytest
 
 from stockcast.artifacts import load_model
-from stockcast.errors import StockcastError
 from stockcast.card import CardInputs, card_sections, to_markdown
+from stockcast.charts import equity_plot
 from stockcast.checksums import config_hash
+from stockcast.errors import StockcastError
 from stockcast.monitor import monitor
-from stockcast.predict import Scorer, unscorable
 from stockcast.params import load_section
-from stockcast.report import (coverage_rows, equity_plot, experiment_rows, model_rows, monitor_rows,
-                              read_importance, render)
+from stockcast.predict import Scorer, unscorable
+from stockcast.report import coverage_rows, experiment_rows, model_rows, monitor_rows, read_importance, render
 
 from .model_chain import MODEL, charted, copy_before, inside, read_json, same
 from .stages import run_stage, set_params, stage

@@ -11,8 +11,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from stockcast.report import (accuracy_by_year_plot, calibration_plot, coverage_rows, confusion_plot, drawdown_plot, equity_plot,
-                              experiment_rows, ic_plot, importance_plot, model_rows, read_importance, render, roc_plot)
+from stockcast.charts import (accuracy_by_year_plot, calibration_plot, confusion_plot, drawdown_plot, equity_plot,
+                              ic_plot, importance_plot, roc_plot)
+from stockcast.report import coverage_rows, experiment_rows, model_rows, read_importance, render
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 

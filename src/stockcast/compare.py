@@ -22,7 +22,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import polars as pl  # noqa: E402
 
 from stockcast.errors import StockcastError  # noqa: E402
-from stockcast.report import STYLE, _flatten, _table, figure_to_data_uri  # noqa: E402
+from stockcast.charts import figure_to_data_uri  # noqa: E402
+from stockcast.report import STYLE, flatten, html_table  # noqa: E402
 
 SELECTION = "dvclive/metrics.json"
 SELECTORS = {"best_val_accuracy": max, "best_val_loss": min}  # score -> which end is best
@@ -61,9 +62,9 @@ def experiments(exp_show: list[dict[str, Any]]) -> list[Experiment]:
 def _experiment(run: dict[str, Any], baseline: bool) -> Experiment:
     data = run.get("data") or {}
     rev = str(run.get("rev", ""))
-    params = _flatten((data.get("params") or {}).get("params.yaml", {}).get("data") or {})
+    params = flatten((data.get("params") or {}).get("params.yaml", {}).get("data") or {})
     metrics = {f"{name}:{key}": value for name, file in (data.get("metrics") or {}).items()
-               for key, value in _flatten((file or {}).get("data") or {}).items()}
+               for key, value in flatten((file or {}).get("data") or {}).items()}
     return Experiment(run.get("name") or rev[:7], rev, baseline, params, metrics)
 
 
@@ -137,15 +138,15 @@ def render(found: list[Experiment], curves: dict[str, pl.DataFrame], by: str, mi
          f"<code>{html.escape(by)}</code> of {len(found)} experiments). The test and backtest columns are "
          "reported, never chosen by.</p>"),
         "<h2>Params that differ</h2>",
-        _table(params) if any(params.values()) else "<p class='note'>All experiments share their params.</p>",
+        html_table(params) if any(params.values()) else "<p class='note'>All experiments share their params.</p>",
         "<h2>Validation (what selection used)</h2>",
         ("<p class='note'>dvclive's best_val_*: the selection fit's val scores, also when the saved model was "
          "refit on train+val (selection.refit = 1; its own val would be in-sample and is not scored).</p>"),
-        _table(_rows(found, chosen, VAL)),
+        html_table(_rows(found, chosen, VAL)),
         "<h2>Test: accuracy with its 95% Wilson interval, beside the baselines on the same rows</h2>",
-        _table(_rows(found, chosen, TEST)),
+        html_table(_rows(found, chosen, TEST)),
         "<h2>Backtest on test, net of costs, slippage and borrow</h2>",
-        _table(_rows(found, chosen, BACKTEST)),
+        html_table(_rows(found, chosen, BACKTEST)),
         "<h2>Equity curves (test segment, net of costs)</h2>",
         f"<img alt='equity curves' src='{equity_plot(curves, chosen)}'>" if curves else "",
     ]

@@ -10,141 +10,22 @@ one), models and experiments side by side, and data quality. The page makes no n
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
-import math
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+import polars as pl
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import polars as pl  # noqa: E402
-
-from stockcast.card import Section  # noqa: E402
-from stockcast.errors import StockcastError  # noqa: E402
-from stockcast.evaluation.significance import wilson_interval  # noqa: E402
-from stockcast.tables import read_json  # noqa: E402
+from stockcast.card import Section
+from stockcast.errors import StockcastError
+from stockcast.evaluation.significance import wilson_interval
+from stockcast.tables import read_json
 
 EXPERIMENT_METRICS = {"metrics/evaluate.json": ("test.accuracy", "test.auc", "test.ic_mean"),
                       "metrics/backtest.json": ("test.sharpe", "test.annual_return", "test.max_drawdown",
                                                 "benchmark.sharpe")}
-
-
-def figure_to_data_uri(fig: plt.Figure) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _lines(frame: pl.DataFrame, columns: Iterable[str], ylabel: str, log: bool = False) -> str:
-    fig, ax = plt.subplots(figsize=(9, 4))
-    dates = frame["date"].to_list()
-    for column in columns:
-        ax.plot(dates, frame[column].to_numpy(), label=column, linewidth=1.6 if column == "strategy" else 1.0)
-    if log:
-        ax.set_yscale("log")
-    ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    return figure_to_data_uri(fig)
-
-
-def equity_plot(equity: pl.DataFrame) -> str:
-    """Every equity column (chosen strategy, its gross curve, benchmark, other strategies), log scale."""
-    return _lines(equity, [c for c in equity.columns if c != "date"], "portfolio value (net of costs)", log=True)
-
-
-def drawdown_plot(drawdown: pl.DataFrame) -> str:
-    return _lines(drawdown, [c for c in drawdown.columns if c != "date"], "drawdown from running peak")
-
-
-def capacity_plot(capacity: pl.DataFrame) -> str:
-    """Net Sharpe of the chosen strategy against the book's starting capital (log scale)."""
-    fig, ax = plt.subplots(figsize=(4.5, 3.6))
-    ax.plot(capacity["capital"].to_numpy(), capacity["sharpe"].to_numpy(), marker="o")
-    ax.set_xscale("log")
-    ax.set_xlabel("starting capital ($)")
-    ax.set_ylabel("net Sharpe (participation cap)")
-    return figure_to_data_uri(fig)
-
-
-def correlation_plot(correlation: pl.DataFrame) -> str:
-    """The universe's rolling average pairwise correlation over the test segment."""
-    return _lines(correlation, ["average_correlation"], "average pairwise correlation (rolling window)")
-
-
-def roc_plot(roc: pl.DataFrame) -> str:
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    ax.plot(roc["fpr"].to_numpy(), roc["tpr"].to_numpy(), label="model")
-    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
-    ax.set_xlabel("false positive rate")
-    ax.set_ylabel("true positive rate")
-    ax.legend()
-    return figure_to_data_uri(fig)
-
-
-def calibration_plot(calibration: pl.DataFrame) -> str:
-    """Observed share of ups against mean predicted probability per equal-count bin."""
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    x, y = calibration["mean_prob"].to_numpy(), calibration["observed"].to_numpy()
-    low, high = min(x.min(), y.min(), 0.4), max(x.max(), y.max(), 0.6)
-    ax.plot([low, high], [low, high], linestyle="--", color="grey", label="calibrated")
-    ax.plot(x, y, marker="o", label="model")
-    ax.set_xlabel("mean predicted P(up)")
-    ax.set_ylabel("observed share of ups")
-    ax.legend()
-    return figure_to_data_uri(fig)
-
-
-def confusion_plot(confusion: pl.DataFrame) -> str:
-    """The 2 x 2 (or 3 x 3 with flat) counts (rows actual, columns predicted) as a heat map with the
-    counts written in."""
-    k = math.isqrt(confusion.height)
-    counts = np.zeros((k, k), dtype=int)
-    counts[confusion["actual"].to_numpy(), confusion["predicted"].to_numpy()] = confusion["n"].to_numpy()
-    fig, ax = plt.subplots(figsize=(4, 3.6))
-    ax.imshow(counts, cmap="Blues")
-    for (i, j), n in np.ndenumerate(counts):
-        ax.text(j, i, f"{n:,}", ha="center", va="center", color="white" if n > counts.max() / 2 else "black")
-    names = ("down", "up", "flat")[:k]  # labels 0, 1, 2 (stockcast.labels.CLASSES)
-    ax.set_xticks(range(k), names)
-    ax.set_yticks(range(k), names)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("actual")
-    return figure_to_data_uri(fig)
-
-
-def accuracy_by_year_plot(by_year: pl.DataFrame) -> str:
-    """Accuracy per year with its 95% Wilson interval, beside always-up (the year's share of ups)."""
-    fig, ax = plt.subplots(figsize=(9, 3.5))
-    years, accuracy = by_year["year"].to_numpy(), by_year["accuracy"].to_numpy()
-    error = [accuracy - by_year["accuracy_low"].to_numpy(), by_year["accuracy_high"].to_numpy() - accuracy]
-    ax.errorbar(years, accuracy, yerr=error, fmt="o", capsize=3, label="model (95% interval)")
-    ax.plot(years, by_year["up_rate"].to_numpy(), "x", color="grey", label="always up")
-    ax.axhline(0.5, color="grey", linewidth=0.8, linestyle="--")
-    ax.set_ylabel("accuracy")
-    ax.legend(fontsize=8)
-    return figure_to_data_uri(fig)
-
-
-def ic_plot(ic: pl.DataFrame) -> str:
-    return _lines(ic, ["cumulative_ic", "cumulative_rank_ic"], "running sum of daily IC")
-
-
-def importance_plot(importance: dict[str, float], top: int = 20) -> str:
-    """The `top` most important features, largest first."""
-    items = sorted(importance.items(), key=lambda kv: kv[1], reverse=True)[:top][::-1]
-    fig, ax = plt.subplots(figsize=(7, 0.3 * len(items) + 1))
-    ax.barh([k for k, _ in items], [v for _, v in items])
-    ax.set_xlabel("importance")
-    return figure_to_data_uri(fig)
 
 
 def read_importance(path: Path) -> dict[str, float]:
@@ -210,11 +91,11 @@ def experiment_rows(exp_show: list[dict[str, Any]]) -> dict[str, dict[str, Any]]
         runs = [commit] + [rev for exp in commit.get("experiments") or [] for rev in exp.get("revs") or []]
         for run in runs:
             data = run.get("data") or {}
-            params = _flatten((data.get("params") or {}).get("params.yaml", {}).get("data") or {})
+            params = flatten((data.get("params") or {}).get("params.yaml", {}).get("data") or {})
             files = data.get("metrics") or {}
             metrics = {f"{name.split('/')[-1].removesuffix('.json')} {key}": value
                        for name, keys in EXPERIMENT_METRICS.items()
-                       for key, value in _flatten((files.get(name) or {}).get("data") or {}).items() if key in keys}
+                       for key, value in flatten((files.get(name) or {}).get("data") or {}).items() if key in keys}
             rev = str(run.get("rev", ""))
             label = run.get("name") or (rev if rev == "workspace" else rev[:7])
             rows[label] = {"params": params, "metrics": metrics}
@@ -223,11 +104,11 @@ def experiment_rows(exp_show: list[dict[str, Any]]) -> dict[str, dict[str, Any]]
     return {label: {k: row["params"].get(k) for k in varying} | row["metrics"] for label, row in rows.items()}
 
 
-def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in tree.items():
         if isinstance(value, dict):
-            out |= _flatten(value, f"{prefix}{key}.")
+            out |= flatten(value, f"{prefix}{key}.")
         else:
             out[f"{prefix}{key}"] = value
     return out
@@ -240,10 +121,10 @@ def _provenance(provenance: dict[str, Any]) -> list[str]:
     rows |= {t: {"source": "not served: " + "; ".join(said)} for t, said in (provenance.get("not_served") or {}).items()}
     if not rows:
         return [f"<p class='note'>Data source: {html.escape(str(provenance.get('source', 'unknown')))}.</p>"]
-    return ["<h2>Data sources</h2>", _table(rows)]
+    return ["<h2>Data sources</h2>", html_table(rows)]
 
 
-def _table(rows: dict[str, dict[str, Any]], columns: list[str] | None = None) -> str:
+def html_table(rows: dict[str, dict[str, Any]], columns: list[str] | None = None) -> str:
     columns = columns or list(dict.fromkeys(k for row in rows.values() for k in row))
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = "".join(
@@ -326,7 +207,7 @@ def sizing_section(backtest: dict) -> list[str]:
         f"scored. Every seed's test Sharpe is shown for the spread: mean {_fmt(rl.get('test_sharpe_mean'))}, "
         f"standard deviation {_fmt(rl.get('test_sharpe_std'))}. Compare ppo with vol_target, the rule that sizes "
         "the same book.</p>",
-        _table(seeds)]
+        html_table(seeds)]
 
 
 SIGNIFICANT_DSR = 0.95  # the deflated Sharpe of the excess return a strategy needs to "beat" its benchmark
@@ -372,7 +253,7 @@ def card_html(sections: list[Section]) -> list[str]:
         if section.text:
             out.append(f"<p>{html.escape(section.text)}</p>")
         if section.rows:
-            out.append(_table({k: {"value": v} for k, v in section.rows.items()}))
+            out.append(html_table({k: {"value": v} for k, v in section.rows.items()}))
     return out
 
 
@@ -397,32 +278,32 @@ def render(title: str, evaluate: dict, backtest: dict, quality: dict, images: di
         f"<p class='note'>Null rate (the test segment's majority class): {_fmt(test.get('null_rate'))}. "
         "p_binomial tests accuracy above it; p_pesaran_timmermann tests that called and realised directions "
         "are not independent (with a flat class: _up_down, on rows where neither label nor call is flat).</p>",
-        _table(classification_rows(evaluate)),
-        "<h2>Ranking</h2>", _table(ranking),
-        "<h2>Backtest</h2>", _table(backtest_rows),
-        "<h3>Strategies and sizing policies (net of costs)</h3>", _table(strategy_rows(backtest)),
+        html_table(classification_rows(evaluate)),
+        "<h2>Ranking</h2>", html_table(ranking),
+        "<h2>Backtest</h2>", html_table(backtest_rows),
+        "<h3>Strategies and sizing policies (net of costs)</h3>", html_table(strategy_rows(backtest)),
         *sizing_section(backtest),
     ]
     capacity = backtest.get("capacity") or {}
     if capacity.get("table"):
         sections += [f"<h3>Capacity (edge halves at {_fmt(capacity.get('halving_capital'))} of capital)</h3>",
-                     _table({f"{row['capital']:.0e}": row for row in capacity["table"]})]
+                     html_table({f"{row['capital']:.0e}": row for row in capacity["table"]})]
     if backtest.get("sectors"):
         sections += ["<h3>Contribution to gross return by sector</h3>",
-                     _table({name: {"contribution": value} for name, value in backtest["sectors"].items()})]
+                     html_table({name: {"contribution": value} for name, value in backtest["sectors"].items()})]
     if evaluate.get("by_sector"):
-        sections += ["<h3>Accuracy by sector (test)</h3>", _table(evaluate["by_sector"])]
+        sections += ["<h3>Accuracy by sector (test)</h3>", html_table(evaluate["by_sector"])]
     if regimes is not None and regimes.height:
         sections += ["<h2>Market regimes</h2>",
-                     _table({r.pop("regime"): r for r in regimes.with_columns(pl.col(pl.Date).cast(pl.String))
+                     html_table({r.pop("regime"): r for r in regimes.with_columns(pl.col(pl.Date).cast(pl.String))
                              .to_dicts()})]
     sections += ["<div class='figures'>"] + [
         f"<figure><figcaption>{html.escape(name)}</figcaption><img alt='{html.escape(name)}' src='{uri}'></figure>"
         for name, uri in images.items()] + ["</div>"]
     for heading, rows in (comparisons or {}).items():
         if rows:
-            sections += [f"<h2>{html.escape(heading)}</h2>", _table(rows)]
-    sections += ["<h2>Data quality</h2>", _table(quality_rows), *_provenance(quality.get("provenance") or {})]
+            sections += [f"<h2>{html.escape(heading)}</h2>", html_table(rows)]
+    sections += ["<h2>Data quality</h2>", html_table(quality_rows), *_provenance(quality.get("provenance") or {})]
     sections += card_html(card or [])
     body = "\n".join(sections)
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
