@@ -13,7 +13,7 @@ reported, as soon as its code changes); while it does, benchmarks/mutation_plugi
 Why mutmut rather than cosmic-ray: mutmut compiles every mutant once behind a trampoline, forks
 each run from a pytest server that has already imported the suite, and runs only the tests that
 reach the mutated function (stopping at the first failure; benchmarks/mutation_plugin.py runs those
-quickest first, file by file). cosmic-ray rewrites and re-imports a module and runs the whole test
+cheapest kill first, file by file). cosmic-ray rewrites and re-imports a module and runs the whole test
 command per mutant, which on 2 cores is hours for the same work.
 
 Each shard runs in its own copy of the project (the files git lists, tracked or new) kept outside
@@ -53,19 +53,22 @@ EQUIVALENT = ROOT / "benchmarks" / "mutation_equivalent.toml"
 
 SHARDS: dict[str, tuple[list[str], list[str]]] = {
     "labels_split": (["src/stockcast/labels.py", "src/stockcast/segments.py", "src/stockcast/coverage.py"],
-                     ["tests/test_labels_split.py"]),
+                     ["tests/test_labels.py", "tests/test_segments.py", "tests/test_coverage.py"]),
     "dataset_normalize": (["src/stockcast/dataset.py", "src/stockcast/normalize.py"],
                           ["tests/test_dataset.py", "tests/test_normalize.py"]),
     "features": (["src/stockcast/features/*.py"],
                  ["tests/test_features.py", "tests/test_features_seed95.py", "tests/test_features_alpha158.py",
                   "tests/test_features_talib.py", "tests/test_features_causal.py"]),
-    "quality": (["src/stockcast/data/quality.py"],
-                ["tests/test_quality.py", "tests/test_quality_calendars.py", "tests/test_quality_defects.py",
-                 "tests/test_quality_invariants.py"]),
+    "quality": (["src/stockcast/data/quality.py", "src/stockcast/data/ledger.py",
+                 "src/stockcast/data/session_rules.py"],
+                ["tests/test_quality.py", "tests/test_quality_rules.py", "tests/test_quality_splits.py",
+                 "tests/test_quality_calendars.py", "tests/test_quality_defects.py", "tests/test_quality_invariants.py"]),
     "backtest": (["src/stockcast/backtest/engine.py", "src/stockcast/backtest/metrics.py",
                   "src/stockcast/backtest/fills.py"],
                  ["tests/test_backtest.py", "tests/test_backtest_metrics.py", "tests/test_fills.py"]),
-    "evaluation": (["src/stockcast/evaluation/*.py"], ["tests/test_evaluate.py", "tests/test_evaluation_units.py"]),
+    "evaluation": (["src/stockcast/evaluation/*.py"],
+                   ["tests/test_evaluate.py", "tests/test_evaluation_classification.py",
+                    "tests/test_evaluation_ranking.py", "tests/test_evaluation_significance.py"]),
     "checkpoint": (["src/stockcast/checkpoint.py"], ["tests/test_checkpoint.py", "tests/test_train_resume.py"]),
     "stages_data": (["stages/params.py", "stages/ingest.py", "stages/quality.py", "stages/features.py",
                      "stages/split.py"], ["tests/test_stage_scripts.py"]),
@@ -119,8 +122,8 @@ def configure(project: Path, modules: list[str], tests: list[str]) -> None:
     and a change to any of them retests every mutant."""
     # no:unraisableexception: that plugin runs gc.collect() several times as pytest ends, which in a child forked
     # from the suite's imports (pandas, polars, exchange_calendars) costs ~0.6 s per mutant for nothing to report
-    # benchmarks.mutation_plugin: a mutant's tests quickest first, file by file (mutmut stops at the first failure),
-    # and a listed equivalent mutant not run
+    # benchmarks.mutation_plugin: a mutant's tests cheapest kill first, file by file (mutmut stops at the first
+    # failure), and a listed equivalent mutant not run
     quoted = lambda items: "[" + ", ".join(json.dumps(i) for i in items) + "]"  # noqa: E731
     section = f"""
 [tool.mutmut]

@@ -1,33 +1,27 @@
-"""Evaluation, function by function on tiny hand-made rows: the three-class call and metrics against
-scikit-learn, what exporting costs, the headline file, the IC summary, the plot data and the
-intervals and tests at their edges. Fast (no model, no pipeline): the evaluation mutation shard runs
-these beside tests/test_evaluate.py."""
+"""Evaluation's calls and scores, function by function on tiny hand-made rows: the three-class call and
+metrics against scikit-learn, the baselines, what exporting costs, the headline file and evaluate() by hand.
+Fast (no model, no pipeline): the evaluation mutation shard runs these beside tests/test_evaluate.py.
+"""
 
 from __future__ import annotations
 
-import math
 import warnings
 from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
 import pytest
-from scipy.stats import norm
-from sklearn.calibration import calibration_curve
 from sklearn.metrics import (accuracy_score, f1_score, log_loss, precision_score, recall_score, roc_auc_score,
                              roc_curve)
 
 from stockcast.errors import StockcastError
-from stockcast.evaluation.breakdown import accuracy_by, by_sector
 from stockcast.evaluation.classification import (baseline_accuracy, calls, class_probabilities, classification_metrics,
                                                  has_flat_class, majority_class, multiclass_metrics, predicted_class,
                                                  yesterday_direction)
-from stockcast.evaluation.cross_section import ic_summary, information_coefficients, top_flop_accuracy
-from stockcast.evaluation.curves import calibration_points, confusion_counts, roc_points
 from stockcast.evaluation.exported import export_headline, variant_scores
 from stockcast.evaluation.scorecard import HEADLINE, evaluate, headline, score_segment, selection_scores
-from stockcast.evaluation.significance import Z_95 as Z
 from stockcast.evaluation.significance import binomial_pvalue, pesaran_timmermann, wilson_interval
+
 
 DAY = date(2021, 3, 1)
 
@@ -228,155 +222,6 @@ def test_evaluate_scores_only_the_segments_asked_and_the_baselines_on_test():
     assert ic.height == 0 and {"cumulative_ic", "cumulative_rank_ic"} <= set(ic.columns)
 
 
-def test_ic_summary_by_hand():
-    """Rule: per IC series, mean, ICIR = mean / std(ddof=1) and t = ICIR * sqrt(days); a single day has
-    no ICIR, no day has no mean."""
-    ic = pl.DataFrame({"ic": [0.1, 0.3, -0.1], "rank_ic": [0.2, 0.2, 0.5]})
-    out = ic_summary(ic)
-    std = np.std([0.1, 0.3, -0.1], ddof=1)
-    assert out["ic_days"] == 3
-    assert out["ic_mean"] == pytest.approx(0.1) and out["ic_ir"] == pytest.approx(0.1 / std)
-    assert out["ic_tstat"] == pytest.approx(0.1 / std * np.sqrt(3))
-    assert out["rank_ic_mean"] == pytest.approx(0.3) and out["rank_ic_ir"] == pytest.approx(0.3 / np.std([0.2, 0.2, 0.5], ddof=1))
-    one = ic_summary(ic.head(1))
-    assert one["ic_mean"] == pytest.approx(0.1) and np.isnan(one["ic_ir"]) and np.isnan(one["ic_tstat"])
-    none = ic_summary(ic.head(0))
-    assert none["ic_days"] == 0 and np.isnan(none["ic_mean"]) and np.isnan(none["rank_ic_ir"])
-    flat = ic_summary(pl.DataFrame({"ic": [0.2, 0.2], "rank_ic": [0.1, 0.1]}))
-    assert np.isnan(flat["ic_ir"]) and flat["ic_mean"] == pytest.approx(0.2)
-
-
-def test_information_coefficients_need_three_names_and_a_spread():
-    """Rule: a date counts with >= 3 names and a defined correlation: equal predictions are skipped."""
-    rows = pl.DataFrame({"date": [DAY] * 3 + [DAY + timedelta(1)] * 3 + [DAY + timedelta(2)] * 2,
-                         "prob": [0.1, 0.5, 0.9, 0.5, 0.5, 0.5, 0.2, 0.8],
-                         "fwd_return": [0.01, 0.0, 0.03, 0.01, 0.02, 0.03, 0.0, 0.1]})
-    ic = information_coefficients(rows)
-    assert ic["date"].to_list() == [DAY] and ic["n"].to_list() == [3]
-    assert ic["ic"][0] == pytest.approx(np.corrcoef([0.1, 0.5, 0.9], [0.01, 0.0, 0.03])[0, 1])
-    assert ic["rank_ic"][0] == pytest.approx(0.5)
-
-
-def test_top_flop_with_too_few_names_is_undefined():
-    """Rule: k_t = min(k, floor(N_t / 2)): a date with one name trades neither side, so NaN."""
-    out = top_flop_accuracy(pl.DataFrame({"date": [DAY], "prob": [0.9], "label": [1]}), k=3)
-    assert out["top_flop_n"] == 0 and np.isnan(out["top_accuracy"]) and np.isnan(out["flop_accuracy"])
-    assert np.isnan(out["top_flop_accuracy"])
-    rows = pl.DataFrame({"date": [DAY] * 4, "prob": [0.9, 0.8, 0.2, 0.1], "label": [1, 0, 0, 0]})
-    assert top_flop_accuracy(rows, k=1) == {"top_accuracy": 1.0, "flop_accuracy": 1.0, "top_flop_accuracy": 1.0,
-                                            "top_flop_n": 2}
-    assert top_flop_accuracy(rows, k=2) == {"top_accuracy": 0.5, "flop_accuracy": 1.0, "top_flop_accuracy": 0.75,
-                                            "top_flop_n": 4}
-
-
-def test_roc_points_are_scikit_learns_vertices_thinned_evenly():
-    """Rule: all of roc_curve's vertices when there are at most max_points, else max_points of them at
-    evenly spaced indices, the first and the last included."""
-    y = np.array([0, 1, 0, 1, 1, 0, 1, 0, 1, 1])
-    prob = np.array([0.1, 0.9, 0.35, 0.6, 0.8, 0.7, 0.4, 0.2, 0.65, 0.55])
-    fpr, tpr, _ = roc_curve(y, prob)
-    full = roc_points(y, prob)
-    np.testing.assert_array_equal(full["fpr"], fpr)
-    np.testing.assert_array_equal(full["tpr"], tpr)
-    thin = roc_points(y, prob, max_points=3)
-    keep = [0, (len(fpr) - 1) // 2 if (len(fpr) - 1) % 2 == 0 else round((len(fpr) - 1) / 2), len(fpr) - 1]
-    np.testing.assert_array_equal(thin["fpr"], fpr[keep])
-    np.testing.assert_array_equal(thin["tpr"], tpr[keep])
-    assert thin.columns == ["fpr", "tpr"]
-
-
-def test_calibration_points_are_scikit_learns_quantile_bins():
-    """Rule: equal-count bins of P(up) (calibration_curve, strategy="quantile"): per bin the mean
-    prediction, the observed share of ups and the count."""
-    rng = np.random.default_rng(7)
-    prob = rng.uniform(0.3, 0.7, 400)
-    y = (rng.random(400) < prob).astype(int)
-    cal = calibration_points(y, prob, bins=5)
-    observed, predicted = calibration_curve(y, prob, n_bins=5, strategy="quantile")
-    np.testing.assert_allclose(cal["observed"], observed, rtol=1e-12)
-    np.testing.assert_allclose(cal["mean_prob"], predicted, rtol=1e-12)
-    assert cal["bin"].to_list() == [0, 1, 2, 3, 4] and cal["n"].to_list() == [80] * 5
-    tied = calibration_points(np.array([1, 0, 1, 1]), np.full(4, 0.5), bins=4)  # one edge: a single bin 0
-    assert tied.rows() == [(0, 0.5, 0.75, 4)]
-    top = calibration_points(np.array([0, 1, 1, 1]), np.array([0.1, 0.2, 0.3, 0.4]), bins=2)
-    assert top.rows() == [(0, pytest.approx(0.15), 0.5, 2), (1, pytest.approx(0.35), 1.0, 2)]  # the maximum falls in the last bin
-
-
-def test_confusion_counts_of_three_classes_name_their_cells():
-    """Rule: the 3 x 3 matrix lists every (actual, predicted) cell row-major, zeros included, each
-    named "actual a / predicted p"."""
-    out = confusion_counts(np.array([0, 1, 2, 2, 1]), np.array([0, 2, 2, 2, 1]), 3)
-    assert out["n"].to_list() == [1, 0, 0, 0, 1, 1, 0, 0, 2]
-    assert out["cell"][5] == "actual 1 / predicted 2" and out.height == 9
-    assert out.columns == ["actual", "predicted", "n", "cell"]
-
-
-def test_accuracy_by_group_by_hand_with_one_class_groups_and_ties():
-    """Rule: per group n, accuracy, Wilson interval, share of ups, mean P(up) and the Mann-Whitney AUC
-    with tied probabilities averaged (scikit-learn's), NaN where the group holds one class."""
-    rows = pl.DataFrame({"ticker": ["A"] * 5 + ["B"] * 3,
-                         "prob": pl.Series([0.7, 0.5, 0.5, 0.2, 0.9, 0.6, 0.7, 0.4], dtype=pl.Float32),
-                         "label": pl.Series([1, 1, 0, 0, 1, 1, 1, 1], dtype=pl.Int8)})
-    table = accuracy_by(rows, pl.col("ticker"), 0.5)
-    assert table.columns == ["ticker", "n", "accuracy", "accuracy_low", "accuracy_high", "up_rate", "auc",
-                             "mean_prob"]
-    a, b = table.row(0, named=True), table.row(1, named=True)
-    assert a["ticker"] == "A" and a["n"] == 5 and a["accuracy"] == pytest.approx(4 / 5)  # 0.5 is a down call
-    assert a["auc"] == pytest.approx(roc_auc_score([1, 1, 0, 0, 1], [0.7, 0.5, 0.5, 0.2, 0.9]))
-    assert a["auc"] == pytest.approx((2 + 2 + 1.5) / 6)
-    assert a["up_rate"] == pytest.approx(3 / 5) and a["mean_prob"] == pytest.approx(np.mean(
-        np.array([0.7, 0.5, 0.5, 0.2, 0.9], dtype=np.float32).astype(np.float64)), rel=1e-12)
-    low, high = wilson_interval(4, 5)
-    assert (a["accuracy_low"], a["accuracy_high"]) == pytest.approx((float(low), float(high)))
-    assert b["n"] == 3 and b["accuracy"] == pytest.approx(2 / 3) and b["up_rate"] == 1.0 and b["auc"] is None
-
-
-def test_by_sector_adds_each_sectors_ic_or_nan_without_three_names():
-    """Rule: a sector's ic_mean is the mean daily IC among its own tickers; NaN when no date has three."""
-    days = [DAY, DAY + timedelta(1)]
-    rows = pl.DataFrame({"ticker": ["A", "B", "C", "D"] * 2, "date": [DAY] * 4 + [DAY + timedelta(1)] * 4,
-                         "sector": ["tech", "tech", "tech", "energy"] * 2,
-                         "prob": pl.Series([0.1, 0.5, 0.9, 0.6, 0.3, 0.2, 0.8, 0.4], dtype=pl.Float32),
-                         "fwd_return": [0.01, 0.0, 0.03, 0.01, 0.02, -0.01, 0.01, 0.0],
-                         "label": pl.Series([1, 0, 1, 1, 1, 0, 1, 0], dtype=pl.Int8)})
-    table = by_sector(rows, 0.5)
-    assert table["sector"].to_list() == ["energy", "tech"] and np.isnan(table["ic_mean"][0])
-    tech = rows.filter(pl.col("sector") == "tech")
-    daily = [np.corrcoef(tech.filter(pl.col("date") == d)["prob"].to_numpy().astype(np.float64),
-                         tech.filter(pl.col("date") == d)["fwd_return"])[0, 1] for d in days]
-    assert table["ic_mean"][1] == pytest.approx(np.mean(daily), rel=1e-6)
-    assert table.schema["ic_mean"] == pl.Float64 and table["n"].to_list() == [2, 6]
-
-
-def test_wilson_interval_is_vectorised_and_exact_at_its_ends():
-    """Rule: element-wise over arrays; no hit gives low 0, all hits high 1, no trial (0, 1); the
-    default z is the two-sided 95% normal quantile (1.95996...)."""
-    low, high = wilson_interval(np.array([0, 3, 5, 0]), np.array([5, 5, 5, 0]))
-    z = norm.ppf(0.975)
-    p, n = 0.6, 5
-    centre, half = p + z**2 / (2 * n), z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
-    np.testing.assert_allclose(low, [0.0, (centre - half) / (1 + z**2 / n), (1 - z**2 / (n + z**2)) * 1.0, 0.0],
-                               rtol=1e-12)
-    np.testing.assert_allclose(high, [z**2 / (n + z**2), (centre + half) / (1 + z**2 / n), 1.0, 1.0], rtol=1e-12)
-    assert low[0] == 0.0 and high[2] == 1.0 and low[3] == 0.0 and high[3] == 1.0
-
-
-def test_the_tests_of_an_empty_segment_are_undefined():
-    """Rule: no rows, no p-value: the binomial test and Pesaran-Timmermann return NaN."""
-    assert np.isnan(binomial_pvalue(0, 0, 0.5))
-    assert all(np.isnan(pesaran_timmermann(np.array([]), np.array([]))))
-
-
-def test_pesaran_timmermann_p_value_is_the_upper_normal_tail():
-    """Rule: p = 1 - Phi(PT), one-sided (skill shows as a large positive statistic)."""
-    y = np.array([1, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0, 1])
-    pred = np.array([1, 0, 1, 0, 0, 1, 1, 0, 1, 1, 1, 1])
-    statistic, p_value = pesaran_timmermann(y, pred)
-    assert p_value == pytest.approx(norm.sf(statistic), rel=1e-12) and 0 < statistic
-    worse = pesaran_timmermann(y, 1 - pred)
-    assert worse[0] < 0 and worse[1] > 0.5
-
-
 def test_the_majority_class_breaks_ties_towards_up_then_down():
     """Rule: the most frequent training label; a tie goes to up, then down, then flat; nulls ignored."""
     assert majority_class(pl.Series([1, 0], dtype=pl.Int8)) == 1
@@ -391,21 +236,6 @@ def test_baselines_with_a_flat_class():
     y = np.array([2, 1, 0, 2])
     out = baseline_accuracy(y, 2, np.array([1.0, 1.0, 0.0, np.nan]))
     assert out == {"majority_class": 0.5, "always_up": 0.25, "yesterday": 0.75}
-
-
-def test_calibration_bins_put_a_tie_on_an_edge_where_scikit_learn_does():
-    """Rule: a prediction equal to an inner quantile edge falls in the bin below it (calibration_curve's
-    np.searchsorted(inner edges, p)); the default is 10 bins; one bin holds everything."""
-    prob = np.array([0.1, 0.2, 0.3, 0.3, 0.4, 0.5, 0.6, 0.7, 0.7, 0.9], dtype=np.float32)
-    y = np.array([0, 0, 1, 0, 1, 0, 1, 1, 0, 1])
-    cal = calibration_points(y, prob, bins=4)
-    observed, predicted = calibration_curve(y, prob.astype(np.float64), n_bins=4, strategy="quantile")
-    np.testing.assert_allclose(cal["observed"], observed, rtol=1e-12)
-    np.testing.assert_allclose(cal["mean_prob"], predicted, rtol=1e-12)  # in float64, from float32 input
-    assert cal["n"].to_list() == [4, 1, 2, 3]
-    assert calibration_points(y, np.linspace(0.05, 0.95, 10)).height == 10  # default: 10 bins
-    one = calibration_points(y, prob, bins=1)
-    assert one.rows() == [(0, pytest.approx(float(prob.astype(np.float64).mean())), 0.5, 10)]
 
 
 def test_binary_metrics_call_above_the_threshold_in_float64_and_quietly():
@@ -436,41 +266,6 @@ def test_multiclass_metrics_average_over_all_three_classes_quietly():
         m = multiclass_metrics(y, proba, pred)
     assert m["precision"] == pytest.approx((2 / 3 + 1 + 0) / 3) and m["recall"] == pytest.approx((1 + 2 / 3 + 0) / 3)
     assert m["f1"] == pytest.approx((0.8 + 0.8 + 0) / 3) and np.isnan(m["auc"])
-
-
-def test_the_ic_summary_of_two_days_and_of_fewer_is_quiet():
-    """Rule: two days already give an ICIR; one day or none gives NaN for what it cannot estimate,
-    without numpy's warnings."""
-    two = ic_summary(pl.DataFrame({"ic": [0.1, 0.3], "rank_ic": [0.2, 0.0]}))
-    assert two["ic_ir"] == pytest.approx(0.2 / np.std([0.1, 0.3], ddof=1))
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert np.isnan(ic_summary(pl.DataFrame({"ic": [0.1], "rank_ic": [0.2]}))["ic_ir"])
-        assert np.isnan(ic_summary(pl.DataFrame({"ic": [], "rank_ic": []}, schema={"ic": pl.Float64,
-                                                                                   "rank_ic": pl.Float64}))["ic_mean"])
-
-
-def test_top_flop_breaks_ties_by_row_order_not_by_average_rank():
-    """Rule: ranks are ordinal: of two names tied for the top with k = 1, one is taken (not none)."""
-    rows = pl.DataFrame({"date": [DAY] * 4, "prob": [0.8, 0.8, 0.2, 0.1], "label": [1, 1, 0, 1]})
-    out = top_flop_accuracy(rows, k=1)
-    assert out["top_flop_n"] == 2 and out["top_accuracy"] == 1.0 and out["flop_accuracy"] == 0.0
-
-
-def test_roc_points_default_to_201_vertices():
-    """Rule: at most 201 ROC vertices by default."""
-    rng = np.random.default_rng(2)
-    y, prob = rng.integers(0, 2, 2000), rng.random(2000)
-    assert len(roc_curve(y, prob)[0]) > 300 and roc_points(y, prob).height == 201
-
-
-def test_confusion_counts_read_float_labels_and_keep_empty_last_cells():
-    """Rule: labels and calls given as floats (0.0, 1.0) count like ints; a 3 x 3 matrix keeps its
-    nine cells when no row is flat."""
-    out = confusion_counts(np.array([1.0, 0.0, 1.0]), np.array([1.0, 1.0, 0.0]))
-    assert out["n"].to_list() == [0, 1, 1, 1]
-    three = confusion_counts(np.array([0, 1, 1]), np.array([0, 1, 0]), 3)
-    assert three["n"].to_list() == [1, 0, 0, 1, 1, 0, 0, 0, 0]
 
 
 def test_export_distance_of_a_one_row_segment():
@@ -523,45 +318,3 @@ def test_a_three_class_evaluation_draws_a_three_by_three_confusion():
     assert result.plots["confusion"]["n"].to_list() == [1, 0, 0, 1, 1, 0, 0, 0, 1]
     no_flat = score_segment(rows.filter(pl.col("label") != 2), 0.5, 1)
     assert no_flat["flat_rate"] == 0.0 and no_flat["null_rate"] == pytest.approx(2 / 3)
-
-
-def test_pesaran_timmermann_by_hand_with_unbalanced_calls_and_quiet_limits():
-    """Rule: the full variance of P* (both cross terms, here with px != 1/2 and py != 1/2); a constant
-    call or a single row gives NaN without a warning."""
-    y = np.array([1, 1, 1, 0, 0, 1, 0, 1, 1, 0, 1, 1])
-    pred = np.array([1, 1, 1, 1, 0, 1, 1, 1, 0, 0, 1, 1])
-    n, py, px, p = 12, 8 / 12, 9 / 12, 9 / 12
-    star = py * px + (1 - py) * (1 - px)
-    v = star * (1 - star) / n
-    v_star = (2 * py - 1) ** 2 * px * (1 - px) / n + (2 * px - 1) ** 2 * py * (1 - py) / n \
-        + 4 * py * px * (1 - py) * (1 - px) / n**2
-    assert pesaran_timmermann(y, pred)[0] == pytest.approx((p - star) / np.sqrt(v - v_star), rel=1e-12)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert all(np.isnan(pesaran_timmermann(y, np.ones(12))))
-        assert all(np.isnan(pesaran_timmermann(np.array([]), np.array([]))))
-        low, high = wilson_interval(0, 0)
-        assert (float(low), float(high)) == (0.0, 1.0)
-
-
-def test_wilson_interval_of_billions_of_trials():
-    """Rule: counts are taken as float64: n^2 of four billion predictions must not overflow int64
-    (numpy would warn and wrap around)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        low, high = wilson_interval(2 * 10**9, 4 * 10**9)
-    z, n, p = Z, 4e9, 0.5
-    half = z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
-    assert (float(low), float(high)) == pytest.approx(((p + z**2 / (2 * n) - half) / (1 + z**2 / n),
-                                                       (p + z**2 / (2 * n) + half) / (1 + z**2 / n)), rel=1e-12)
-
-
-def test_the_group_auc_needs_one_up_and_one_down():
-    """Rule: a group's AUC is defined from one up and one down row on (by hand: 1 up ranked above 1
-    down is 1.0); a group without an up row, or without a down row, has none."""
-    rows = pl.DataFrame({"ticker": ["A", "A", "B", "B", "C", "C"],
-                         "prob": pl.Series([0.7, 0.4, 0.6, 0.3, 0.2, 0.9], dtype=pl.Float32),
-                         "label": pl.Series([1, 0, 0, 0, 1, 0], dtype=pl.Int8)})
-    assert accuracy_by(rows, pl.col("ticker"), 0.5)["auc"].to_list() == [1.0, None, 0.0]
-    empty = by_sector(rows.head(0).with_columns(sector=pl.lit("x"), date=pl.lit(DAY), fwd_return=pl.lit(0.0)), 0.5)
-    assert empty.height == 0 and empty.schema["ic_mean"] == pl.Float64
