@@ -4,11 +4,15 @@ and a mutant judged equivalent is not run.
 mutmut runs the tests that reach a mutant with -x, so the first failing test ends the run: a mutant
 killed by a unit test of a tenth of a second should not wait behind an end-to-end test of ten. Each test
 is ranked by its expected seconds per kill, its duration over its chance to fail (the order that ends a
-run soonest on average, for tests that fail independently): the duration is the one mutmut measured on
-the clean code (mutmut-stats.json, in the folder the tests run in), the chance is learnt from the runs of
-the same function's earlier mutants (KILLS: runs and failures per test, (failures + 1) / (runs + 2)), so
-a function's first mutant runs its tests quickest first, and a test that killed its earlier mutants moves
-up only as far as its duration earns. Ranking the last killer first whatever it cost (session 11) made
+run soonest on average, for tests that fail independently). Both are learnt from the runs of the same
+function's earlier mutants (KILLS: per test, runs, failures and seconds): the chance is (failures + 1) /
+(runs + 2), the duration the mean seconds of those runs, setup and teardown included, or, for a test not
+run yet, the one mutmut measured on the clean code (mutmut-stats.json, in the folder the tests run in).
+mutmut times only a test's call, in one run of all the tests: a fixture built for every forked run (a
+trained model) is not in it, and a folder a shared fixture builds on first use is in the first test's
+call only (the model stages' report test, 2.15 s there, takes ~0.2 s from the shared folders). So a
+function's first mutant runs its tests quickest first by mutmut's figures, and a test that killed its
+earlier mutants moves up only as far as its measured duration earns. Ranking the last killer first whatever it cost (session 11) made
 the quality shard quicker (751.8 s -> 523.6 s cold) and the model stages slower (the evaluate stage's
 mutants all ran a 12 s ONNX test first, where a 0.4 s test kills most). mutmut passes the tests as an
 unordered set, so they also interleave across files, and a module-scoped fixture (a trained model, a
@@ -20,6 +24,13 @@ survive every test it reaches (that is what equivalent means): running them all 
 mutmut recorded, was about a fifth of the quality shard's CPU time (752 of ~3,800 s, an estimate, not an A/B run);
 it ends at once with mutmut's "skipped" code. Its score is never raised by this: a skipped mutant is out of
 the denominator, as a surviving equivalent is, and one wrongly listed would otherwise have counted as killed.
+
+mutmut's first run of a cold shard runs every selected test on the clean code to measure them (its stats run,
+which must pass), then runs them all again on the same code to check that they pass (its clean run): where
+benchmarks/mutation.py says so (TRUST_STATS: shards of library modules, whose clean run only repeats the stats
+run), the clean run ends at once, passing, when the stats run of the same mutmut run (PASSED, which mutation.py
+removes before each) passed every test it would run. An incremental run loads its stats instead of running them,
+so its clean run runs. The stage shards' clean run also builds the project folders their mutants share.
 
 The libraries a shard's stages import on first use (benchmarks/mutation.py's PRELOAD) are imported once, by the
 collect-only warm-up of mutmut's fork server (the process every mutant's run is forked from; the warm-up loads this
@@ -39,30 +50,42 @@ from mutmut.utils.format_utils import mangled_name_from_mutant_name
 
 STATS = Path("mutmut-stats.json")
 EQUIVALENT = Path("benchmarks") / "mutation_equivalent.toml"  # mutmut copies benchmarks/ beside the tests
-KILLS = Path("mutmut-kills")  # per mutated function, each test's [runs, failures] over its mutants' runs
-RAN: dict[str, list[int]] = {}  # this run's tests: [1, 1 if it failed]
+KILLS = Path("mutmut-kills")  # per mutated function, each test's [runs, failures, seconds] over its mutants' runs
+RAN: dict[str, list[float]] = {}  # this run's tests: [1, 1 if it failed, seconds in setup, call and teardown]
+PASSED = Path("mutmut-stats-passed")  # the tests this mutmut run's stats run passed (benchmarks/mutation.py)
+TRUST_STATS = "STOCKCAST_MUTATION_TRUST_STATS"  # set: a clean run the stats run already passed is not run again
 SKIPPED = 34  # mutmut's exit code for a mutant it did not test (mutmut.stats.status_by_exit_code)
 # The modules to import in the fork server's warm-up, comma-separated (benchmarks/mutation.py's PRELOAD, by shard)
 PRELOAD = "STOCKCAST_MUTATION_PRELOAD"
 
 
 def cheapest_kill_first(nodeids: list[str], duration: dict[str, float],
-                        record: dict[str, list[int]]) -> list[str]:
+                        record: dict[str, list[float]]) -> list[str]:
     """`nodeids` grouped by file, the files by their cheapest test, each file's tests cheapest first, a test's
-    cost being its seconds per kill: duration * (runs + 2) / (failures + 1) from `record`; a test without a
-    measured duration runs last in its file (mutmut measured every test it selects)."""
-    cost = {n: duration.get(n, float("inf")) * (record.get(n, [0, 0])[0] + 2) / (record.get(n, [0, 0])[1] + 1)
-            for n in nodeids}
+    cost being its seconds per kill: seconds / runs * (runs + 2) / (failures + 1) from `record`, with mutmut's
+    `duration` for the seconds of a test `record` has no run of; a test with neither runs last in its file
+    (mutmut measured every test it selects)."""
+    def cost(nodeid: str) -> float:
+        runs, failures, seconds = record.get(nodeid, (0, 0, 0.0))
+        per_run = seconds / runs if runs else duration.get(nodeid, float("inf"))
+        return per_run * (runs + 2) / (failures + 1)
+
+    costs = {n: cost(n) for n in nodeids}
     files: dict[str, list[str]] = {}
     for nodeid in nodeids:
         files.setdefault(nodeid.split("::", 1)[0], []).append(nodeid)
-    ordered = [sorted(tests, key=cost.__getitem__) for tests in files.values()]
-    return [n for tests in sorted(ordered, key=lambda tests: cost[tests[0]]) for n in tests]
+    ordered = [sorted(tests, key=costs.__getitem__) for tests in files.values()]
+    return [n for tests in sorted(ordered, key=lambda tests: costs[tests[0]]) for n in tests]
+
+
+def _run_kind() -> str | None:
+    """mutmut's name for this run: a mutant's, "stats", "fail", "" for its clean run; None for a plain run."""
+    return os.environ.get("MUTANT_UNDER_TEST")
 
 
 def _mutant() -> str:
     """The mutant this run tests; empty for mutmut's clean, stats and forced-fail runs and for plain runs."""
-    name = os.environ.get("MUTANT_UNDER_TEST", "")
+    name = _run_kind() or ""
     return name if "__mutmut_" in name else ""
 
 
@@ -77,12 +100,15 @@ def _kills() -> Path | None:
     return KILLS / mangled_name_from_mutant_name(mutant) if (mutant := _mutant()) else None
 
 
-def _read(record: Path | None) -> dict[str, list[int]]:
+def _read(record: Path | None) -> dict[str, list[float]]:
     return json.loads(record.read_text()) if record is not None and record.is_file() else {}
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if _run_kind() == "" and os.environ.get(TRUST_STATS) and PASSED.is_file() and (
+            {item.nodeid for item in items} <= set(json.loads(PASSED.read_text()))):
+        pytest.exit(f"every test passed in this mutmut run's stats run ({PASSED})", returncode=0)
     if not STATS.is_file():  # mutmut's own first run, which measures the durations
         return
     duration = json.loads(STATS.read_text())["duration_by_test"]
@@ -91,19 +117,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.when == "call" or report.failed:
-        RAN[report.nodeid] = [1, int(report.failed)]
+    ran = RAN.setdefault(report.nodeid, [1, 0, 0.0])
+    ran[1] = max(ran[1], int(report.failed))
+    ran[2] += report.duration
 
 
-def pytest_sessionfinish() -> None:
-    """Adds this run's tests to its function's record, read again just before: two runs of one function's
-    mutants at once may still lose one's counts (the record only ranks tests; no verdict depends on it)."""
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After a passing stats run, writes the tests it passed (PASSED). After a mutant's run, adds its tests to its
+    function's record, read again just before: two runs of one function's mutants at once may still lose one's
+    counts (the record only ranks tests; no verdict depends on it)."""
+    if _run_kind() == "stats" and exitstatus == 0:
+        PASSED.write_text(json.dumps(sorted(item.nodeid for item in session.items)))
     if (record := _kills()) is None or not RAN:
         return
     counts = _read(record)
-    for nodeid, (runs, failures) in RAN.items():
-        before = counts.get(nodeid, [0, 0])
-        counts[nodeid] = [before[0] + runs, before[1] + failures]
+    for nodeid, ran in RAN.items():
+        counts[nodeid] = [a + b for a, b in zip(counts.get(nodeid, (0, 0, 0.0)), ran)]
     KILLS.mkdir(exist_ok=True)
     written = record.with_name(f"{record.name}.{os.getpid()}")
     written.write_text(json.dumps(counts))

@@ -127,22 +127,24 @@ def test_a_functions_first_mutant_runs_its_tests_quickest_first_each_files_tests
         "a.quick", "a.mid", "a.slow", "a.unmeasured", "b.quick", "b.mid", "b.unmeasured", "b.slow"]
 
 
-def test_a_test_that_kills_a_functions_mutants_moves_up_only_as_far_as_its_duration_earns(tmp_path):
-    """In real pytest runs with the plugin, as mutmut forks them (-x): b.py's test_kills fails for f's first
-    mutant after a.py's quicker tests passed, so f's next mutant runs it first (seconds per kill 0.5 * 3 / 2
-    against a.quick's 0.3 * 3); a mutant of g keeps the quickest order; once test_kills takes 5 s, a.py runs
-    first again (a slow killer ahead of every quick test was the model stages' cost); a plain run records
+def test_a_test_that_kills_a_functions_mutants_moves_up_only_as_far_as_its_measured_duration_earns(tmp_path):
+    """In real pytest runs with the plugin, as mutmut forks them (-x). By mutmut's durations b.py's test_kills
+    (0.5 s) would run first once it has killed (0.5 * 3 / 2 against a.quick's 0.3 * 3), but under f's mutants
+    it takes ~0.3 s and a.py's tests ~0.02 and ~0.06 s (as a fixture mutmut's timing missed would), so f's next mutant runs a.py
+    first again; under g's it fails at once and runs first from g's second mutant on. A plain run records
     nothing."""
     import subprocess
 
-    (tmp_path / "test_a.py").write_text("import pathlib\n" + "".join(
-        f"def test_{name}():\n    pathlib.Path('ran').open('a').write('a.{name} ')\n" for name in ("quick", "mid")))
+    (tmp_path / "test_a.py").write_text("import pathlib, time\n" + "".join(
+        f"def test_{name}():\n    time.sleep({pause})\n    pathlib.Path('ran').open('a').write('a.{name} ')\n"
+        for name, pause in (("quick", 0.02), ("mid", 0.06))))
     (tmp_path / "test_b.py").write_text(
-        "import os, pathlib\ndef test_kills():\n    pathlib.Path('ran').open('a').write('b.kills ')\n"
-        "    assert 'x_f__' not in os.environ.get('MUTANT_UNDER_TEST', '')\n")
+        "import os, pathlib, time\ndef test_kills():\n    pathlib.Path('ran').open('a').write('b.kills ')\n"
+        "    mutant = os.environ.get('MUTANT_UNDER_TEST', '')\n"
+        "    time.sleep(0.3 if 'x_f__' in mutant else 0.0)\n"
+        "    assert 'x_f__' not in mutant and 'x_g__' not in mutant\n")
     seconds = {"test_a.py::test_quick": 0.3, "test_a.py::test_mid": 0.4, "test_b.py::test_kills": 0.5}
-    stats = tmp_path / "mutmut-stats.json"
-    stats.write_text(json.dumps({"duration_by_test": seconds}))
+    (tmp_path / "mutmut-stats.json").write_text(json.dumps({"duration_by_test": seconds}))
 
     def run(mutant: str | None) -> tuple[int, list[str]]:
         (tmp_path / "ran").write_text("")
@@ -155,14 +157,45 @@ def test_a_test_that_kills_a_functions_mutants_moves_up_only_as_far_as_its_durat
     kills = tmp_path / mutation_plugin.KILLS
     assert run(None) == (0, ["a.quick", "a.mid", "b.kills"]) and not kills.exists()
     assert run("pkg.mod.x_f__mutmut_1") == (1, ["a.quick", "a.mid", "b.kills"])
-    assert json.loads((kills / "pkg.mod.x_f").read_text()) == {
+    record = json.loads((kills / "pkg.mod.x_f").read_text())
+    assert {n: counts[:2] for n, counts in record.items()} == {
         "test_a.py::test_quick": [1, 0], "test_a.py::test_mid": [1, 0], "test_b.py::test_kills": [1, 1]}
-    assert run("pkg.mod.x_f__mutmut_2") == (1, ["b.kills"])
-    assert json.loads((kills / "pkg.mod.x_f").read_text())["test_b.py::test_kills"] == [2, 2]
-    assert run("pkg.mod.x_g__mutmut_1") == (0, ["a.quick", "a.mid", "b.kills"])
-    stats.write_text(json.dumps({"duration_by_test": seconds | {"test_b.py::test_kills": 5.0}}))
-    assert run("pkg.mod.x_f__mutmut_3") == (1, ["a.quick", "a.mid", "b.kills"])
+    assert 0.3 <= record["test_b.py::test_kills"][2] < 3 and 0.02 <= record["test_a.py::test_quick"][2] < 0.3
+    assert run("pkg.mod.x_f__mutmut_2") == (1, ["a.quick", "a.mid", "b.kills"])
+    assert json.loads((kills / "pkg.mod.x_f").read_text())["test_b.py::test_kills"][:2] == [2, 2]
+    assert run("pkg.mod.x_g__mutmut_1") == (1, ["a.quick", "a.mid", "b.kills"])
+    assert run("pkg.mod.x_g__mutmut_2") == (1, ["b.kills"])
     assert sorted(p.name for p in kills.iterdir()) == ["pkg.mod.x_f", "pkg.mod.x_g"]
+
+
+def test_a_clean_run_ends_at_once_only_where_this_runs_stats_run_passed_every_test_it_would_run(tmp_path):
+    """In real pytest runs with the plugin: a failing stats run vouches for nothing; a passing one writes the tests
+    it passed, and mutmut's clean run of them then ends at once with code 0, but only where TRUST_STATS is set
+    and every test it selects is among them (a test the stats run did not pass runs, and so do the rest)."""
+    import subprocess
+
+    (tmp_path / "test_a.py").write_text("import os, pathlib\n" + "".join(
+        f"def test_{name}():\n    pathlib.Path('ran').open('a').write('{name} ')\n"
+        "    assert not os.environ.get('FAIL')\n" for name in ("one", "two")))
+    passed = tmp_path / mutation_plugin.PASSED
+
+    def run(kind: str | None, *tests: str, **env: str) -> tuple[int, list[str]]:
+        (tmp_path / "ran").write_text("")
+        done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "benchmarks.mutation_plugin", "-p",
+                               "no:cacheprovider", *tests], cwd=tmp_path, capture_output=True, text=True,
+                              env={"PYTHONPATH": str(ROOT), "PATH": ""} | env | (
+                                  {"MUTANT_UNDER_TEST": kind} if kind is not None else {}))
+        return done.returncode, (tmp_path / "ran").read_text().split()
+
+    trusted = {mutation_plugin.TRUST_STATS: "1"}
+    assert run("stats", "test_a.py", FAIL="1") == (1, ["one"]) and not passed.exists()
+    assert run("stats", "test_a.py::test_one") == (0, ["one"])
+    assert json.loads(passed.read_text()) == ["test_a.py::test_one"]
+    assert run("", "test_a.py::test_one", **trusted) == (0, [])
+    assert run("", "test_a.py::test_one") == (0, ["one"])  # not trusted
+    assert run("", "test_a.py", **trusted) == (0, ["one", "two"])  # test_two was not in the stats run
+    assert run(None, "test_a.py::test_one", **trusted) == (0, ["one"])  # a plain run
+    assert run("pkg.mod.x_f__mutmut_1", "test_a.py::test_one", **trusted) == (0, ["one"])
 
 
 @pytest.mark.parametrize(("mutant", "ran", "shared"), [
@@ -196,9 +229,11 @@ def test_mutmuts_runs_write_bytecode_and_import_the_copys_own_code(tmp_path):
     env = mutation.mutmut_env({"PATH": "/bin", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": "/elsewhere",
                                "HOME": "/root"}, tmp_path / "shared", ("cvxpy", "dvc.repo"))
     assert env == {"PATH": f"{Path(sys.executable).parent}{os.pathsep}/bin", "HOME": "/root",
-                   "HYPOTHESIS_PROFILE": "mutation", "DVC_NO_ANALYTICS": "1",
-                   mutation.SHARED_FOLDERS: str(tmp_path / "shared"), mutation.PRELOAD_MODULES: "cvxpy,dvc.repo"}
+                   "HYPOTHESIS_PROFILE": "mutation", "DVC_NO_ANALYTICS": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+                   mutation.SHARED_FOLDERS: str(tmp_path / "shared"), mutation.PRELOAD_MODULES: "cvxpy,dvc.repo",
+                   mutation.TRUST_STATS: ""}
     assert mutation.PRELOAD_MODULES == mutation_plugin.PRELOAD
+    assert (mutation.TRUST_STATS, mutation.PASSED) == (mutation_plugin.TRUST_STATS, str(mutation_plugin.PASSED))
 
 
 def test_a_folder_is_published_whole_once(tmp_path):
