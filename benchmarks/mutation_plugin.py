@@ -10,14 +10,15 @@ function's earlier mutants (KILLS: per test, runs, failures and seconds): the ch
 run yet, the one mutmut measured on the clean code (mutmut-stats.json, in the folder the tests run in).
 mutmut times only a test's call, in one run of all the tests: a fixture built for every forked run (a
 trained model) is not in it, and a folder a shared fixture builds on first use is in the first test's
-call only (the model stages' report test, 2.15 s there, takes ~0.2 s from the shared folders). So a
-function's first mutant runs its tests quickest first by mutmut's figures, and a test that killed its
-earlier mutants moves up only as far as its measured duration earns. Ranking the last killer first whatever it cost (session 11) made
-the quality shard quicker (751.8 s -> 523.6 s cold) and the model stages slower (the evaluate stage's
-mutants all ran a 12 s ONNX test first, where a 0.4 s test kills most). mutmut passes the tests as an
-unordered set, so they also interleave across files, and a module-scoped fixture (a trained model, a
-built project) is torn down and rebuilt at every change of file: the files run in the order of their
-cheapest test. Which mutants are killed does not change, only how soon a run that fails ends.
+call only (the model stages' report test: 2.15 s there, where in a profiled run building the folders was
+8.1 s of its call and the report stage 0.13 s). So a function's first mutant runs its tests quickest first
+by mutmut's figures, and a test that killed its earlier mutants moves up only as far as its measured
+duration earns. Ranking the last killer first whatever it cost (session 11) made the quality shard quicker
+(751.8 s -> 523.6 s cold) and the model stages slower (the evaluate stage's mutants all ran a 12 s ONNX test
+first, where a 0.4 s test kills most). mutmut passes the tests as an unordered set, so they also interleave
+across files, and a module-scoped fixture (a trained model, a built project) is torn down and rebuilt at every
+change of file: the files run in the order of their cheapest test. Which mutants are killed does not change,
+only how soon a run that fails ends.
 
 A mutant listed in benchmarks/mutation_equivalent.toml whose listed line is still in its code would
 survive every test it reaches (that is what equivalent means): running them all to prove it, by the test durations

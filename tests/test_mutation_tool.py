@@ -130,9 +130,9 @@ def test_a_functions_first_mutant_runs_its_tests_quickest_first_each_files_tests
 def test_a_test_that_kills_a_functions_mutants_moves_up_only_as_far_as_its_measured_duration_earns(tmp_path):
     """In real pytest runs with the plugin, as mutmut forks them (-x). By mutmut's durations b.py's test_kills
     (0.5 s) would run first once it has killed (0.5 * 3 / 2 against a.quick's 0.3 * 3), but under f's mutants
-    it takes ~0.3 s and a.py's tests ~0.02 and ~0.06 s (as a fixture mutmut's timing missed would), so f's next mutant runs a.py
-    first again; under g's it fails at once and runs first from g's second mutant on. A plain run records
-    nothing."""
+    it takes ~0.3 s and a.py's tests ~0.02 and ~0.06 s (as a fixture mutmut's timing missed would),
+    so f's next mutant runs a.py first again; under g's it fails at once and runs first from g's second mutant
+    on. A plain run records nothing."""
     import subprocess
 
     (tmp_path / "test_a.py").write_text("import pathlib, time\n" + "".join(
