@@ -294,3 +294,30 @@ def test_a_mutant_listed_equivalent_is_skipped_while_its_line_still_reads_the_sa
         codes[mutant] = run.returncode
     assert codes == {"pkg.mod.x_f__mutmut_1": mutation.SKIPPED, "pkg.mod.x_f__mutmut_2": 0,
                      "pkg.mod.x_f__mutmut_3": 0, "pkg.mod.xǁCǁg__mutmut_1": mutation.SKIPPED}
+
+
+def test_a_record_kept_from_before_seconds_were_recorded_ranks_its_tests_as_not_yet_run(tmp_path):
+    """A shard copy kept from an older plugin holds [runs, failures] per test. Its counts cannot give a mean
+    duration, so its tests are ranked by mutmut's figures (a.quick first, where the old record's 40 kills in
+    40 runs would have put b.kills first) and the record is written anew with seconds."""
+    import subprocess
+
+    (tmp_path / "test_a.py").write_text("import pathlib\ndef test_quick():\n"
+                                        "    pathlib.Path('ran').open('a').write('a.quick ')\n")
+    (tmp_path / "test_b.py").write_text("import pathlib\ndef test_kills():\n"
+                                        "    pathlib.Path('ran').open('a').write('b.kills ')\n    assert False\n")
+    (tmp_path / "mutmut-stats.json").write_text(json.dumps(
+        {"duration_by_test": {"test_a.py::test_quick": 0.3, "test_b.py::test_kills": 0.5}}))
+    kills = tmp_path / mutation_plugin.KILLS
+    kills.mkdir()
+    (kills / "pkg.mod.x_f").write_text(json.dumps({"test_b.py::test_kills": [40, 40]}))
+    done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "benchmarks.mutation_plugin", "-p",
+                           "no:cacheprovider", "test_a.py", "test_b.py"], cwd=tmp_path, capture_output=True,
+                          text=True, env={"PYTHONPATH": str(ROOT), "PATH": "",
+                                          "MUTANT_UNDER_TEST": "pkg.mod.x_f__mutmut_3"})
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert (tmp_path / "ran").read_text().split() == ["a.quick", "b.kills"]
+    record = json.loads((kills / "pkg.mod.x_f").read_text())
+    assert {n: counts[:2] for n, counts in record.items()} == {"test_a.py::test_quick": [1, 0],
+                                                               "test_b.py::test_kills": [1, 1]}
+    assert all(len(counts) == 3 for counts in record.values())
