@@ -43,9 +43,11 @@ import shutil
 import subprocess
 import sys
 import time
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
+
+from mutation_plugin import PASSED, TRUST_STATS, listed_equivalents, still_equivalent
+from mutation_plugin import PRELOAD as PRELOAD_MODULES
 
 ROOT = Path(__file__).resolve().parents[1]
 STATE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "stockcast" / "mutation"
@@ -96,12 +98,12 @@ SHARED_FOLDERS = "STOCKCAST_SHARED_FOLDERS"
 # few tests that use it (~1.8 s to import), so the fork server holds no torch state.
 PRELOAD = {"stages_model": ("cvxpy", "dvclive", "dvc.repo", "dvc.scm", "lightgbm", "pandera.polars",
                             "matplotlib.backends.backend_agg", "PIL.PngImagePlugin")}
-PRELOAD_MODULES = "STOCKCAST_MUTATION_PRELOAD"  # mutation_plugin.py's PRELOAD
-# mutation_plugin.py's TRUST_STATS and PASSED: a cold shard's clean run, a second run of every test on the code its
-# stats run has just passed them on, is not run (labels_split: 15.5 s of its 90). Not for the stage shards, whose
-# clean run also builds the project folders their mutants then share (SHARED_FOLDERS).
-TRUST_STATS = "STOCKCAST_MUTATION_TRUST_STATS"
-PASSED = "mutmut-stats-passed"
+# pytest's own plugins the shards' tests never use (no doctests, unittest cases, caplog, recwarn, subtests, pdb,
+# reports or cache): each forked run registers every plugin and parses its fixtures. Without these, a forked run
+# of quality's quickest-killing test took 0.180 s against 0.190 s (medians of 25, alternating, one process). A
+# test that needed one would fail mutmut's stats run, which must pass, so no mutant is counted killed by it.
+UNUSED_PLUGINS = ("doctest", "junitxml", "pastebin", "legacypath", "setuponly", "setupplan", "stepwise",
+                  "threadexception", "faulthandler", "debugging", "logging", "subtests", "unittest", "recwarn")
 GOAL = 0.90  # the score each core module is held to (killed / non-equivalent mutants)
 # Lines whose mutants only change what a person reads (messages), never a number or a row.
 NOT_MUTATED = [r"^\s*print\(", r"^\s*raise \w+Error\(", r"# pragma: no mutate"]
@@ -130,15 +132,16 @@ def configure(project: Path, modules: list[str], tests: list[str]) -> None:
     # from the suite's imports (pandas, polars, exchange_calendars) costs ~0.6 s per mutant for nothing to report
     # benchmarks.mutation_plugin: a mutant's tests cheapest kill first, file by file (mutmut stops at the first
     # failure), and a listed equivalent mutant not run; _hypothesis_pytestplugin: the one entry-point plugin the
-    # tests use, named as mutmut_env turns autoloading off
+    # tests use, named as mutmut_env turns autoloading off; UNUSED_PLUGINS: not loaded at all
     quoted = lambda items: "[" + ", ".join(json.dumps(i) for i in items) + "]"  # noqa: E731
+    unused = ", ".join(f'"-p", "no:{name}"' for name in UNUSED_PLUGINS)
     section = f"""
 [tool.mutmut]
 source_paths = ["src", "stages"]
 only_mutate = {quoted(modules)}
 pytest_add_cli_args_test_selection = {quoted(tests)}
 pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "no:unraisableexception", "-p", "benchmarks.mutation_plugin",
-                       "-p", "_hypothesis_pytestplugin"]
+                       "-p", "_hypothesis_pytestplugin", {unused}]
 also_copy = ["params.yaml", "dvc.yaml", "data/sample", "docs", "tools", "benchmarks"]
 do_not_mutate_patterns = {quoted(NOT_MUTATED)}
 process_isolation = "forkserver"
@@ -234,17 +237,18 @@ def changed_lines(diff: str) -> list[str]:
     return [line for line in diff.splitlines() if line[:1] in "-+" and not line.startswith(("---", "+++"))]
 
 
-def equivalents(project: Path, codes: dict[str, int]) -> tuple[dict[str, str], list[str]]:
-    """The listed equivalent mutants that survived (or were skipped as equivalent) and whose recorded line is
-    still in their diff."""
-    listed = tomllib.loads(EQUIVALENT.read_text()) if EQUIVALENT.exists() else {}
+def equivalents(project: Path, codes: dict[str, int],
+                listed: dict[str, dict[str, str]]) -> tuple[dict[str, str], list[str]]:
+    """The `listed` equivalent mutants that survived (or were skipped as equivalent) and whose recorded line is
+    still in their code (read from mutmut's mutated files, as the plugin does before skipping one), and those
+    alive whose line is not (stale entries)."""
     live, stale = {}, []
     for name, entry in listed.items():
-        if name not in codes:
+        if codes.get(name) not in (SURVIVED, NO_TESTS, SKIPPED):
             continue
-        if codes[name] in (SURVIVED, NO_TESTS, SKIPPED) and entry["line"].strip() in mutant_diff(project, name):
+        if still_equivalent(name, project / "mutants", listed):
             live[name] = entry["why"]
-        elif codes[name] in (SURVIVED, NO_TESTS, SKIPPED):
+        else:
             stale.append(name)
     return live, stale
 
@@ -298,15 +302,18 @@ def run_shard(name: str, max_children: int, state: Path, fresh: bool) -> dict:
         shutil.rmtree(project, ignore_errors=True)
     cold = not (project / "mutants").is_dir()
     project.mkdir(parents=True, exist_ok=True)
-    listed = set(tomllib.loads(EQUIVALENT.read_text())) if EQUIVALENT.exists() else set()
+    listed = listed_equivalents(EQUIVALENT)
     grew = not cold and keep_verdicts_if_tests_grew(project, tests)
-    retested = 0 if cold else retest_alive(project, listed)
+    retested = 0 if cold else retest_alive(project, set(listed))
     project_copy(project)
     configure(project, modules, tests)
     shared = state / f"{name}-shared"
     shutil.rmtree(shared, ignore_errors=True)
     shared.mkdir(parents=True)
     (project / "mutants" / PASSED).unlink(missing_ok=True)  # only this run's stats run may vouch for its tests
+    # a cold shard's clean run, a second run of every test on the code its stats run has just passed them on, is
+    # not run (labels_split: 15.5 s of its 90); the stage shards' clean run also builds the project folders their
+    # mutants then share (SHARED_FOLDERS)
     env = mutmut_env(os.environ, shared, PRELOAD.get(name, ()),
                      trust_stats=not any(m.startswith("stages/") for m in modules))
     start, load_before = time.perf_counter(), os.getloadavg()[0]
@@ -321,7 +328,7 @@ def run_shard(name: str, max_children: int, state: Path, fresh: bool) -> dict:
         return {"shard": name, "error": f"mutmut exited {done.returncode}", "output": tail, "wall_s": wall}
     (project / "mutants" / SELECTION).write_text(json.dumps(tests))
     codes = exit_codes(project)
-    equivalent, stale = equivalents(project, codes)
+    equivalent, stale = equivalents(project, codes, listed)
     modules = score(codes, equivalent)
     alive = [m for row in modules.values() for m in row["survived"] + row["no_tests"]]
     run = "cold" if cold else f"incremental ({retested} alive mutants retested{', tests added' if grew else ''})"

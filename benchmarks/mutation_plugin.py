@@ -40,6 +40,7 @@ plugin too), so no forked run imports them again.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import os
@@ -94,6 +95,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.option.collectonly:  # the fork server's warm-up; a test run (a forked one has them) imports on use
         for name in filter(None, os.environ.get(PRELOAD, "").split(",")):
             importlib.import_module(name)
+        listed_equivalents()
 
 
 def _kills() -> Path | None:
@@ -143,12 +145,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     written.replace(record)  # whole or not at all
 
 
-def mutant_code(name: str) -> str:
+def mutant_code(name: str, root: Path = Path()) -> str:
     """The source of mutant `name` (e.g. stockcast.labels.x_make_labels__mutmut_4, stages.train.x_main__mutmut_2,
-    stockcast.data.ledger.xǁLedgerǁrows__mutmut_1) in the mutated file mutmut wrote, found as text (no
-    import): its def line and every line indented under it. Empty when the file or the def is not there."""
+    stockcast.data.ledger.xǁLedgerǁrows__mutmut_1) in the mutated file mutmut wrote under `root` (its mutants/
+    folder), found as text (no import): its def line and every line indented under it. Empty when the file or
+    the def is not there."""
     module, _, function = name.rpartition(".")
-    files = [Path(*module.split(".")).with_suffix(".py"), Path("src", *module.split(".")).with_suffix(".py")]
+    files = [root.joinpath(*module.split(".")).with_suffix(".py"),
+             root.joinpath("src", *module.split(".")).with_suffix(".py")]
     lines = next((f.read_text().splitlines() for f in files if f.is_file()), [])
     start = next((i for i, line in enumerate(lines) if line.lstrip().startswith(f"def {function}(")), None)
     if start is None:
@@ -159,10 +163,18 @@ def mutant_code(name: str) -> str:
     return "\n".join(lines[start:end])
 
 
-def still_equivalent(name: str) -> bool:
-    """`name` is listed equivalent and its listed line still reads the same in its code."""
-    listed = tomllib.loads(EQUIVALENT.read_text()) if EQUIVALENT.is_file() else {}
-    return name in listed and listed[name]["line"].strip() in mutant_code(name)
+@functools.cache
+def listed_equivalents(path: Path = EQUIVALENT) -> dict[str, dict[str, str]]:
+    """The mutants listed equivalent in `path` (name: {line, why}), read once per process: the fork server's
+    warm-up reads it (pytest_configure), so no forked run parses the ~100 entries again (~0.02 s each)."""
+    return tomllib.loads(path.read_text()) if path.is_file() else {}
+
+
+def still_equivalent(name: str, root: Path = Path(), listed: dict[str, dict[str, str]] | None = None) -> bool:
+    """`name` is listed equivalent (in `listed`, default this folder's EQUIVALENT) and its listed line still
+    reads the same in its code under `root`."""
+    listed = listed_equivalents() if listed is None else listed
+    return name in listed and listed[name]["line"].strip() in mutant_code(name, root)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -13,12 +13,13 @@ import pytest
 
 from .conftest import ROOT
 
-_spec = importlib.util.spec_from_file_location("mutation_tool", ROOT / "benchmarks" / "mutation.py")
-mutation = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(mutation)
 _spec = importlib.util.spec_from_file_location("mutation_plugin", ROOT / "benchmarks" / "mutation_plugin.py")
 mutation_plugin = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(mutation_plugin)
+sys.modules.setdefault("mutation_plugin", mutation_plugin)  # mutation.py imports it, as a script beside it does
+_spec = importlib.util.spec_from_file_location("mutation_tool", ROOT / "benchmarks" / "mutation.py")
+mutation = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(mutation)
 
 KILLED, TIMEOUT = 1, 36
 
@@ -232,8 +233,6 @@ def test_mutmuts_runs_write_bytecode_and_import_the_copys_own_code(tmp_path):
                    "HYPOTHESIS_PROFILE": "mutation", "DVC_NO_ANALYTICS": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
                    mutation.SHARED_FOLDERS: str(tmp_path / "shared"), mutation.PRELOAD_MODULES: "cvxpy,dvc.repo",
                    mutation.TRUST_STATS: ""}
-    assert mutation.PRELOAD_MODULES == mutation_plugin.PRELOAD
-    assert (mutation.TRUST_STATS, mutation.PASSED) == (mutation_plugin.TRUST_STATS, str(mutation_plugin.PASSED))
 
 
 def test_a_folder_is_published_whole_once(tmp_path):
@@ -252,21 +251,46 @@ def test_a_folder_is_published_whole_once(tmp_path):
 def test_the_plugin_imports_the_shards_preloads_and_starts_no_polars_pool():
     """What the fork server's collect-only warm-up imports for its forked runs must not leave polars' thread pool
     running: a forked child would wait forever on threads that stayed in the parent (benchmarks/mutation.py
-    refuses such a test file). A plain test run imports nothing ahead."""
+    refuses such a test file). The listed equivalents are read there too, once, for every forked run. A plain test
+    run imports and reads nothing ahead."""
     import subprocess
 
     check = ("import glob, re, sys, types, polars, benchmarks.mutation_plugin as plugin\n"
              "plugin.pytest_configure(types.SimpleNamespace(option=types.SimpleNamespace(collectonly=False)))\n"
-             "assert 'cvxpy' not in sys.modules\n"
+             "assert 'cvxpy' not in sys.modules and not plugin.listed_equivalents.cache_info().currsize\n"
              "plugin.pytest_configure(types.SimpleNamespace(option=types.SimpleNamespace(collectonly=True)))\n"
              "threads = {open(p).read().strip() for p in glob.glob('/proc/self/task/*/comm')}\n"
              "print(all(m in sys.modules for m in sys.argv[1].split(',')),\n"
-             "      any(re.fullmatch(r'polars-\\d+', t) for t in threads))")
+             "      any(re.fullmatch(r'polars-\\d+', t) for t in threads), len(plugin.listed_equivalents()) > 50,\n"
+             "      plugin.listed_equivalents.cache_info().misses)")
     preload = ",".join(module for modules in mutation.PRELOAD.values() for module in modules)
     run = subprocess.run([sys.executable, "-c", check, preload], cwd=ROOT, capture_output=True, text=True,
                          check=True, env=os.environ | {"PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'src'}",
                                                        mutation.PRELOAD_MODULES: preload})
-    assert run.stdout.split() == ["True", "False"]
+    assert run.stdout.split() == ["True", "False", "True", "1"]
+
+
+def test_mutmuts_pytest_runs_load_none_of_the_unused_plugins_and_still_run_the_suites_fixtures(tmp_path):
+    """configure()'s pytest arguments, in a real run: tmp_path, monkeypatch, capsys and hypothesis still work,
+    and the plugins named unused are not loaded."""
+    import subprocess
+    import tomllib
+
+    (tmp_path / "pyproject.toml").write_text("")
+    mutation.configure(tmp_path, ["src/x.py"], ["test_x.py"])
+    args = tomllib.loads((tmp_path / "pyproject.toml").read_text())["tool"]["mutmut"]["pytest_add_cli_args"]
+    (tmp_path / "test_x.py").write_text(
+        "from hypothesis import given, strategies as st\n@given(st.integers())\ndef test_given(x):\n"
+        "    assert x == x\n"
+        "def test_x(tmp_path, monkeypatch, capsys, request):\n    print('out')\n"
+        "    assert capsys.readouterr().out == 'out\\n' and tmp_path.is_dir()\n"
+        "    loaded = {name for name, p in request.config.pluginmanager.list_name_plugin() if p is not None}\n"
+        "    assert not loaded & {'doctest', 'logging', 'debugging', 'unittest'}, loaded\n")
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", *args, "test_x.py"], cwd=tmp_path,
+                         capture_output=True, text=True, env=mutation.mutmut_env(os.environ, tmp_path / "shared")
+                         | {"PYTHONPATH": str(ROOT)})
+    assert run.returncode == 0 and "2 passed" in run.stdout, run.stdout + run.stderr
+    assert set(mutation.UNUSED_PLUGINS) <= {arg.removeprefix("no:") for arg in args}
 
 
 def test_a_mutant_listed_equivalent_is_skipped_while_its_line_still_reads_the_same(tmp_path):
@@ -321,3 +345,18 @@ def test_a_record_kept_from_before_seconds_were_recorded_ranks_its_tests_as_not_
     assert {n: counts[:2] for n, counts in record.items()} == {"test_a.py::test_quick": [1, 0],
                                                                "test_b.py::test_kills": [1, 1]}
     assert all(len(counts) == 3 for counts in record.values())
+
+
+def test_a_listed_mutant_counts_equivalent_while_its_line_is_in_its_mutated_code_and_is_stale_after(tmp_path):
+    """Read from mutmut's mutated file, as the plugin reads it before skipping a run: mutant 1 still has its listed
+    line; mutant 2's line changed since it was listed (stale); a killed one or one not generated is neither."""
+    module = tmp_path / "mutants" / "src" / "pkg" / "mod.py"
+    module.parent.mkdir(parents=True)
+    module.write_text("def x_f__mutmut_1(a):\n    return a >= 0\n\n\ndef x_f__mutmut_2(a):\n    return a + 2\n")
+    entry = lambda line: {"line": line, "why": f"{line}: why"}  # noqa: E731
+    listed = {"pkg.mod.x_f__mutmut_1": entry("return a >= 0"), "pkg.mod.x_f__mutmut_2": entry("return a + 1"),
+              "pkg.mod.x_f__mutmut_3": entry("return a"), "pkg.mod.x_g__mutmut_1": entry("return a")}
+    codes = {"pkg.mod.x_f__mutmut_1": mutation.SKIPPED, "pkg.mod.x_f__mutmut_2": mutation.SURVIVED,
+             "pkg.mod.x_f__mutmut_3": KILLED}
+    assert mutation.equivalents(tmp_path, codes, listed) == (
+        {"pkg.mod.x_f__mutmut_1": "return a >= 0: why"}, ["pkg.mod.x_f__mutmut_2"])
