@@ -26,7 +26,7 @@ from stockcast.data.synthetic import generate
 from stockcast.dataset import Panel
 
 from .conftest import ROOT
-from .stages import project, publish, run_stage, set_params, shared_folder
+from .stages import built, project, run_stage, set_params
 
 CHAIN = ("train", "evaluate", "backtest", "walkforward", "predict", "monitor", "report")
 MODEL = "lightgbm"
@@ -118,15 +118,7 @@ class Chain:
     def _built(self, label: str, ran: tuple[str, ...], build: Callable[[], Path]) -> Path:
         """The folder `label`, made by `build` running the stages `ran` after the data stages: built once per
         process, or taken from (else published to) the shared folders when none of those stages is mutated."""
-        if label not in self.folders:
-            shared = shared_folder(label, (*DATA_STAGES, *ran))
-            if shared is not None and shared.is_dir():
-                self.folders[label] = shared
-            else:
-                self.folders[label] = build()
-                if shared is not None:
-                    publish(self.folders[label], shared)
-        return self.folders[label]
+        return built(self.folders, label, (*DATA_STAGES, *ran), build)
 
     def _prepared(self) -> Path:
         folder = project(self.root / "prepared", {})

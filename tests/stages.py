@@ -12,7 +12,7 @@ import importlib.util
 import os
 import shutil
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType
 
@@ -92,3 +92,17 @@ def publish(folder: Path, shared: Path) -> None:
         staging.rename(shared)
     except OSError:  # published meanwhile
         shutil.rmtree(staging)
+
+
+def built(folders: dict[str, Path], label: str, ran: Iterable[str], build: Callable[[], Path]) -> Path:
+    """folders[label], the folder made by `build` running the stages `ran`: built once per process, or taken from
+    (else published to) the shared folders when none of those stages is mutated."""
+    if label not in folders:
+        shared = shared_folder(label, ran)
+        if shared is not None and shared.is_dir():
+            folders[label] = shared
+        else:
+            folders[label] = build()
+            if shared is not None:
+                publish(folders[label], shared)
+    return folders[label]

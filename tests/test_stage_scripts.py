@@ -31,7 +31,7 @@ from stockcast.labels import make_labels
 from stockcast.params import load_section
 
 from .conftest import ROOT, SAMPLE
-from .stages import project, run_stage, set_params
+from .stages import built, project, run_stage, set_params
 
 ORDER = ("params", "ingest", "quality", "features", "split")
 INPUT = "data/input/ohlcv.parquet"
@@ -65,26 +65,45 @@ def _files(folder: Path) -> set[str]:
     return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
 
 
+class Before:
+    """{stage: the project folder as that stage finds it}, each built on first use: the folder the stage before it
+    in ORDER finds, with that stage run in a copy. Under benchmarks/mutation.py a folder is taken from, or
+    published to, the shared folders when no stage that built it is mutated (tests/stages.py), so a mutant of
+    split does not run the four stages before it again."""
+
+    def __init__(self, root: Path) -> None:
+        self.root, self.folders = root, {}
+
+    def __getitem__(self, stage: str) -> Path:
+        ran = ORDER[:ORDER.index(stage)]
+        return built(self.folders, f"data-before-{stage}", ran, lambda: self._build(stage, ran))
+
+    def _build(self, stage: str, ran: tuple[str, ...]) -> Path:
+        if not ran:
+            return self._project()
+        folder = shutil.copytree(self[ran[-1]], self.root / f"before-{stage}")
+        run_stage(folder, ran[-1])
+        return folder
+
+    def _project(self) -> Path:
+        folder = project(self.root / "project", {k: v for k, v in CHANGES.items() if k != "ingest"})
+        params = yaml.safe_load((folder / "params.yaml").read_text())
+        download = params["ingest"]["download"] | CHANGES["ingest"]["download"]
+        params["ingest"].update(CHANGES["ingest"] | {"download": download})  # nested: project() merges one level
+        params["split"]["folds"] = CHANGES["split"]["folds"]
+        (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        (folder / INPUT).parent.mkdir(parents=True)
+        pl.read_parquet(SAMPLE).filter(pl.col("date").is_between(date(2009, 1, 1), date(2013, 3, 1))).write_parquet(
+            folder / INPUT)
+        return folder
+
+
 @pytest.fixture(scope="module")
-def before(tmp_path_factory) -> dict[str, Path]:
-    """{stage: the project folder as that stage finds it}: every earlier stage of ORDER run, in order."""
-    folder = project(tmp_path_factory.mktemp("chain") / "project", {k: v for k, v in CHANGES.items() if k != "ingest"})
-    params = yaml.safe_load((folder / "params.yaml").read_text())
-    download = params["ingest"]["download"] | CHANGES["ingest"]["download"]
-    params["ingest"].update(CHANGES["ingest"] | {"download": download})  # nested: project() merges one level only
-    params["split"]["folds"] = CHANGES["split"]["folds"]
-    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    (folder / INPUT).parent.mkdir(parents=True)
-    pl.read_parquet(SAMPLE).filter(pl.col("date").is_between(date(2009, 1, 1), date(2013, 3, 1))).write_parquet(
-        folder / INPUT)
-    snapshots = {}
-    for stage in ORDER:
-        snapshots[stage] = shutil.copytree(folder, folder.parent / f"before-{stage}")
-        run_stage(folder, stage)
-    return snapshots
+def before(tmp_path_factory) -> Before:
+    return Before(tmp_path_factory.mktemp("chain"))
 
 
-def _run(before: dict[str, Path], stage: str, tmp_path: Path) -> Path:
+def _run(before: Before, stage: str, tmp_path: Path) -> Path:
     """`stage` run on a copy of the folder it finds; it must write exactly its declared outs."""
     folder = shutil.copytree(before[stage], tmp_path / "project")
     existing = _files(folder)
