@@ -95,9 +95,12 @@ SHARED_FOLDERS = "STOCKCAST_SHARED_FOLDERS"
 # the dvc modules it loads ~0.5 s (train, monitor), lightgbm ~0.3 s, pandera's polars backend ~0.2 s, matplotlib's
 # Agg canvas and PIL's PNG writer (the report). Only where they are used: a larger fork server makes every forked
 # run slower (quality's quickest test, median of 12: 0.25-0.27 s without, 0.27-0.35 s with). torch is left to the
-# few tests that use it (~1.8 s to import), so the fork server holds no torch state.
+# few model-stage tests that use it (~1.8 s to import), so that fork server holds no torch state. The checkpoint
+# tests import torch themselves; its optimiser's first step imports torch._dynamo (~790 modules with sympy): a
+# forked run of a load() mutant took 2.3 s with it imported there, 0.16 s with it preloaded (medians of 4, session 13).
 PRELOAD = {"stages_model": ("cvxpy", "dvclive", "dvc.repo", "dvc.scm", "lightgbm", "pandera.polars",
-                            "matplotlib.backends.backend_agg", "PIL.PngImagePlugin")}
+                            "matplotlib.backends.backend_agg", "PIL.PngImagePlugin"),
+           "checkpoint": ("torch._dynamo",)}
 # pytest's own plugins the shards' tests never use (no doctests, unittest cases, caplog, recwarn, subtests, pdb,
 # reports or cache): each forked run registers every plugin and parses its fixtures. Without these, a forked run
 # of quality's quickest-killing test took 0.180 s against 0.190 s (medians of 25, alternating, one process). A
